@@ -1,0 +1,42 @@
+// Compile-time configuration: sanitizer detection and defaults.
+// Distributed under the Boost Software License, Version 1.0.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define OTPP_DETAIL_ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define OTPP_DETAIL_TSAN 1
+#endif
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#ifndef OTPP_DETAIL_ASAN
+#define OTPP_DETAIL_ASAN 1
+#endif
+#endif
+#if __has_feature(thread_sanitizer)
+#ifndef OTPP_DETAIL_TSAN
+#define OTPP_DETAIL_TSAN 1
+#endif
+#endif
+#endif
+
+namespace otpp::config {
+
+/// Default stack size of a process. Sanitizer builds need larger frames.
+#if defined(OTPP_DETAIL_ASAN) || defined(OTPP_DETAIL_TSAN)
+inline constexpr std::size_t default_stack_size = 256 * 1024;
+#else
+inline constexpr std::size_t default_stack_size = 64 * 1024;
+#endif
+
+/// Reductions (sends, receives, spawns) a process may use before it yields.
+inline constexpr std::uint32_t default_reductions = 2000;
+
+/// Processes a scheduler resumes between two polls of its io_context.
+inline constexpr unsigned io_poll_interval = 64;
+
+} // namespace otpp::config

@@ -1,0 +1,154 @@
+// The runtime: scheduler threads, spawning, run() and shutdown().
+// Distributed under the Boost Software License, Version 1.0.
+#pragma once
+
+#include <otpp/config.hpp>
+#include <otpp/core/exit_reason.hpp>
+#include <otpp/core/pid.hpp>
+#include <otpp/core/scheduler.hpp>
+#include <otpp/detail/process.hpp>
+
+#include <boost/asio/io_context.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace otpp {
+
+/// Options of a runtime.
+struct runtime_options {
+  /// Scheduler threads; 0 means one per hardware thread.
+  unsigned schedulers = 0;
+  /// Default stack size of a process, in bytes (rounded up to pages, at least 16 KiB).
+  std::size_t stack_size = config::default_stack_size;
+  /// Put a PROT_NONE guard page below each stack. Each costs a kernel
+  /// mapping (Linux allows about 65k), so leave it off for millions of processes.
+  bool guard_pages = false;
+  /// Reductions (sends, receives, spawns) before a process yields to others.
+  std::uint32_t reductions = config::default_reductions;
+};
+
+/// Options of one spawn.
+struct spawn_options {
+  /// Scheduler index to place the process on; by default the runtime spreads
+  /// new processes round robin (per spawning thread).
+  std::optional<unsigned> scheduler;
+  /// Stack size in bytes; 0 uses the runtime's.
+  std::size_t stack_size = 0;
+  /// Link to the calling process before the new one runs (spawn_link).
+  bool link = false;
+  /// Monitor the new process from the calling one (spawn_monitor).
+  bool monitor = false;
+  /// The new process traps exits from its first instruction.
+  bool trap_exit = false;
+};
+
+/// Thrown inside a process to end it: by `this_process::exit`, or by a
+/// receive that found an exit signal the process must die of. The process
+/// ends with `reason()`.
+///
+/// Deliberately not a `std::exception`: a `catch (const std::exception&)`
+/// in user code does not stop an exit. Code that catches `(...)` must
+/// rethrow; if it does not, the next receive throws again.
+class process_exit {
+public:
+  explicit process_exit(exit_reason r) : reason_(std::move(r)) {}
+  const exit_reason& reason() const noexcept { return reason_; }
+
+private:
+  exit_reason reason_;
+};
+
+/// The result of `spawn_monitor`.
+struct spawned_monitor {
+  otpp::pid pid;
+  otpp::ref monitor;
+};
+
+/// An otpp runtime: N scheduler threads running processes.
+///
+/// Threads start in the constructor, so processes run as soon as they are
+/// spawned. `run()` waits until no process is left (or `shutdown()` ended
+/// them all). The destructor shuts down, waits and joins.
+///
+/// @par Thread safety
+/// All members may be called from any thread, including from processes.
+class runtime {
+public:
+  explicit runtime(runtime_options options = {});
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+  ~runtime();
+
+  /// Start a process running `f()`.
+  ///
+  /// @par Errors
+  /// `std::logic_error` if `opts.link` or `opts.monitor` is set and the
+  /// calling thread is not a process (nor holds a scoped_process).
+  template <class F>
+  pid spawn(F&& f, spawn_options opts = {});
+
+  /// Wait until every process has ended; returns 0. Blocks the calling OS
+  /// thread; call it from outside the runtime's processes.
+  int run();
+
+  /// Send every process an untrappable exit signal with reason `shutdown`
+  /// (stacks unwind), including those spawned from now on. Returns at once;
+  /// `run()` returns once they are gone.
+  void shutdown();
+
+  /// Number of scheduler threads.
+  unsigned scheduler_count() const noexcept { return static_cast<unsigned>(schedulers_.size()); }
+  /// Executor of scheduler `index`'s io_context (for I/O objects used outside processes).
+  boost::asio::io_context::executor_type executor(unsigned index = 0) noexcept {
+    return schedulers_.at(index)->io().get_executor();
+  }
+  /// Live processes spawned by this runtime (not scoped processes).
+  std::vector<pid> processes();
+  /// How many processes are alive now.
+  std::size_t process_count() const noexcept { return live_.load(); }
+
+  /// Register `name` for `p`. Throws `std::invalid_argument` if the name is
+  /// taken or empty, `p` is not alive, or `p` has a name already.
+  void register_name(const std::string& name, const pid& p);
+  /// Remove a registration; throws `std::invalid_argument` if there is none.
+  void unregister_name(const std::string& name);
+  /// The process registered under `name`, or a null pid.
+  pid whereis(const std::string& name);
+  /// All registered names.
+  std::vector<std::string> registered();
+
+  const runtime_options& options() const noexcept { return options_; }
+
+  /// @cond internal
+  detail::scheduler& scheduler_at(unsigned i) noexcept { return *schedulers_[i]; }
+  void process_ended(detail::process& p);
+  void unregister_dead(detail::process* p);
+  /// @endcond
+
+private:
+  detail::scheduler& pick(const spawn_options& opts);
+  pid start(detail::process* p, const spawn_options& opts);
+
+  runtime_options options_;
+  std::vector<std::unique_ptr<detail::scheduler>> schedulers_;
+  std::atomic<std::size_t> live_{0};
+  std::atomic<bool> shutting_down_{false};
+  std::mutex names_mutex_;
+  std::unordered_map<std::string, detail::process_ref> names_;
+};
+
+} // namespace otpp
+
+#include <otpp/detail/runtime_impl.hpp>

@@ -1,0 +1,206 @@
+// A scheduler thread: an io_context loop that runs ready process fibers.
+// Distributed under the Boost Software License, Version 1.0.
+#pragma once
+
+#include <otpp/config.hpp>
+#include <otpp/detail/intrusive_stack.hpp>
+#include <otpp/detail/process.hpp>
+#include <otpp/detail/sanitizer.hpp>
+#include <otpp/detail/stack_pool.hpp>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace otpp::detail {
+
+// One scheduler thread. Processes placed here live here until they end:
+// their fibers, stacks and private state are touched by this thread only.
+//
+// The loop resumes ready processes in FIFO order, polls its io_context every
+// `config::io_poll_interval` resumptions (timers, I/O completions), and
+// blocks in the io_context when nothing is ready. Other threads make a
+// process ready through a lock-free queue and wake the thread with one
+// coalesced post, only when it sleeps.
+class scheduler {
+public:
+  scheduler(unsigned index, std::size_t default_stack_size, bool guard_pages)
+      : index_(index), default_stack_size_(default_stack_size), guard_pages_(guard_pages),
+        work_(boost::asio::make_work_guard(io_)) {}
+  scheduler(const scheduler&) = delete;
+  scheduler& operator=(const scheduler&) = delete;
+  ~scheduler() { join(); }
+
+  unsigned index() const noexcept { return index_; }
+  boost::asio::io_context& io() noexcept { return io_; }
+
+  void start() {
+    thread_ = std::thread([this] { loop(); });
+  }
+  // Ends the loop once nothing is ready; the caller made sure no process lives.
+  void stop() {
+    stop_.store(true);
+    boost::asio::post(io_, [] {});
+  }
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // Make `p` ready (its status already says so). Any thread.
+  void schedule(process* p) noexcept {
+    if (current_scheduler() == this) {
+      push_local(p);
+      return;
+    }
+    remote_.push(p);
+    if (sleeping_.load() && sleeping_.exchange(false)) boost::asio::post(io_, [] {});
+  }
+  // Requeue the running process behind the others (yield). Owner thread.
+  void push_local(process* p) noexcept {
+    p->next = nullptr;
+    if (ready_tail_ != nullptr) ready_tail_->next = p;
+    else ready_head_ = p;
+    ready_tail_ = p;
+  }
+
+  // Switch from the running process back to this scheduler. Owner thread.
+  void suspend(process& p) noexcept {
+    sanitizer::start_switch(&p.asan_fake_stack, stack_);
+    p.sched_ctx = std::move(p.sched_ctx).resume();
+    sanitizer::finish_switch(p.asan_fake_stack, &stack_.stack_bottom, &stack_.stack_size);
+  }
+  // Final switch of a process that ends: its stack is released after it.
+  boost::context::fiber finish(process& p) noexcept {
+    p.finished = true;
+    sanitizer::start_switch(nullptr, stack_);
+    return std::move(p.sched_ctx);
+  }
+  // First thing a new fiber does: learn the scheduler stack's bounds.
+  void entered(process&) noexcept { sanitizer::finish_switch(nullptr, &stack_.stack_bottom, &stack_.stack_size); }
+
+  // The live processes placed here (introspection, shutdown).
+  void add(process* p) {
+    std::lock_guard lock(list_mutex_);
+    p->list_prev = nullptr;
+    p->list_next = list_head_;
+    if (list_head_ != nullptr) list_head_->list_prev = p;
+    list_head_ = p;
+  }
+  void remove(process* p) {
+    std::lock_guard lock(list_mutex_);
+    if (p->list_prev != nullptr) p->list_prev->list_next = p->list_next;
+    else list_head_ = p->list_next;
+    if (p->list_next != nullptr) p->list_next->list_prev = p->list_prev;
+    p->list_prev = p->list_next = nullptr;
+  }
+  template <class F>
+  void for_each_process(F&& f) {
+    std::lock_guard lock(list_mutex_);
+    for (process* p = list_head_; p != nullptr; p = p->list_next) f(p);
+  }
+
+  static scheduler*& current_scheduler() noexcept {
+    thread_local scheduler* s = nullptr;
+    return s;
+  }
+
+private:
+  inline void loop();
+  inline void resume(process* p);
+
+  process* pop_local() noexcept {
+    process* p = ready_head_;
+    if (p != nullptr) {
+      ready_head_ = p->next;
+      if (ready_head_ == nullptr) ready_tail_ = nullptr;
+    }
+    return p;
+  }
+  stack_pool& pool_for(std::size_t size) {
+    if (size == 0) size = default_stack_size_;
+    auto it = pools_.find(size);
+    if (it == pools_.end()) it = pools_.emplace(size, std::make_unique<stack_pool>(size, guard_pages_)).first;
+    return *it->second;
+  }
+
+  unsigned index_;
+  std::size_t default_stack_size_;
+  bool guard_pages_;
+  boost::asio::io_context io_{1};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> sleeping_{false};
+  mpsc_stack<process> remote_;
+  process* ready_head_ = nullptr;
+  process* ready_tail_ = nullptr;
+  sanitizer::fiber_info stack_; // this thread's own stack, for switches back
+  std::map<std::size_t, std::unique_ptr<stack_pool>> pools_;
+  std::mutex list_mutex_;
+  process* list_head_ = nullptr;
+};
+
+inline void scheduler::loop() {
+  current_scheduler() = this;
+  stack_.tsan_fiber = sanitizer::tsan_current_fiber();
+  unsigned since_poll = 0;
+  for (;;) {
+    if (process* chain = remote_.take_all()) {
+      while (chain != nullptr) {
+        process* next = chain->next;
+        push_local(chain);
+        chain = next;
+      }
+    }
+    if (process* p = pop_local()) {
+      resume(p);
+      if (++since_poll >= config::io_poll_interval) {
+        since_poll = 0;
+        io_.poll();
+      }
+      continue;
+    }
+    since_poll = 0;
+    if (stop_.load()) break;
+    sleeping_.store(true);
+    if (!remote_.empty() || stop_.load()) {
+      sleeping_.store(false);
+      continue;
+    }
+    io_.run_one();
+    sleeping_.store(false);
+    io_.poll();
+  }
+  work_.reset();
+  current_scheduler() = nullptr;
+}
+
+inline void scheduler::resume(process* p) {
+  process* previous = current_process;
+  current_process = p;
+  p->status.store(process_status::running, std::memory_order_relaxed);
+  if (!p->ctx) {
+    p->self_stack.tsan_fiber = sanitizer::tsan_create_fiber();
+    p->ctx = boost::context::fiber(std::allocator_arg, pooled_stack{&pool_for(p->stack_size), &p->self_stack},
+                                   [p](boost::context::fiber&& s) { return p->entry(p, std::move(s)); });
+  }
+  void* fake_stack = nullptr;
+  sanitizer::start_switch(&fake_stack, p->self_stack);
+  p->ctx = std::move(p->ctx).resume();
+  sanitizer::finish_switch(fake_stack);
+  current_process = previous;
+  if (p->finished) {
+    sanitizer::tsan_destroy_fiber(p->self_stack.tsan_fiber);
+    intrusive_ptr_release(p); // the reference the process held on itself while alive
+  }
+}
+
+} // namespace otpp::detail

@@ -1,0 +1,100 @@
+// Timers: send_after, cancel_timer.
+// Distributed under the Boost Software License, Version 1.0.
+#pragma once
+
+#include <otpp/core/pid.hpp>
+#include <otpp/core/process.hpp>
+#include <otpp/core/runtime.hpp>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+namespace otpp {
+
+namespace detail {
+struct timer_state {
+  std::atomic<bool> done{false}; // fired or cancelled
+  std::weak_ptr<boost::asio::steady_timer> timer;
+};
+} // namespace detail
+
+/// Names a timer started by `send_after`.
+class timer_ref {
+public:
+  timer_ref() = default;
+  /// True while the timer has neither fired nor been cancelled.
+  bool pending() const noexcept { return s_ && !s_->done.load(); }
+
+  /// @cond internal
+  explicit timer_ref(std::shared_ptr<detail::timer_state> s) : s_(std::move(s)) {}
+  const std::shared_ptr<detail::timer_state>& state() const noexcept { return s_; }
+  /// @endcond
+
+private:
+  std::shared_ptr<detail::timer_state> s_;
+};
+
+/// Send `msg` to `dest` after `delay`, on an Asio timer of the calling
+/// process's scheduler (or, from a thread that is not a fiber process, of
+/// the destination's runtime). Sending to a process that has ended by then
+/// does nothing.
+/// @par OTP
+/// `erlang:send_after/3`.
+template <class Rep, class Period, class T>
+timer_ref send_after(const pid& dest, std::chrono::duration<Rep, Period> delay, T&& msg) {
+  static_assert(std::is_move_constructible_v<std::decay_t<T>>,
+                "otpp::send_after: a message must be a move-constructible type");
+  detail::process* me = detail::current_process;
+  detail::scheduler* s = me != nullptr ? me->sched : nullptr;
+  if (s == nullptr) {
+    runtime* rt = me != nullptr ? me->rt : (dest ? dest.get()->rt : nullptr);
+    if (rt == nullptr) throw std::logic_error("otpp::send_after: no runtime (call it from a process, or give a live pid)");
+    s = &rt->scheduler_at(0);
+  }
+  auto state = std::make_shared<detail::timer_state>();
+  auto timer = std::make_shared<boost::asio::steady_timer>(s->io(), std::chrono::ceil<std::chrono::steady_clock::duration>(delay));
+  state->timer = timer;
+  auto* e = new detail::message_envelope<std::decay_t<T>>(std::forward<T>(msg));
+  struct owned {
+    detail::envelope* e;
+    owned(detail::envelope* x) : e(x) {}
+    owned(owned&& o) noexcept : e(std::exchange(o.e, nullptr)) {}
+    owned(const owned&) = delete;
+    ~owned() {
+      if (e != nullptr) e->destroy(e);
+    }
+  };
+  auto arm = [timer, state, dest, m = owned(e)]() mutable {
+    timer->async_wait([timer, state, dest, m = std::move(m)](const boost::system::error_code& ec) mutable {
+      if (ec || state->done.exchange(true)) return;
+      if (dest) detail::push_or_drop(dest.get(), std::exchange(m.e, nullptr));
+    });
+  };
+  // Timers are not thread-safe: arm it on its scheduler thread.
+  if (detail::scheduler::current_scheduler() == s) arm();
+  else boost::asio::post(s->io(), std::move(arm));
+  return timer_ref(std::move(state));
+}
+
+/// Cancel a timer. Returns true if it was still pending (the message will
+/// not be sent), false if it had fired or was cancelled already.
+/// @par OTP
+/// `erlang:cancel_timer/1`.
+inline bool cancel_timer(const timer_ref& t) {
+  const auto& s = t.state();
+  if (!s || s->done.exchange(true)) return false;
+  if (auto timer = s->timer.lock()) {
+    // Free the timer early; the cancel runs on the timer's own thread.
+    boost::asio::post(timer->get_executor(), [timer] { timer->cancel(); });
+  }
+  return true;
+}
+
+} // namespace otpp

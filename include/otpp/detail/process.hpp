@@ -1,0 +1,215 @@
+// The process control block, envelopes and the private mailbox queue.
+// Distributed under the Boost Software License, Version 1.0.
+#pragma once
+
+#include <otpp/config.hpp>
+#include <otpp/core/exit_reason.hpp>
+#include <otpp/detail/intrusive_stack.hpp>
+#include <otpp/detail/sanitizer.hpp>
+
+#include <boost/context/fiber.hpp>
+#include <boost/smart_ptr/intrusive_ptr.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace otpp {
+class runtime;
+}
+
+namespace otpp::detail {
+
+class scheduler;
+struct process;
+using process_ref = boost::intrusive_ptr<process>;
+
+// What an envelope carries. Everything a process receives, messages and
+// signals alike, travels through one inbox, so signals keep their order
+// relative to messages from the same sender.
+enum class signal : std::uint8_t {
+  message,     // a user message
+  down,        // a monitor notification (a message once it passes the monitor table)
+  exit,        // exit(pid, reason) from another process
+  link_exit,   // the exit signal a linked process sends when it ends
+  forced_exit, // runtime shutdown: untrappable, reason in the envelope
+  link,        // link request
+  unlink,      // unlink request
+  monitor,     // monitor request: `from` watches us under `ref`
+  demonitor,   // monitor removal
+  timeout,     // a receive timer fired (ref = receive generation)
+  wake,        // an Asio completion for a waiting process
+};
+
+// Unique address per message type: the type test of a selective receive.
+template <class T>
+inline constexpr char type_tag_v = 0;
+
+template <class T>
+const void* type_tag() noexcept {
+  return &type_tag_v<T>;
+}
+
+struct envelope {
+  envelope* next = nullptr;
+  const void* type = nullptr;
+  void (*destroy)(envelope*) noexcept = nullptr;
+  signal kind = signal::message;
+};
+
+template <class T>
+struct message_envelope final : envelope {
+  template <class... Args>
+  explicit message_envelope(Args&&... args) : value(std::forward<Args>(args)...) {
+    type = type_tag<T>();
+    destroy = [](envelope* e) noexcept { delete static_cast<message_envelope*>(e); };
+  }
+  T value;
+};
+
+struct signal_envelope final : envelope {
+  signal_envelope(signal k, process_ref f, exit_reason r = {}, std::uint64_t rf = 0)
+      : from(std::move(f)), reason(std::move(r)), ref(rf) {
+    kind = k;
+    destroy = [](envelope* e) noexcept { delete static_cast<signal_envelope*>(e); };
+  }
+  process_ref from;
+  exit_reason reason;
+  std::uint64_t ref;
+};
+
+inline void destroy_chain(envelope* e) noexcept {
+  while (e != nullptr) {
+    envelope* next = e->next;
+    e->destroy(e);
+    e = next;
+  }
+}
+
+// The private, owner-only FIFO of received messages, with a sentinel head.
+struct mailbox_queue {
+  envelope head;
+  envelope* tail = &head;
+  std::atomic<std::size_t> size{0}; // written by the owner, read by introspection
+
+  mailbox_queue() = default;
+  mailbox_queue(const mailbox_queue&) = delete;
+  mailbox_queue& operator=(const mailbox_queue&) = delete;
+  ~mailbox_queue() { clear(); }
+
+  void push_back(envelope* e) noexcept {
+    e->next = nullptr;
+    tail->next = e;
+    tail = e;
+    size.store(size.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  envelope* unlink_after(envelope* prev) noexcept {
+    envelope* e = prev->next;
+    prev->next = e->next;
+    if (tail == e) tail = prev;
+    size.store(size.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    return e;
+  }
+  void clear() noexcept {
+    destroy_chain(head.next);
+    head.next = nullptr;
+    tail = &head;
+    size.store(0, std::memory_order_relaxed);
+  }
+};
+
+enum class process_status : std::uint8_t { ready, running, waiting, exited };
+
+// Where a process that is not a fiber (a thread using scoped_process) sleeps.
+struct foreign_waiter {
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool woken = false;
+};
+
+// The body of a process: the user's callable, type-erased.
+struct body_base {
+  virtual ~body_base() = default;
+  virtual void run() = 0;
+};
+template <class F>
+struct body_impl final : body_base {
+  explicit body_impl(F f) : fn(std::move(f)) {}
+  void run() override { fn(); }
+  F fn;
+};
+
+struct link_entry {
+  process_ref other;
+};
+struct monitor_entry {
+  std::uint64_t ref;
+  process_ref other;
+};
+
+// The process control block. It outlives the process while any pid refers
+// to it (a pid stays a valid value after its process died).
+//
+// Thread ownership: `inbox` and the atomics are shared. Everything else is
+// touched only by the owning thread (the scheduler thread the process runs
+// on, or the thread of a scoped_process), except the link/monitor tables
+// and the name, which introspection reads under `meta`.
+struct process {
+  std::atomic<std::uint32_t> refs{1};
+  std::atomic<process_status> status{process_status::ready};
+  std::atomic<bool> trap_exit{false}; // written by the owner, read by introspection
+  bool exiting = false;  // an exit is being unwound: do not throw again
+  bool finished = false; // the fiber returned
+  bool timed_out = false;
+  std::uint32_t budget = config::default_reductions;
+  std::uint64_t id = 0;
+  runtime* rt = nullptr;
+  scheduler* sched = nullptr;             // null for a scoped_process
+  std::unique_ptr<foreign_waiter> waiter; // set for a scoped_process
+
+  closable_inbox<envelope> inbox;
+  mailbox_queue box;
+  envelope* mark_node = nullptr; // receive mark (see receive.hpp)
+  std::uint64_t mark_id = 0;
+  std::uint64_t recv_gen = 0;
+  std::atomic<std::uint64_t> reductions{0};
+
+  exit_reason reason; // valid once status == exited (written before it)
+
+  std::unique_ptr<body_base> body;
+  boost::context::fiber (*entry)(process*, boost::context::fiber&&) = nullptr; // the fiber's main
+  std::size_t stack_size = 0;
+  boost::context::fiber ctx;       // the process's fiber while it is suspended
+  boost::context::fiber sched_ctx; // the scheduler's continuation while it runs
+  void* asan_fake_stack = nullptr;
+  sanitizer::fiber_info self_stack;
+
+  process* next = nullptr; // ready queue link
+  process* list_prev = nullptr;
+  process* list_next = nullptr;
+
+  spinlock meta;
+  std::vector<link_entry> links;
+  std::vector<monitor_entry> monitors;     // processes this one monitors
+  std::vector<monitor_entry> monitored_by; // processes monitoring this one
+  std::string name;
+  std::atomic<bool> named{false}; // set before a registration checks liveness
+
+  bool is_foreign() const noexcept { return sched == nullptr; }
+};
+
+inline void intrusive_ptr_add_ref(process* p) noexcept { p->refs.fetch_add(1, std::memory_order_relaxed); }
+inline void intrusive_ptr_release(process* p) noexcept {
+  if (p->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete p;
+}
+
+// The process running on this thread (a fiber, or a scoped_process).
+inline thread_local process* current_process = nullptr;
+
+} // namespace otpp::detail

@@ -1,0 +1,100 @@
+// A per-scheduler pool of fiber stacks carved from large mappings.
+// Distributed under the Boost Software License, Version 1.0.
+#pragma once
+
+#include <otpp/detail/sanitizer.hpp>
+
+#include <boost/context/stack_context.hpp>
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <new>
+#include <utility>
+#include <vector>
+
+namespace otpp::detail {
+
+// Stacks of one size. Owned by one scheduler thread: not thread-safe.
+//
+// Stacks are carved from slabs of several megabytes mapped with
+// MAP_NORESERVE, so a million stacks need a few thousand mappings (Linux
+// allows about 65k) and only touched pages are resident. A released stack goes
+// back to the free list, not to the kernel: page faults are slow here, and a
+// reused stack has its top pages resident already. With guard pages each
+// stack's lowest page is PROT_NONE (one extra mapping per stack).
+class stack_pool {
+public:
+  stack_pool(std::size_t stack_size, bool guard_page)
+      : page_(static_cast<std::size_t>(::sysconf(_SC_PAGESIZE))),
+        size_(round_up(stack_size < 16 * 1024 ? 16 * 1024 : stack_size, page_)), guard_(guard_page) {}
+  stack_pool(const stack_pool&) = delete;
+  stack_pool& operator=(const stack_pool&) = delete;
+  ~stack_pool() {
+    for (auto& [base, bytes] : slabs_) ::munmap(base, bytes);
+  }
+
+  std::size_t stack_size() const noexcept { return size_; }
+
+  boost::context::stack_context allocate() {
+    if (free_.empty()) grow();
+    char* low = free_.back();
+    free_.pop_back();
+    boost::context::stack_context sc;
+    sc.sp = low + size_;
+    sc.size = size_;
+    return sc;
+  }
+
+  void deallocate(boost::context::stack_context& sc) noexcept {
+    char* low = static_cast<char*>(sc.sp) - sc.size;
+    sanitizer::unpoison(low, sc.size);
+    free_.push_back(low); // capacity reserved in grow(): never throws
+  }
+
+private:
+  static std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
+
+  void grow() {
+    constexpr std::size_t slab_target = 16u * 1024 * 1024;
+    std::size_t count = slab_target / size_;
+    if (count < 4) count = 4;
+    std::size_t bytes = count * size_;
+    void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (base == MAP_FAILED) throw std::bad_alloc();
+    slabs_.emplace_back(base, bytes);
+    total_ += count;
+    free_.reserve(total_);
+    char* p = static_cast<char*>(base);
+    for (std::size_t i = count; i-- > 0;) {
+      char* low = p + i * size_;
+      if (guard_) ::mprotect(low, page_, PROT_NONE);
+      free_.push_back(low);
+    }
+  }
+
+  std::size_t page_;
+  std::size_t size_;
+  bool guard_;
+  std::size_t total_ = 0;
+  std::vector<char*> free_;
+  std::vector<std::pair<void*, std::size_t>> slabs_;
+};
+
+// The Boost.Context StackAllocator that draws from a pool.
+// It records the stack's bounds for the sanitizer hooks.
+struct pooled_stack {
+  stack_pool* pool;
+  sanitizer::fiber_info* info;
+  boost::context::stack_context allocate() {
+    boost::context::stack_context sc = pool->allocate();
+    info->stack_bottom = static_cast<char*>(sc.sp) - sc.size;
+    info->stack_size = sc.size;
+    return sc;
+  }
+  void deallocate(boost::context::stack_context& sc) noexcept { pool->deallocate(sc); }
+};
+
+} // namespace otpp::detail

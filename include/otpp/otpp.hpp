@@ -1,0 +1,19 @@
+// The umbrella header: all of otpp's public API.
+// Distributed under the Boost Software License, Version 1.0.
+#pragma once
+
+#include <otpp/config.hpp>
+#include <otpp/fwd.hpp>
+#include <otpp/version.hpp>
+
+#include <otpp/core/asio.hpp>
+#include <otpp/core/exit_reason.hpp>
+#include <otpp/core/link.hpp>
+#include <otpp/core/message.hpp>
+#include <otpp/core/pid.hpp>
+#include <otpp/core/process.hpp>
+#include <otpp/core/receive.hpp>
+#include <otpp/core/registry.hpp>
+#include <otpp/core/runtime.hpp>
+#include <otpp/core/scheduler.hpp>
+#include <otpp/core/timer.hpp>
