@@ -39,4 +39,7 @@ inline constexpr std::uint32_t default_reductions = 2000;
 /// Processes a scheduler resumes between two polls of its io_context.
 inline constexpr unsigned io_poll_interval = 64;
 
+/// Times an idle scheduler checks for work before it sleeps in its io_context.
+inline constexpr unsigned idle_spins = 4096;
+
 } // namespace otpp::config

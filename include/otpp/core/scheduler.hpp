@@ -116,6 +116,17 @@ private:
   inline void loop();
   inline void resume(process* p);
 
+  bool spin_for_work() {
+    for (unsigned i = 0; i < config::idle_spins; ++i) {
+      if (!remote_.empty()) return true;
+      if ((i & 63) == 63 && io_.poll() != 0) return true;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+    return false;
+  }
+
   process* pop_local() noexcept {
     process* p = ready_head_;
     if (p != nullptr) {
@@ -170,6 +181,10 @@ inline void scheduler::loop() {
     }
     since_poll = 0;
     if (stop_.load()) break;
+    // Before sleeping, spin a little: a wake-up through the kernel costs
+    // tens of microseconds on these machines, and a message from another
+    // scheduler often comes right back.
+    if (spin_for_work()) continue;
     sleeping_.store(true);
     if (!remote_.empty() || stop_.load()) {
       sleeping_.store(false);
