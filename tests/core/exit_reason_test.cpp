@@ -1,0 +1,49 @@
+#include <otpp/core/exit_reason.hpp>
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+using otpp::exit_reason;
+
+TEST_CASE("exit reasons format like Erlang terms", "[core][exit_reason]") {
+  CHECK(fmt::format("{}", exit_reason::normal()) == "normal");
+  CHECK(fmt::format("{}", exit_reason::shutdown()) == "shutdown");
+  CHECK(fmt::format("{}", exit_reason::shutdown("maintenance")) == "{shutdown, \"maintenance\"}");
+  CHECK(fmt::format("{}", exit_reason::kill()) == "kill");
+  CHECK(fmt::format("{}", exit_reason::killed()) == "killed");
+  CHECK(fmt::format("{}", exit_reason::noproc()) == "noproc");
+  CHECK(fmt::format("{}", exit_reason::timeout()) == "timeout");
+  CHECK(fmt::format("{}", exit_reason::user("bad_input")) == "{user, \"bad_input\"}");
+}
+
+TEST_CASE("an exception becomes a reason holding its type and what()", "[core][exit_reason]") {
+  exit_reason r = exit_reason::from_exception(std::make_exception_ptr(std::out_of_range("index 7")));
+  CHECK(r.which() == exit_reason::kind::exception);
+  CHECK(r.exception_type() == "std::out_of_range");
+  CHECK(r.detail() == "index 7");
+  CHECK(fmt::format("{}", r) == "{exception, std::out_of_range, \"index 7\"}");
+  exit_reason odd = exit_reason::from_exception(std::make_exception_ptr(42));
+  CHECK(odd.which() == exit_reason::kind::exception);
+  CHECK(odd.exception_type() == "unknown exception");
+}
+
+TEST_CASE("normal and shutdown count as clean exits, others do not", "[core][exit_reason]") {
+  CHECK(exit_reason().is_normal());
+  CHECK(exit_reason::normal().is_clean());
+  CHECK(exit_reason::shutdown().is_clean());
+  CHECK(exit_reason::shutdown("detail").is_clean());
+  CHECK_FALSE(exit_reason::shutdown().is_normal());
+  CHECK_FALSE(exit_reason::killed().is_clean());
+  CHECK_FALSE(exit_reason::user("x").is_clean());
+}
+
+TEST_CASE("exit reasons compare by kind and text, and carry a payload", "[core][exit_reason]") {
+  CHECK(exit_reason::shutdown("a") == exit_reason::shutdown("a"));
+  CHECK_FALSE(exit_reason::shutdown("a") == exit_reason::shutdown("b"));
+  CHECK_FALSE(exit_reason::kill() == exit_reason::killed());
+  exit_reason r = exit_reason::user("code", 404);
+  REQUIRE(r.payload().has_value());
+  CHECK(std::any_cast<int>(r.payload()) == 404);
+}
