@@ -1,0 +1,52 @@
+// ring: N processes in a ring pass one token for M hops in total.
+// Usage: bench_ring [processes=1000] [hops=10000000]
+#include <otpp/otpp.hpp>
+
+#include "bench_common.hpp"
+
+#include <vector>
+
+namespace {
+struct token {
+  long remaining;
+};
+struct next_is {
+  otpp::pid next;
+};
+struct done {};
+} // namespace
+
+int main(int argc, char** argv) {
+  const long n = bench::arg(argc, argv, 1, 1000);
+  const long hops = bench::arg(argc, argv, 2, 10000000);
+  otpp::runtime rt({.schedulers = bench::schedulers()});
+  otpp::scoped_process main_process(rt);
+  otpp::pid self = main_process.self();
+  std::vector<otpp::pid> ring;
+  for (long i = 0; i < n; ++i)
+    ring.push_back(rt.spawn([self] {
+      otpp::pid next = otpp::this_process::receive<next_is>().next;
+      for (;;) {
+        token t = otpp::this_process::receive<token>();
+        if (t.remaining == 0) {
+          otpp::send(self, done{});
+          otpp::send(next, token{-1}); // tell the ring to stop
+          return;
+        }
+        if (t.remaining < 0) {
+          otpp::send(next, t);
+          return;
+        }
+        otpp::send(next, token{t.remaining - 1});
+      }
+    }));
+  for (long i = 0; i < n; ++i) otpp::send(ring[static_cast<std::size_t>(i)], next_is{ring[static_cast<std::size_t>((i + 1) % n)]});
+  auto t0 = bench::clock::now();
+  otpp::send(ring[0], token{hops});
+  otpp::this_process::receive<done>();
+  double s = bench::seconds_since(t0);
+  rt.shutdown();
+  fmt::print("ring: {} processes, {} hops in {:.3f} s: {:.2f}M hops/s\n", n, hops, s,
+             static_cast<double>(hops) / s / 1e6);
+  return 0;
+}
