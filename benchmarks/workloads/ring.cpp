@@ -22,27 +22,36 @@ int main(int argc, char** argv) {
   otpp::runtime rt({.schedulers = bench::schedulers()});
   otpp::scoped_process main_process(rt);
   otpp::pid self = main_process.self();
-  std::vector<otpp::pid> ring;
-  for (long i = 0; i < n; ++i)
-    ring.push_back(rt.spawn([self] {
-      otpp::pid next = otpp::this_process::receive<next_is>().next;
-      for (;;) {
-        token t = otpp::this_process::receive<token>();
-        if (t.remaining == 0) {
-          otpp::send(self, done{});
-          otpp::send(next, token{-1}); // tell the ring to stop
-          return;
+  // A coordinator process builds the ring and starts the token, as an
+  // Erlang program would; its children start on its scheduler.
+  struct started {
+    bench::clock::time_point at;
+  };
+  rt.spawn([self, n, hops] {
+    std::vector<otpp::pid> ring;
+    for (long i = 0; i < n; ++i)
+      ring.push_back(otpp::spawn([self] {
+        otpp::pid next = otpp::this_process::receive<next_is>().next;
+        for (;;) {
+          token t = otpp::this_process::receive<token>();
+          if (t.remaining == 0) {
+            otpp::send(self, done{});
+            otpp::send(next, token{-1}); // tell the ring to stop
+            return;
+          }
+          if (t.remaining < 0) {
+            otpp::send(next, t);
+            return;
+          }
+          otpp::send(next, token{t.remaining - 1});
         }
-        if (t.remaining < 0) {
-          otpp::send(next, t);
-          return;
-        }
-        otpp::send(next, token{t.remaining - 1});
-      }
-    }));
-  for (long i = 0; i < n; ++i) otpp::send(ring[static_cast<std::size_t>(i)], next_is{ring[static_cast<std::size_t>((i + 1) % n)]});
-  auto t0 = bench::clock::now();
-  otpp::send(ring[0], token{hops});
+      }));
+    for (long i = 0; i < n; ++i)
+      otpp::send(ring[static_cast<std::size_t>(i)], next_is{ring[static_cast<std::size_t>((i + 1) % n)]});
+    otpp::send(self, started{bench::clock::now()});
+    otpp::send(ring[0], token{hops});
+  });
+  auto t0 = otpp::this_process::receive<started>().at;
   otpp::this_process::receive<done>();
   double s = bench::seconds_since(t0);
   rt.shutdown();

@@ -39,6 +39,10 @@ inline constexpr std::uint32_t default_reductions = 2000;
 /// Processes a scheduler resumes between two polls of its io_context.
 inline constexpr unsigned io_poll_interval = 64;
 
+/// Ready processes a scheduler may queue before a process it spawns goes
+/// to another scheduler that sleeps idle (instead of staying local).
+inline constexpr std::size_t share_threshold = 16;
+
 /// Times an idle scheduler checks for work before it sleeps in its io_context.
 inline constexpr unsigned idle_spins = 4096;
 

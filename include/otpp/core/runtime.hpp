@@ -41,9 +41,11 @@ struct runtime_options {
 
 /// Options of one spawn.
 struct spawn_options {
-  /// Scheduler index to place the process on; by default the runtime spreads
-  /// new processes round robin (per spawning thread).
-  std::optional<unsigned> scheduler;
+  /// Scheduler index to place the process on. By default a process spawned
+  /// by a process stays on its parent's scheduler, unless that one has a
+  /// backlog of ready processes while another scheduler sleeps idle; one
+  /// spawned from another thread goes round robin.
+  std::optional<unsigned> scheduler{};
   /// Stack size in bytes; 0 uses the runtime's.
   std::size_t stack_size = 0;
   /// Link to the calling process before the new one runs (spawn_link).

@@ -69,7 +69,12 @@ public:
     if (ready_tail_ != nullptr) ready_tail_->next = p;
     else ready_head_ = p;
     ready_tail_ = p;
+    ++ready_count_;
   }
+  // Ready processes queued here. Owner thread.
+  std::size_t ready_count() const noexcept { return ready_count_; }
+  // True while the thread sleeps in its io_context (not while it spins).
+  bool sleeping() const noexcept { return sleeping_.load(std::memory_order_relaxed); }
 
   // Switch from the running process back to this scheduler. Owner thread.
   void suspend(process& p) noexcept {
@@ -130,6 +135,7 @@ private:
   process* pop_local() noexcept {
     process* p = ready_head_;
     if (p != nullptr) {
+      --ready_count_;
       ready_head_ = p->next;
       if (ready_head_ == nullptr) ready_tail_ = nullptr;
     }
@@ -153,6 +159,7 @@ private:
   mpsc_stack<process> remote_;
   process* ready_head_ = nullptr;
   process* ready_tail_ = nullptr;
+  std::size_t ready_count_ = 0;
   sanitizer::fiber_info stack_; // this thread's own stack, for switches back
   std::map<std::size_t, std::unique_ptr<stack_pool>> pools_;
   std::mutex list_mutex_;

@@ -392,6 +392,17 @@ inline detail::scheduler& runtime::pick(const spawn_options& opts) {
                                               *opts.scheduler, schedulers_.size()));
     return *schedulers_[*opts.scheduler];
   }
+  // From a process: stay on its scheduler (messages between parent and
+  // child stay on one thread), unless that one has a backlog and another
+  // sleeps idle. From any other thread: round robin.
+  detail::process* parent = detail::current_process;
+  if (parent != nullptr && parent->sched != nullptr) {
+    detail::scheduler& local = *parent->sched;
+    if (local.ready_count() >= config::share_threshold)
+      for (auto& s : schedulers_)
+        if (s.get() != &local && s->sleeping()) return *s;
+    return local;
+  }
   thread_local std::size_t next = 0;
   return *schedulers_[next++ % schedulers_.size()];
 }
