@@ -67,7 +67,8 @@ spawned_monitor spawn_monitor(F&& f, spawn_options opts = {}) {
 /// @par Thread safety
 /// Any thread may send, process or not.
 /// @par Suspends
-/// A process that used up its reductions yields to the other ready ones.
+/// A process that used up its reductions yields to the other ready ones;
+/// `send` never throws `process_exit` (exit signals wait for the next receive).
 template <class T>
 void send(const pid& to, T&& msg) {
   static_assert(std::is_move_constructible_v<std::decay_t<T>>,

@@ -181,20 +181,28 @@ inline void check_exiting(process& p) {
 // Waiting
 // ---------------------------------------------------------------------------
 
-// Yield the scheduler to the other ready processes, then apply new signals.
-inline void yield_now(process& p) {
+// Let the other ready processes of this scheduler run first.
+inline void reschedule(process& p) noexcept {
   p.budget = p.rt->options().reductions;
   if (p.is_foreign()) return;
   p.status.store(process_status::ready, std::memory_order_relaxed);
   p.sched->push_local(&p);
   p.sched->suspend(p);
+}
+
+// this_process::yield(): reschedule, then apply signals (may end the process).
+inline void yield_now(process& p) {
+  check_exiting(p);
+  reschedule(p);
   drain(p);
 }
 
-// One reduction; yields when the budget is spent.
-inline void count_reduction(process& p) {
+// One reduction; reschedules when the budget is spent. Never throws, so
+// `send` is safe in destructors: exit signals wait for the next receive or
+// yield().
+inline void count_reduction(process& p) noexcept {
   p.reductions.store(p.reductions.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  if (--p.budget == 0) yield_now(p);
+  if (--p.budget == 0) reschedule(p);
 }
 
 // Sleep until the inbox is not empty. Precondition: it was drained.
