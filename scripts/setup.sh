@@ -12,6 +12,8 @@ packages=(
   ninja-build
   g++
   clang
+  clang-format
+  libclang-rt-14-dev
 )
 
 missing=()

@@ -59,8 +59,26 @@ struct mailbox_mark {
 
 namespace detail {
 
+// The parameter and result of a handler. What has no single call operator of
+// one parameter (a generic lambda, an overloaded operator(), two parameters)
+// ends in the primary template, which names the mistake; its placeholder
+// `arg` keeps the rest of receive from adding a wall of follow-up errors.
+struct invalid_handler {};
 template <class F>
-struct callable_traits : callable_traits<decltype(&F::operator())> {};
+concept has_call_operator = requires { &F::operator(); };
+template <class F>
+struct callable_traits {
+  static_assert(std::is_member_function_pointer_v<F> || std::is_pointer_v<F> || has_call_operator<F>,
+                "otpp::receive: a handler must take one concrete message type (T, const T&, T& or T&&); "
+                "generic lambdas (auto parameters) and overloaded call operators cannot be matched");
+  static_assert(!std::is_member_function_pointer_v<F> && !std::is_pointer_v<F>,
+                "otpp::receive: a handler must take exactly one message parameter");
+  using result = void;
+  using arg = invalid_handler&;
+};
+template <class F>
+  requires has_call_operator<F>
+struct callable_traits<F> : callable_traits<decltype(&F::operator())> {};
 #define OTPP_DETAIL_CALLABLE(QUALS)                                                                                \
   template <class R, class C, class A>                                                                             \
   struct callable_traits<R (C::*)(A) QUALS> {                                                                      \
@@ -191,13 +209,18 @@ auto receive_with(envelope* start, After& after, std::tuple<Hs&...> hs) {
 
 template <class... Hs>
 auto receive_from(envelope* start, Hs&... hs) {
-  if constexpr (sizeof...(Hs) > 0 && is_after<std::tuple_element_t<sizeof...(Hs) - 1, std::tuple<Hs...>>>::value) {
+  constexpr bool after_last =
+      sizeof...(Hs) > 0 && is_after<std::tuple_element_t<sizeof...(Hs) - 1, std::tuple<Hs...>>>::value;
+  constexpr int afters = (0 + ... + static_cast<int>(is_after<Hs>::value));
+  if constexpr (afters != static_cast<int>(after_last)) {
+    // Stop here: going on would take the misplaced after() for a handler.
+    static_assert(afters == static_cast<int>(after_last), "otpp::receive: after(...) must be the last argument");
+  } else if constexpr (after_last) {
     auto all = std::tie(hs...);
     return [&]<std::size_t... I>(std::index_sequence<I...>) {
       return receive_with(start, std::get<sizeof...(Hs) - 1>(all), std::tie(std::get<I>(all)...));
     }(std::make_index_sequence<sizeof...(Hs) - 1>{});
   } else {
-    static_assert((!is_after<Hs>::value && ...), "otpp::receive: after(...) must be the last argument");
     no_after none;
     return receive_with(start, none, std::tie(hs...));
   }
@@ -246,6 +269,7 @@ auto receive(mailbox_mark mark, Handlers&&... handlers) {
 /// The receive-mark optimisation Erlang's compiler applies to `make_ref()` + receive.
 inline mailbox_mark mark() {
   detail::process& p = detail::self_or_throw("otpp::this_process::mark");
+  detail::drain(p); // what has arrived (self-sends included) is before the mark
   p.mark_node = p.box.tail;
   p.mark_id = detail::next_unique();
   return {p.mark_id};

@@ -22,6 +22,8 @@ namespace detail {
 struct timer_state {
   std::atomic<bool> done{false}; // fired or cancelled
   std::weak_ptr<boost::asio::steady_timer> timer;
+  process_ref dest; // a timer to an ended process counts as cancelled (Erlang)
+  bool dest_gone() const noexcept { return dest && dest->status.load() == process_status::exited; }
 };
 } // namespace detail
 
@@ -29,8 +31,9 @@ struct timer_state {
 class timer_ref {
 public:
   timer_ref() = default;
-  /// True while the timer has neither fired nor been cancelled.
-  bool pending() const noexcept { return s_ && !s_->done.load(); }
+  /// True while the timer has neither fired nor been cancelled (a timer
+  /// whose destination process has ended counts as cancelled).
+  bool pending() const noexcept { return s_ && !s_->done.load() && !s_->dest_gone(); }
 
   /// @cond internal
   explicit timer_ref(std::shared_ptr<detail::timer_state> s) : s_(std::move(s)) {}
@@ -61,6 +64,7 @@ timer_ref send_after(const pid& dest, std::chrono::duration<Rep, Period> delay, 
   auto state = std::make_shared<detail::timer_state>();
   auto timer = std::make_shared<boost::asio::steady_timer>(s->io(), std::chrono::ceil<std::chrono::steady_clock::duration>(delay));
   state->timer = timer;
+  state->dest = dest.ref_ptr();
   auto* e = new detail::message_envelope<std::decay_t<T>>(std::forward<T>(msg));
   struct owned {
     detail::envelope* e;
@@ -86,7 +90,8 @@ timer_ref send_after(const pid& dest, std::chrono::duration<Rep, Period> delay, 
 /// Cancel a timer. Returns true if it was still pending (the message will
 /// not be sent), false if it had fired or was cancelled already.
 /// @par OTP
-/// `erlang:cancel_timer/1`.
+/// `erlang:cancel_timer/1`. As in Erlang, a timer whose destination process
+/// has ended is cancelled: `pending()` is false and this returns false.
 inline bool cancel_timer(const timer_ref& t) {
   const auto& s = t.state();
   if (!s || s->done.exchange(true)) return false;
@@ -94,7 +99,7 @@ inline bool cancel_timer(const timer_ref& t) {
     // Free the timer early; the cancel runs on the timer's own thread.
     boost::asio::post(timer->get_executor(), [timer] { timer->cancel(); });
   }
-  return true;
+  return !s->dest_gone();
 }
 
 } // namespace otpp

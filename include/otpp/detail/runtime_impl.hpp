@@ -297,6 +297,9 @@ inline void finish_process(process& p, exit_reason reason) {
   envelope* rest = p.inbox.close();
   p.reason = reason;
   p.status.store(process_status::exited);
+  // Free the name before any link or monitor hears of the exit, as Erlang
+  // does: a supervisor restarts a named child as soon as it is told.
+  if (p.named.load()) p.rt->unregister_dead(&p); // see register_name
   process_ref self(&p);
 
   while (rest != nullptr) {
@@ -322,7 +325,6 @@ inline void finish_process(process& p, exit_reason reason) {
   for (auto& l : links) send_signal(l.other.get(), signal::link_exit, self, reason);
   for (auto& m : monitored_by) send_down(m.other.get(), m.ref, self, reason);
   for (auto& m : monitors) send_signal(m.other.get(), signal::demonitor, self, {}, m.ref);
-  if (p.named.load()) p.rt->unregister_dead(&p); // see register_name
   p.box.clear();
   p.mark_node = nullptr;
   if (!p.is_foreign()) p.rt->process_ended(p);
@@ -422,7 +424,9 @@ pid runtime::spawn(F&& f, spawn_options opts) {
   detail::process* parent = detail::current_process;
   if ((opts.link || opts.monitor) && parent == nullptr)
     throw std::logic_error("otpp::spawn: link or monitor requested from a thread that is not a process");
-  auto* p = new detail::process;
+  detail::scheduler& sched = pick(opts); // may throw: before anything is allocated
+  auto owner = std::make_unique<detail::process>();
+  detail::process* p = owner.get();
   p->id = detail::next_unique();
   p->rt = this;
   p->body = std::make_unique<detail::body_impl<std::decay_t<F>>>(std::forward<F>(f));
@@ -430,8 +434,8 @@ pid runtime::spawn(F&& f, spawn_options opts) {
   p->stack_size = opts.stack_size;
   p->trap_exit.store(opts.trap_exit, std::memory_order_relaxed);
   p->budget = options_.reductions;
-  p->sched = &pick(opts);
-  return start(p, opts);
+  p->sched = &sched;
+  return start(owner.release(), opts);
 }
 
 inline pid runtime::start(detail::process* p, const spawn_options& opts) {
