@@ -36,18 +36,21 @@ bool nothing(std::chrono::milliseconds window = 50ms) {
   return !otpp::this_process::receive_for<T>(window).has_value();
 }
 
-// Spawn `f` monitored by the calling process and wait for its exit reason.
+// Spawn `f` on the calling process's runtime, monitored from before it
+// runs, and wait for its exit reason (never noproc, however fast it ends).
 template <class F>
-otpp::exit_reason run_and_wait(otpp::runtime& rt, F&& f, otpp::spawn_options opts = {}) {
-  otpp::pid p = rt.spawn(std::forward<F>(f), opts);
-  otpp::ref m = otpp::monitor(p);
-  for (;;) {
-    auto d = expect<otpp::down>();
-    if (d.monitor == m) return d.reason;
-  }
+otpp::exit_reason run_and_wait(F&& f, otpp::spawn_options opts = {}) {
+  otpp::spawned_monitor sm = otpp::spawn_monitor(std::forward<F>(f), opts);
+  return otpp::this_process::receive(
+      otpp::when([m = sm.monitor](const otpp::down& d) { return d.monitor == m; },
+                 [](otpp::down& d) { return d.reason; }),
+      otpp::after(patience, []() -> otpp::exit_reason {
+        throw std::runtime_error("otpp_test::run_and_wait: timed out");
+      }));
 }
 
-// Wait until `p` has ended; returns its exit reason.
+// Wait until `p` has ended; returns its exit reason (noproc if it had
+// already ended when this was called: use run_and_wait to avoid that).
 inline otpp::exit_reason wait_exit(const otpp::pid& p) {
   otpp::ref m = otpp::monitor(p);
   return otpp::this_process::receive(
