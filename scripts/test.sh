@@ -7,6 +7,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/setup.sh
 bash scripts/check_layers.sh
+bash scripts/check_format.sh
 
 presets=${OTPP_PRESETS:-dev clang asan-ubsan tsan}
 for preset in $presets; do

@@ -22,7 +22,8 @@ inline double seconds_since(clock::time_point t0) {
 inline long resident_bytes() {
   long pages_total = 0, pages_resident = 0;
   if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
-    if (std::fscanf(f, "%ld %ld", &pages_total, &pages_resident) != 2) pages_resident = 0;
+    if (std::fscanf(f, "%ld %ld", &pages_total, &pages_resident) != 2)
+      pages_resident = 0;
     std::fclose(f);
   }
   return pages_resident * sysconf(_SC_PAGESIZE);
@@ -34,7 +35,8 @@ inline long peak_resident_bytes() {
   if (std::FILE* f = std::fopen("/proc/self/status", "r")) {
     char line[256];
     while (std::fgets(line, sizeof line, f) != nullptr)
-      if (std::sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
+      if (std::sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+        break;
     std::fclose(f);
   }
   return kb * 1024;

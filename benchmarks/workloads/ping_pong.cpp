@@ -26,7 +26,8 @@ int main(int argc, char** argv) {
       [] {
         bool running = true;
         while (running)
-          otpp::this_process::receive([](ping& p) { otpp::send(p.from, pong{p.n}); }, [&](stop) { running = false; });
+          otpp::this_process::receive([](ping& p) { otpp::send(p.from, pong{p.n}); },
+                                      [&](stop) { running = false; });
       },
       {.scheduler = 0});
   auto t0 = bench::clock::now();
@@ -35,7 +36,8 @@ int main(int argc, char** argv) {
         otpp::pid me = otpp::this_process::self();
         for (long i = 0; i < trips; ++i) {
           otpp::send(ponger, ping{me, i});
-          if (otpp::this_process::receive<pong>().n != i) std::abort();
+          if (otpp::this_process::receive<pong>().n != i)
+            std::abort();
         }
         otpp::send(ponger, stop{});
         otpp::send(self, done{});

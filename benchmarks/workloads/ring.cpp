@@ -47,7 +47,8 @@ int main(int argc, char** argv) {
         }
       }));
     for (long i = 0; i < n; ++i)
-      otpp::send(ring[static_cast<std::size_t>(i)], next_is{ring[static_cast<std::size_t>((i + 1) % n)]});
+      otpp::send(ring[static_cast<std::size_t>(i)],
+                 next_is{ring[static_cast<std::size_t>((i + 1) % n)]});
     otpp::send(self, started{bench::clock::now()});
     otpp::send(ring[0], token{hops});
   });

@@ -37,13 +37,15 @@ double measure(otpp::runtime& rt, long backlog, long trips) {
   rt.spawn(
       [=] {
         otpp::pid me = otpp::this_process::self();
-        for (long i = 0; i < backlog; ++i) otpp::send(me, junk{i});
+        for (long i = 0; i < backlog; ++i)
+          otpp::send(me, junk{i});
         auto t0 = bench::clock::now();
         for (long i = 0; i < trips; ++i) {
           auto mark = otpp::this_process::mark();
           otpp::ref tag = otpp::make_ref();
           otpp::send(server, request{me, tag});
-          otpp::this_process::receive(mark, otpp::when([tag](const reply& r) { return r.tag == tag; }, [](reply&) {}));
+          otpp::this_process::receive(
+              mark, otpp::when([tag](const reply& r) { return r.tag == tag; }, [](reply&) {}));
         }
         double s = bench::seconds_since(t0);
         otpp::send(server, stop{});
@@ -59,8 +61,10 @@ int main(int argc, char** argv) {
   otpp::runtime rt({.schedulers = bench::schedulers(1)});
   otpp::scoped_process main_process(rt);
   std::vector<double> rates;
-  for (long backlog : {0L, 1000L, 100000L}) rates.push_back(measure(rt, backlog, trips));
-  fmt::print("selective receive: {:.2f}M / {:.2f}M / {:.2f}M round trips/s with 0 / 1k / 100k queued messages\n",
+  for (long backlog : {0L, 1000L, 100000L})
+    rates.push_back(measure(rt, backlog, trips));
+  fmt::print("selective receive: {:.2f}M / {:.2f}M / {:.2f}M round trips/s with 0 / 1k / 100k "
+             "queued messages\n",
              rates[0] / 1e6, rates[1] / 1e6, rates[2] / 1e6);
   return 0;
 }

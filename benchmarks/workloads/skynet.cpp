@@ -24,7 +24,8 @@ void skynet(otpp::pid parent, std::int64_t num, std::int64_t size) {
     otpp::spawn([self, n, child] { skynet(self, n, child); });
   }
   std::int64_t total = 0;
-  for (int i = 0; i < 10; ++i) total += otpp::this_process::receive<sum>().value;
+  for (int i = 0; i < 10; ++i)
+    total += otpp::this_process::receive<sum>().value;
   otpp::send(parent, sum{total});
 }
 } // namespace

@@ -13,7 +13,8 @@ struct wake {};
 
 int main(int argc, char** argv) {
   const long n = bench::arg(argc, argv, 1, 1000000);
-  otpp::runtime rt({.schedulers = bench::schedulers(), .stack_size = static_cast<std::size_t>(bench::arg(argc, argv, 2, 0))});
+  otpp::runtime rt({.schedulers = bench::schedulers(),
+                    .stack_size = static_cast<std::size_t>(bench::arg(argc, argv, 2, 0))});
   static std::atomic<long> waiting{0};
   long rss0 = bench::resident_bytes();
   auto t0 = bench::clock::now();
@@ -22,11 +23,14 @@ int main(int argc, char** argv) {
       waiting.fetch_add(1, std::memory_order_relaxed);
       otpp::this_process::receive<wake>();
     });
-  while (waiting.load() < n) std::this_thread::yield();
+  while (waiting.load() < n)
+    std::this_thread::yield();
   double s = bench::seconds_since(t0);
   long rss1 = bench::resident_bytes();
-  fmt::print("spawn-idle: {} waiting processes in {:.3f} s ({:.2f}M spawns/s), {:.0f} resident bytes each\n", n, s,
-             static_cast<double>(n) / s / 1e6, static_cast<double>(rss1 - rss0) / static_cast<double>(n));
+  fmt::print("spawn-idle: {} waiting processes in {:.3f} s ({:.2f}M spawns/s), {:.0f} resident "
+             "bytes each\n",
+             n, s, static_cast<double>(n) / s / 1e6,
+             static_cast<double>(rss1 - rss0) / static_cast<double>(n));
   rt.shutdown();
   return rt.run();
 }

@@ -8,5 +8,6 @@
 
 namespace otpp {
 /// The library version as `major * 10000 + minor * 100 + patch`.
-inline constexpr int version = OTPP_VERSION_MAJOR * 10000 + OTPP_VERSION_MINOR * 100 + OTPP_VERSION_PATCH;
+inline constexpr int version =
+    OTPP_VERSION_MAJOR * 10000 + OTPP_VERSION_MINOR * 100 + OTPP_VERSION_PATCH;
 } // namespace otpp

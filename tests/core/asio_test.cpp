@@ -26,8 +26,7 @@
 #include <utility>
 
 namespace Catch {
-template <>
-struct StringMaker<otpp::exit_reason> {
+template <> struct StringMaker<otpp::exit_reason> {
   static std::string convert(const otpp::exit_reason& r) { return r.to_string(); }
 };
 } // namespace Catch
@@ -103,12 +102,15 @@ void round_trip(const otpp::pid& p) {
 void wait_until_waiting(const otpp::pid& p) {
   const auto deadline = std::chrono::steady_clock::now() + otpp_test::patience;
   while (otpp::info(p).status != otpp::process_status::waiting) {
-    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error(fmt::format("{} never waited", p));
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error(fmt::format("{} never waited", p));
     std::this_thread::sleep_for(1ms);
   }
 }
 
-tcp::endpoint loopback(unsigned short port) { return {asio::ip::address_v4::loopback(), port}; }
+tcp::endpoint loopback(unsigned short port) {
+  return {asio::ip::address_v4::loopback(), port};
+}
 
 } // namespace
 
@@ -159,7 +161,8 @@ TEST_CASE("use_process suspends only the calling process, others on its schedule
       {.scheduler = 0});
   asio::steady_timer* timer = otpp_test::expect<armed>().timer;
   wait_until_waiting(sleeper); // inside async_wait
-  for (int i = 0; i < 3; ++i) round_trip(helper);
+  for (int i = 0; i < 3; ++i)
+    round_trip(helper);
   CHECK(otpp::info(sleeper).status == otpp::process_status::waiting);
   CHECK(otpp_test::nothing<timer_done>(0ms));
   otpp::send(helper, cancel{timer});
@@ -210,10 +213,13 @@ TEST_CASE("TCP echo over loopback between two processes using use_process", "[co
     std::array<char, 16> buf{}; // smaller than the text: several reads
     for (;;) {
       auto [ec, got] = s.async_read_some(asio::buffer(buf), asio::as_tuple(otpp::use_process));
-      if (ec == asio::error::eof) return;
-      if (ec) throw boost::system::system_error(ec);
+      if (ec == asio::error::eof)
+        return;
+      if (ec)
+        throw boost::system::system_error(ec);
       std::size_t sent = asio::async_write(s, asio::buffer(buf.data(), got), otpp::use_process);
-      if (sent != got) throw std::logic_error("short write");
+      if (sent != got)
+        throw std::logic_error("short write");
     }
   });
   const unsigned short port = otpp_test::expect<listening>().port;
@@ -234,8 +240,9 @@ TEST_CASE("TCP echo over loopback between two processes using use_process", "[co
   CHECK(down_reason(server.monitor) == exit_reason::normal()); // it read end of file
 }
 
-TEST_CASE("to_mailbox delivers the result as an io_result message while the process serves its mailbox",
-          "[core][asio]") {
+TEST_CASE(
+    "to_mailbox delivers the result as an io_result message while the process serves its mailbox",
+    "[core][asio]") {
   const unsigned n = GENERATE(1u, 3u);
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);
@@ -266,7 +273,8 @@ TEST_CASE("to_mailbox delivers the result as an io_result message while the proc
     tp::receive<go>(); // keep the timer alive until the test has its result
   });
   otpp_test::expect<done>();
-  for (int i = 0; i < 3; ++i) round_trip(p.pid);
+  for (int i = 0; i < 3; ++i)
+    round_trip(p.pid);
   CHECK(otpp_test::nothing<tick_result>(0ms));
   otpp::send(p.pid, stop_timer{});
   tick_result aborted = otpp_test::expect<tick_result>();
@@ -302,7 +310,8 @@ TEST_CASE("a process killed while a use_process operation is pending ends with k
       count_on_destroy local{&destroyed};
       tcp::acceptor acceptor(tp::executor(), loopback(0));
       tcp::socket quiet(tp::executor());
-      quiet.async_connect(acceptor.local_endpoint(), otpp::use_process); // completes through the backlog
+      quiet.async_connect(acceptor.local_endpoint(),
+                          otpp::use_process); // completes through the backlog
       tcp::socket s = acceptor.async_accept(otpp::use_process);
       std::array<char, 8> buf{};
       otpp::send(test, done{});

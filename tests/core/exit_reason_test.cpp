@@ -19,7 +19,8 @@ TEST_CASE("exit reasons format like Erlang terms", "[core][exit_reason]") {
 }
 
 TEST_CASE("an exception becomes a reason holding its type and what()", "[core][exit_reason]") {
-  exit_reason r = exit_reason::from_exception(std::make_exception_ptr(std::out_of_range("index 7")));
+  exit_reason r =
+      exit_reason::from_exception(std::make_exception_ptr(std::out_of_range("index 7")));
   CHECK(r.which() == exit_reason::kind::exception);
   CHECK(r.exception_type() == "std::out_of_range");
   CHECK(r.detail() == "index 7");

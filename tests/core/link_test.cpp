@@ -13,8 +13,7 @@
 #include <vector>
 
 namespace Catch {
-template <>
-struct StringMaker<otpp::exit_reason> {
+template <> struct StringMaker<otpp::exit_reason> {
   static std::string convert(const otpp::exit_reason& r) { return r.to_string(); }
 };
 } // namespace Catch
@@ -71,7 +70,9 @@ struct count_on_destroy {
 }
 
 // Wait forever; only an exit signal ends the caller.
-void wait_forever() { tp::receive<never>(); }
+void wait_forever() {
+  tp::receive<never>();
+}
 
 // The reason in the down message of monitor `m`.
 exit_reason down_reason(otpp::ref m) {
@@ -83,8 +84,7 @@ exit_reason down_reason(otpp::ref m) {
 }
 
 // Run `f` in a new process monitored from its spawn; its exit reason.
-template <class F>
-exit_reason run_to_end(F f, otpp::spawn_options opts = {}) {
+template <class F> exit_reason run_to_end(F f, otpp::spawn_options opts = {}) {
   return down_reason(otpp::spawn_monitor(std::move(f), opts).monitor);
 }
 
@@ -92,7 +92,8 @@ exit_reason run_to_end(F f, otpp::spawn_options opts = {}) {
 void wait_until_waiting(const otpp::pid& p) {
   const auto deadline = std::chrono::steady_clock::now() + otpp_test::patience;
   while (otpp::info(p).status != otpp::process_status::waiting) {
-    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("the process never waited");
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error("the process never waited");
     std::this_thread::sleep_for(1ms);
   }
 }
@@ -101,18 +102,20 @@ void wait_until_waiting(const otpp::pid& p) {
 bool answers(const otpp::pid& p) {
   otpp::ref m = otpp::monitor(p);
   otpp::send(p, ping{tp::self()});
-  bool alive = tp::receive(otpp::when([p](const pong& r) { return r.from == p; }, [](pong&) { return true; }),
-                           otpp::when([m](const otpp::down& d) { return d.monitor == m; },
-                                      [](otpp::down&) { return false; }),
-                           otpp::after(otpp_test::patience, []() -> bool { throw std::runtime_error("no answer"); }));
+  bool alive = tp::receive(
+      otpp::when([p](const pong& r) { return r.from == p; }, [](pong&) { return true; }),
+      otpp::when([m](const otpp::down& d) { return d.monitor == m; },
+                 [](otpp::down&) { return false; }),
+      otpp::after(otpp_test::patience, []() -> bool { throw std::runtime_error("no answer"); }));
   otpp::demonitor(m, {.flush = true});
   return alive;
 }
 
 } // namespace
 
-TEST_CASE("an abnormal exit travels over a link both ways and ends the partner with the same reason",
-          "[core][link]") {
+TEST_CASE(
+    "an abnormal exit travels over a link both ways and ends the partner with the same reason",
+    "[core][link]") {
   const unsigned n = GENERATE(1u, 3u);
   const bool linker_fails = GENERATE(false, true);
   otpp::runtime rt({.schedulers = n});
@@ -122,14 +125,16 @@ TEST_CASE("an abnormal exit travels over a link both ways and ends the partner w
 
   // B is linked to by A; the one told `go` fails, the other only waits.
   otpp::pid b = rt.spawn([linker_fails, broken] {
-    if (linker_fails) wait_forever();
+    if (linker_fails)
+      wait_forever();
     tp::receive<go>();
     tp::exit(broken);
   });
   otpp::pid a = rt.spawn([b, test, linker_fails, broken] {
     otpp::link(b);
     otpp::send(test, linked{});
-    if (!linker_fails) wait_forever();
+    if (!linker_fails)
+      wait_forever();
     tp::receive<go>();
     tp::exit(broken);
   });
@@ -141,7 +146,8 @@ TEST_CASE("an abnormal exit travels over a link both ways and ends the partner w
   CHECK(down_reason(mb) == broken);
 }
 
-TEST_CASE("a normal exit of a linked process does not end a partner that does not trap exits", "[core][link]") {
+TEST_CASE("a normal exit of a linked process does not end a partner that does not trap exits",
+          "[core][link]") {
   const unsigned n = GENERATE(1u, 3u);
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);
@@ -164,7 +170,8 @@ TEST_CASE("a normal exit of a linked process does not end a partner that does no
   CHECK(down_reason(ma) == exit_reason::killed());
 }
 
-TEST_CASE("a normal exit of a linked process reaches a trapping partner as exit_message normal", "[core][link]") {
+TEST_CASE("a normal exit of a linked process reaches a trapping partner as exit_message normal",
+          "[core][link]") {
   const unsigned n = GENERATE(1u, 3u);
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);
@@ -185,7 +192,8 @@ TEST_CASE("a normal exit of a linked process reaches a trapping partner as exit_
   CHECK(answers(a));
 }
 
-TEST_CASE("trap_exit turns exit signals from links and from exit() into exit messages", "[core][link]") {
+TEST_CASE("trap_exit turns exit signals from links and from exit() into exit messages",
+          "[core][link]") {
   const unsigned n = GENERATE(1u, 3u);
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);
@@ -223,7 +231,8 @@ TEST_CASE("trap_exit turns exit signals from links and from exit() into exit mes
   CHECK(down_reason(ma) == exit_reason::killed());
 }
 
-TEST_CASE("exit(P, kill) ends P even when it traps exits, and its links see killed", "[core][link]") {
+TEST_CASE("exit(P, kill) ends P even when it traps exits, and its links see killed",
+          "[core][link]") {
   const unsigned n = GENERATE(1u, 3u);
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);
@@ -291,7 +300,8 @@ TEST_CASE("exit(P, normal) is ignored unless P traps exits or is the caller", "[
   }
 }
 
-TEST_CASE("exit(P, reason) ends a process that does not trap exits with that reason", "[core][link]") {
+TEST_CASE("exit(P, reason) ends a process that does not trap exits with that reason",
+          "[core][link]") {
   const unsigned n = GENERATE(1u, 3u);
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);
@@ -363,7 +373,8 @@ TEST_CASE("after unlink an abnormal exit of the former partner has no effect", "
   CHECK(answers(a));
 }
 
-TEST_CASE("unlink also discards an exit signal the partner sent before the unlink", "[core][link]") {
+TEST_CASE("unlink also discards an exit signal the partner sent before the unlink",
+          "[core][link]") {
   const unsigned n = GENERATE(1u, 3u);
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);
@@ -414,8 +425,9 @@ TEST_CASE("linking twice makes one link and linking to oneself does nothing", "[
   CHECK(otpp::info(a).links.empty());
 }
 
-TEST_CASE("spawn_link links before the child runs, so a child crashing at once takes the parent down",
-          "[core][link]") {
+TEST_CASE(
+    "spawn_link links before the child runs, so a child crashing at once takes the parent down",
+    "[core][link]") {
   const unsigned n = GENERATE(1u, 3u);
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);
@@ -428,7 +440,8 @@ TEST_CASE("spawn_link links before the child runs, so a child crashing at once t
   }
 }
 
-TEST_CASE("spawn_options trap_exit makes the child trap exits from its first instruction", "[core][link]") {
+TEST_CASE("spawn_options trap_exit makes the child trap exits from its first instruction",
+          "[core][link]") {
   const unsigned n = GENERATE(1u, 3u);
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);
@@ -452,7 +465,8 @@ TEST_CASE("spawn_options trap_exit makes the child trap exits from its first ins
   CHECK(em.reason == exit_reason::user("parent failed"));
 }
 
-TEST_CASE("an exit signal ends a process waiting in receive and one looping with yield", "[core][link]") {
+TEST_CASE("an exit signal ends a process waiting in receive and one looping with yield",
+          "[core][link]") {
   const unsigned n = GENERATE(1u, 3u);
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);
@@ -476,7 +490,8 @@ TEST_CASE("an exit signal ends a process waiting in receive and one looping with
     otpp::pid p = rt.spawn([test, &destroyed] {
       count_on_destroy local{&destroyed};
       otpp::send(test, ready{});
-      for (;;) tp::yield();
+      for (;;)
+        tp::yield();
     });
     otpp::ref m = otpp::monitor(p);
     otpp_test::expect<ready>();
@@ -501,8 +516,9 @@ TEST_CASE("an exit signal ends a process waiting in receive and one looping with
   }
 }
 
-TEST_CASE("this_process::exit ends the process with its reason even through catch (std::exception&)",
-          "[core][link]") {
+TEST_CASE(
+    "this_process::exit ends the process with its reason even through catch (std::exception&)",
+    "[core][link]") {
   const unsigned n = GENERATE(1u, 3u);
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);

@@ -13,8 +13,7 @@
 #include <vector>
 
 namespace Catch {
-template <>
-struct StringMaker<otpp::exit_reason> {
+template <> struct StringMaker<otpp::exit_reason> {
   static std::string convert(const otpp::exit_reason& r) { return r.to_string(); }
 };
 } // namespace Catch
@@ -59,8 +58,9 @@ otpp::down down_of(otpp::ref m) {
 
 } // namespace
 
-TEST_CASE("a monitor delivers one down with the monitor, the pid and the exit reason, normal included",
-          "[core][monitor]") {
+TEST_CASE(
+    "a monitor delivers one down with the monitor, the pid and the exit reason, normal included",
+    "[core][monitor]") {
   const unsigned n = GENERATE(1u, 3u);
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);
@@ -73,7 +73,8 @@ TEST_CASE("a monitor delivers one down with the monitor, the pid and the exit re
       {[] {}, exit_reason::normal()},
       {[] { tp::exit(exit_reason::shutdown("done")); }, exit_reason::shutdown("done")},
       {[] { tp::exit(exit_reason::user("failed")); }, exit_reason::user("failed")},
-      {[] { throw std::out_of_range("index 9"); }, exit_reason::exception("std::out_of_range", "index 9")},
+      {[] { throw std::out_of_range("index 9"); },
+       exit_reason::exception("std::out_of_range", "index 9")},
       {[] { tp::receive<never>(); }, exit_reason::killed()}, // killed below
   };
   for (const ending& e : endings) {
@@ -82,8 +83,10 @@ TEST_CASE("a monitor delivers one down with the monitor, the pid and the exit re
       body();
     });
     otpp::ref m = otpp::monitor(p);
-    if (e.expected == exit_reason::killed()) otpp::kill(p);
-    else otpp::send(p, go{});
+    if (e.expected == exit_reason::killed())
+      otpp::kill(p);
+    else
+      otpp::send(p, go{});
     otpp::down d = down_of(m);
     CHECK(d.monitor == m);
     CHECK(d.process == p);
@@ -157,7 +160,7 @@ TEST_CASE("after demonitor no down arrives for that monitor", "[core][monitor]")
     std::this_thread::sleep_for(1ms);
   }
   std::this_thread::sleep_for(10ms); // let the down reach the inbox
-  CHECK(otpp::demonitor(late)); // not delivered yet: still active
+  CHECK(otpp::demonitor(late));      // not delivered yet: still active
   CHECK(otpp_test::nothing<otpp::down>(50ms));
 }
 
@@ -198,7 +201,8 @@ TEST_CASE("demonitor returns true for an active monitor and false otherwise", "[
   CHECK_FALSE(otpp::demonitor(m2)); // its down was delivered
 }
 
-TEST_CASE("spawn_monitor returns the pid and the monitor its down message names", "[core][monitor]") {
+TEST_CASE("spawn_monitor returns the pid and the monitor its down message names",
+          "[core][monitor]") {
   const unsigned n = GENERATE(1u, 3u);
 
   SECTION("from the test thread") {
@@ -232,7 +236,8 @@ TEST_CASE("spawn_monitor returns the pid and the monitor its down message names"
   }
 }
 
-TEST_CASE("a monitor does not link: the watcher survives the crash it observes", "[core][monitor]") {
+TEST_CASE("a monitor does not link: the watcher survives the crash it observes",
+          "[core][monitor]") {
   const unsigned n = GENERATE(1u, 3u);
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);

@@ -27,12 +27,14 @@ namespace {
 template <class F>
 otpp::exit_reason exit_of(F f, otpp::spawn_options opts = {}, otpp::pid* out = nullptr) {
   otpp::spawned_monitor s = otpp::spawn_monitor(std::move(f), opts);
-  if (out != nullptr) *out = s.pid;
+  if (out != nullptr)
+    *out = s.pid;
   otpp::ref m = s.monitor;
-  return otpp::this_process::receive(
-      otpp::when([m](const otpp::down& d) { return d.monitor == m; }, [](otpp::down& d) { return d.reason; }),
-      otpp::after(otpp_test::patience,
-                  []() -> otpp::exit_reason { throw std::runtime_error("exit_of: the process did not end"); }));
+  return otpp::this_process::receive(otpp::when([m](const otpp::down& d) { return d.monitor == m; },
+                                                [](otpp::down& d) { return d.reason; }),
+                                     otpp::after(otpp_test::patience, []() -> otpp::exit_reason {
+                                       throw std::runtime_error("exit_of: the process did not end");
+                                     }));
 }
 
 } // namespace
@@ -100,7 +102,8 @@ TEST_CASE("a pid stays usable after its process ended", "[core][pid]") {
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);
   otpp::pid p;
-  CHECK(exit_of([] { tp::exit(otpp::exit_reason::user("done")); }, {}, &p) == otpp::exit_reason::user("done"));
+  CHECK(exit_of([] { tp::exit(otpp::exit_reason::user("done")); }, {}, &p) ==
+        otpp::exit_reason::user("done"));
   std::string before = fmt::format("{}", p);
   otpp::pid copy = p;
   otpp::send(p, 1); // a silent no-op
@@ -129,16 +132,21 @@ TEST_CASE("make_ref never returns the same reference twice", "[core][pid]") {
   auto make = [] {
     std::vector<otpp::ref> v;
     v.reserve(per_source);
-    for (int i = 0; i < per_source; ++i) v.push_back(otpp::make_ref());
+    for (int i = 0; i < per_source; ++i)
+      v.push_back(otpp::make_ref());
     return v;
   };
-  for (int i = 0; i < 4; ++i) rt.spawn([me, make] { otpp::send(me, make()); });
+  for (int i = 0; i < 4; ++i)
+    rt.spawn([me, make] { otpp::send(me, make()); });
   std::vector<std::vector<otpp::ref>> from_threads(2);
   std::vector<std::thread> threads;
-  for (auto& out : from_threads) threads.emplace_back([&out, make] { out = make(); });
+  for (auto& out : from_threads)
+    threads.emplace_back([&out, make] { out = make(); });
   std::vector<otpp::ref> all = make();
-  for (auto& t : threads) t.join();
-  for (auto& v : from_threads) all.insert(all.end(), v.begin(), v.end());
+  for (auto& t : threads)
+    t.join();
+  for (auto& v : from_threads)
+    all.insert(all.end(), v.begin(), v.end());
   for (int i = 0; i < 4; ++i) {
     auto v = otpp_test::expect<std::vector<otpp::ref>>();
     all.insert(all.end(), v.begin(), v.end());

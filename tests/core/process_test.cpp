@@ -16,12 +16,10 @@
 #include <vector>
 
 namespace Catch {
-template <>
-struct StringMaker<otpp::exit_reason> {
+template <> struct StringMaker<otpp::exit_reason> {
   static std::string convert(const otpp::exit_reason& r) { return r.to_string(); }
 };
-template <>
-struct StringMaker<otpp::process_status> {
+template <> struct StringMaker<otpp::process_status> {
   static std::string convert(otpp::process_status s) { return fmt::format("{}", s); }
 };
 } // namespace Catch
@@ -57,7 +55,9 @@ struct own_info {
   }
 }
 
-void wait_forever() { tp::receive<never>(); }
+void wait_forever() {
+  tp::receive<never>();
+}
 
 // Ping `p` and wait for its answer.
 void round_trip(const otpp::pid& p) {
@@ -71,7 +71,8 @@ otpp::process_info info_once_waiting(const otpp::pid& p) {
   const auto deadline = std::chrono::steady_clock::now() + otpp_test::patience;
   for (;;) {
     otpp::process_info i = otpp::info(p);
-    if (i.status == process_status::waiting) return i;
+    if (i.status == process_status::waiting)
+      return i;
     if (std::chrono::steady_clock::now() > deadline)
       throw std::runtime_error(fmt::format("{} never waited (status {})", p, i.status));
     std::this_thread::sleep_for(1ms);
@@ -188,12 +189,14 @@ TEST_CASE("info reports reductions that grow as a process works", "[core][proces
   round_trip(p);
   const std::uint64_t before = otpp::info(p).reductions;
   CHECK(before >= 1);
-  for (int i = 0; i < 10; ++i) round_trip(p);
+  for (int i = 0; i < 10; ++i)
+    round_trip(p);
   const std::uint64_t after = otpp::info(p).reductions;
   CHECK(after >= before + 10); // at least one receive per ping
 }
 
-TEST_CASE("info reports the scheduler a process runs on, none for a scoped process", "[core][process]") {
+TEST_CASE("info reports the scheduler a process runs on, none for a scoped process",
+          "[core][process]") {
   const unsigned n = GENERATE(1u, 3u);
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);
@@ -241,14 +244,16 @@ TEST_CASE("send to a null pid or to an ended process is a silent no-op", "[core]
   const otpp::pid target = dead.pid;
   otpp::spawned_monitor sender = otpp::spawn_monitor([target] {
     otpp::send(otpp::pid(), std::string("nobody"));
-    for (int i = 0; i < 100; ++i) otpp::send(target, i);
+    for (int i = 0; i < 100; ++i)
+      otpp::send(target, i);
   });
   otpp::down d = otpp_test::expect<otpp::down>();
   CHECK(d.monitor == sender.monitor);
   CHECK(d.reason == exit_reason::normal());
 }
 
-TEST_CASE("this_process::is_process tells a process or scoped thread from a plain thread", "[core][process]") {
+TEST_CASE("this_process::is_process tells a process or scoped thread from a plain thread",
+          "[core][process]") {
   const unsigned n = GENERATE(1u, 3u);
   CHECK_FALSE(tp::is_process());
   CHECK_THROWS_AS(tp::self(), std::logic_error);

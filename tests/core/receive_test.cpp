@@ -33,20 +33,22 @@ struct seq {
 
 // Run `f` in a new process and hand its result to the calling (test)
 // process; a process that ends without a result fails with its exit reason.
-template <class F>
-auto in_process(F f) {
+template <class F> auto in_process(F f) {
   using R = std::invoke_result_t<F&>;
   struct result {
     R value;
   };
   otpp::pid me = tp::self();
-  otpp::ref m = otpp::spawn_monitor([me, fn = std::move(f)]() mutable { otpp::send(me, result{fn()}); }).monitor;
-  R out = tp::receive([](result& r) -> R { return std::move(r.value); },
-                      otpp::when([m](const otpp::down& d) { return d.monitor == m; },
-                                 [](otpp::down& d) -> R {
-                                   throw std::runtime_error(fmt::format("the process ended with {}", d.reason));
-                                 }),
-                      otpp::after(otpp_test::patience, []() -> R { throw std::runtime_error("no result"); }));
+  otpp::ref m = otpp::spawn_monitor([me, fn = std::move(f)]() mutable {
+                  otpp::send(me, result{fn()});
+                }).monitor;
+  R out = tp::receive(
+      [](result& r) -> R { return std::move(r.value); },
+      otpp::when([m](const otpp::down& d) { return d.monitor == m; },
+                 [](otpp::down& d) -> R {
+                   throw std::runtime_error(fmt::format("the process ended with {}", d.reason));
+                 }),
+      otpp::after(otpp_test::patience, []() -> R { throw std::runtime_error("no result"); }));
   otpp::demonitor(m, {.flush = true});
   return out;
 }
@@ -56,17 +58,20 @@ auto in_process(F f) {
 template <class F>
 otpp::exit_reason exit_of(F f, otpp::spawn_options opts = {}, otpp::pid* out = nullptr) {
   otpp::spawned_monitor s = otpp::spawn_monitor(std::move(f), opts);
-  if (out != nullptr) *out = s.pid;
+  if (out != nullptr)
+    *out = s.pid;
   otpp::ref m = s.monitor;
-  return otpp::this_process::receive(
-      otpp::when([m](const otpp::down& d) { return d.monitor == m; }, [](otpp::down& d) { return d.reason; }),
-      otpp::after(otpp_test::patience,
-                  []() -> otpp::exit_reason { throw std::runtime_error("exit_of: the process did not end"); }));
+  return otpp::this_process::receive(otpp::when([m](const otpp::down& d) { return d.monitor == m; },
+                                                [](otpp::down& d) { return d.reason; }),
+                                     otpp::after(otpp_test::patience, []() -> otpp::exit_reason {
+                                       throw std::runtime_error("exit_of: the process did not end");
+                                     }));
 }
 
 std::vector<int> iota(int from, int to) {
   std::vector<int> v;
-  for (int i = from; i <= to; ++i) v.push_back(i);
+  for (int i = from; i <= to; ++i)
+    v.push_back(i);
   return v;
 }
 
@@ -99,11 +104,13 @@ TEST_CASE("messages from one sender arrive in the order they were sent", "[core]
   otpp::pid me = sp.self();
   otpp::pid receiver = rt.spawn([me] {
     std::vector<int> got;
-    for (int i = 0; i < count; ++i) got.push_back(tp::receive<int>());
+    for (int i = 0; i < count; ++i)
+      got.push_back(tp::receive<int>());
     otpp::send(me, std::move(got));
   });
   rt.spawn([receiver] {
-    for (int i = 1; i <= count; ++i) otpp::send(receiver, i);
+    for (int i = 1; i <= count; ++i)
+      otpp::send(receiver, i);
   });
   CHECK(otpp_test::expect<std::vector<int>>() == iota(1, count));
 }
@@ -117,21 +124,26 @@ TEST_CASE("with several senders each sender's order is kept", "[core][receive]")
   otpp::pid me = sp.self();
   otpp::pid receiver = rt.spawn([me] {
     std::vector<seq> got;
-    for (int i = 0; i < senders * count; ++i) got.push_back(tp::receive<seq>());
+    for (int i = 0; i < senders * count; ++i)
+      got.push_back(tp::receive<seq>());
     otpp::send(me, std::move(got));
   });
   for (int s = 0; s < senders; ++s)
     rt.spawn([receiver, s] {
-      for (int i = 1; i <= count; ++i) otpp::send(receiver, seq{s, i});
+      for (int i = 1; i <= count; ++i)
+        otpp::send(receiver, seq{s, i});
     });
   auto got = otpp_test::expect<std::vector<seq>>();
   REQUIRE(got.size() == static_cast<std::size_t>(senders * count));
   std::vector<std::vector<int>> per(senders);
-  for (const seq& m : got) per.at(static_cast<std::size_t>(m.sender)).push_back(m.n);
-  for (const auto& one : per) CHECK(one == iota(1, count));
+  for (const seq& m : got)
+    per.at(static_cast<std::size_t>(m.sender)).push_back(m.n);
+  for (const auto& one : per)
+    CHECK(one == iota(1, count));
 }
 
-TEST_CASE("a selective receive leaves the messages it skips in the mailbox, in order", "[core][receive]") {
+TEST_CASE("a selective receive leaves the messages it skips in the mailbox, in order",
+          "[core][receive]") {
   const unsigned n = GENERATE(1u, 3u);
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);
@@ -145,7 +157,8 @@ TEST_CASE("a selective receive leaves the messages it skips in the mailbox, in o
     std::vector<int> out;
     out.push_back(tp::receive([](B& b) { return b.v; }));
     out.push_back(static_cast<int>(tp::mailbox_length()));
-    for (int i = 0; i < 3; ++i) out.push_back(tp::receive<A>().v);
+    for (int i = 0; i < 3; ++i)
+      out.push_back(tp::receive<A>().v);
     out.push_back(tp::receive<B>().v);
     out.push_back(static_cast<int>(tp::mailbox_length()));
     return out;
@@ -161,7 +174,8 @@ TEST_CASE("a waiting selective receive skips new arrivals it does not accept", "
   otpp::pid p = rt.spawn([me] {
     std::vector<int> out;
     out.push_back(tp::receive([](B& b) { return b.v; }));
-    for (int i = 0; i < 3; ++i) out.push_back(tp::receive<A>().v);
+    for (int i = 0; i < 3; ++i)
+      out.push_back(tp::receive<A>().v);
     otpp::send(me, std::move(out));
   });
   otpp::send(p, A{1});
@@ -171,7 +185,8 @@ TEST_CASE("a waiting selective receive skips new arrivals it does not accept", "
   CHECK(otpp_test::expect<std::vector<int>>() == std::vector<int>{9, 1, 2, 3});
 }
 
-TEST_CASE("the oldest message any handler accepts is taken, whatever the handler order", "[core][receive]") {
+TEST_CASE("the oldest message any handler accepts is taken, whatever the handler order",
+          "[core][receive]") {
   const unsigned n = GENERATE(1u, 3u);
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);
@@ -209,24 +224,30 @@ TEST_CASE("a guard that rejects a message leaves it for a later receive", "[core
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);
   auto log = in_process([] {
-    for (int i = 1; i <= 4; ++i) otpp::send(tp::self(), i);
+    for (int i = 1; i <= 4; ++i)
+      otpp::send(tp::self(), i);
     std::vector<std::string> out;
     // The first even number, although 1 is older.
-    out.push_back(tp::receive(otpp::when([](int v) { return v % 2 == 0; }, [](int v) { return std::to_string(v); })));
+    out.push_back(tp::receive(
+        otpp::when([](int v) { return v % 2 == 0; }, [](int v) { return std::to_string(v); })));
     // No message passes the guard: the timeout runs, nothing is taken.
-    out.push_back(tp::receive(otpp::when([](const int& v) { return v > 10; }, [](int v) { return std::to_string(v); }),
-                              otpp::after(0ms, [] { return std::string("none"); })));
+    out.push_back(tp::receive(
+        otpp::when([](const int& v) { return v > 10; }, [](int v) { return std::to_string(v); }),
+        otpp::after(0ms, [] { return std::string("none"); })));
     // A rejected message falls through to the next handler of its type.
-    out.push_back(tp::receive(otpp::when([](int v) { return v > 2; }, [](int v) { return fmt::format("big {}", v); }),
-                              [](int v) { return fmt::format("small {}", v); }));
-    for (int i = 0; i < 2; ++i) out.push_back(std::to_string(tp::receive<int>()));
+    out.push_back(tp::receive(
+        otpp::when([](int v) { return v > 2; }, [](int v) { return fmt::format("big {}", v); }),
+        [](int v) { return fmt::format("small {}", v); }));
+    for (int i = 0; i < 2; ++i)
+      out.push_back(std::to_string(tp::receive<int>()));
     out.push_back(std::to_string(tp::mailbox_length()));
     return out;
   });
   CHECK(log == std::vector<std::string>{"2", "none", "small 1", "3", "4", "0"});
 }
 
-TEST_CASE("after runs its function when nothing matches in time and returns its value", "[core][receive]") {
+TEST_CASE("after runs its function when nothing matches in time and returns its value",
+          "[core][receive]") {
   const unsigned n = GENERATE(1u, 3u);
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);
@@ -255,7 +276,9 @@ TEST_CASE("after(0ms) only looks at the messages already there", "[core][receive
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);
   auto log = in_process([] {
-    auto poll = [] { return tp::receive([](int v) { return v; }, otpp::after(0ms, [] { return -1; })); };
+    auto poll = [] {
+      return tp::receive([](int v) { return v; }, otpp::after(0ms, [] { return -1; }));
+    };
     std::vector<int> out;
     out.push_back(poll());
     otpp::send(tp::self(), std::string("not an int"));
@@ -287,7 +310,8 @@ TEST_CASE("a receive with an infinite after waits for a matching message", "[cor
   CHECK(otpp_test::expect<int>() == 42);
 }
 
-TEST_CASE("receive returns what the handler returns, or nothing for void handlers", "[core][receive]") {
+TEST_CASE("receive returns what the handler returns, or nothing for void handlers",
+          "[core][receive]") {
   const unsigned n = GENERATE(1u, 3u);
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);
@@ -300,8 +324,10 @@ TEST_CASE("receive returns what the handler returns, or nothing for void handler
                                          [](B& b) { return std::make_unique<int>(b.v * 3); });
     out.push_back(*u);
     tp::receive([&out](B& b) { out.push_back(b.v * 3); }, [&out](A& a) { out.push_back(a.v * 2); });
-    tp::receive([&out](int v) { out.push_back(v); }, otpp::after(0ms, [&out] { out.push_back(-1); }));
-    tp::receive([&out](int v) { out.push_back(v); }, otpp::after(0ms, [&out] { out.push_back(-1); }));
+    tp::receive([&out](int v) { out.push_back(v); },
+                otpp::after(0ms, [&out] { out.push_back(-1); }));
+    tp::receive([&out](int v) { out.push_back(v); },
+                otpp::after(0ms, [&out] { out.push_back(-1); }));
     return out;
   });
   CHECK(log == std::vector<int>{8, 15, 6, -1});
@@ -347,10 +373,12 @@ TEST_CASE("sleep_for leaves the messages in the mailbox", "[core][receive]") {
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);
   auto log = in_process([] {
-    for (int i = 1; i <= 3; ++i) otpp::send(tp::self(), i);
+    for (int i = 1; i <= 3; ++i)
+      otpp::send(tp::self(), i);
     tp::sleep_for(20ms);
     std::vector<int> out{static_cast<int>(tp::mailbox_length())};
-    for (int i = 0; i < 3; ++i) out.push_back(tp::receive<int>());
+    for (int i = 0; i < 3; ++i)
+      out.push_back(tp::receive<int>());
     return out;
   });
   CHECK(log == std::vector<int>{3, 1, 2, 3});
@@ -361,7 +389,8 @@ TEST_CASE("sleep_for leaves the messages in the mailbox", "[core][receive]") {
   CHECK(tp::receive_for<int>(0ms) == 9);
 }
 
-TEST_CASE("a receive from a mark skips the messages that were there before the mark", "[core][receive]") {
+TEST_CASE("a receive from a mark skips the messages that were there before the mark",
+          "[core][receive]") {
   const unsigned n = GENERATE(1u, 3u);
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);
@@ -371,9 +400,11 @@ TEST_CASE("a receive from a mark skips the messages that were there before the m
     otpp::send(tp::self(), A{2});
     otpp::mailbox_mark m = tp::mark();
     // Only old messages: a receive from the mark does not see them.
-    out.push_back(tp::receive(m, [](A& a) { return a.v; }, otpp::after(0ms, [] { return -1; })));
+    out.push_back(tp::receive(
+        m, [](A& a) { return a.v; }, otpp::after(0ms, [] { return -1; })));
     otpp::send(tp::self(), A{3});
-    out.push_back(tp::receive(m, [](A& a) { return a.v; }, otpp::after(0ms, [] { return -1; })));
+    out.push_back(tp::receive(
+        m, [](A& a) { return a.v; }, otpp::after(0ms, [] { return -1; })));
     // A full receive still sees the old ones, in order.
     out.push_back(tp::receive<A>().v);
     out.push_back(tp::receive<A>().v);
@@ -414,9 +445,12 @@ TEST_CASE("a stale or foreign mark falls back to a full scan", "[core][receive]"
     otpp::send(tp::self(), A{2});
     otpp::mailbox_mark newer = tp::mark(); // replaces `old`
     (void)newer;
-    out.push_back(tp::receive(old, [](A& a) { return a.v; }, otpp::after(0ms, [] { return -1; })));
-    out.push_back(tp::receive(foreign, [](A& a) { return a.v; }, otpp::after(0ms, [] { return -1; })));
-    out.push_back(tp::receive(otpp::mailbox_mark{}, [](A& a) { return a.v; }, otpp::after(0ms, [] { return -1; })));
+    out.push_back(tp::receive(
+        old, [](A& a) { return a.v; }, otpp::after(0ms, [] { return -1; })));
+    out.push_back(tp::receive(
+        foreign, [](A& a) { return a.v; }, otpp::after(0ms, [] { return -1; })));
+    out.push_back(tp::receive(
+        otpp::mailbox_mark{}, [](A& a) { return a.v; }, otpp::after(0ms, [] { return -1; })));
     return out;
   });
   CHECK(log == std::vector<int>{1, 2, -1});
@@ -471,7 +505,8 @@ TEST_CASE("mailbox_length counts the messages waiting to be received", "[core][r
   CHECK(log == std::vector<std::size_t>{0, 3, 3, 2, 0});
 }
 
-TEST_CASE("receive, mark and mailbox_length outside a process throw std::logic_error", "[core][receive]") {
+TEST_CASE("receive, mark and mailbox_length outside a process throw std::logic_error",
+          "[core][receive]") {
   CHECK_THROWS_AS(tp::receive<int>(), std::logic_error);
   CHECK_THROWS_AS(tp::receive_for<int>(0ms), std::logic_error);
   CHECK_THROWS_AS(tp::mark(), std::logic_error);

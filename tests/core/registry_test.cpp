@@ -21,7 +21,12 @@ struct ready {};
 otpp::pid spawn_echo(otpp::runtime& rt, otpp::pid to) {
   return rt.spawn([to] {
     for (bool more = true; more;)
-      more = tp::receive([to](int v) { otpp::send(to, v + 1); return true; }, [](stop) { return false; });
+      more = tp::receive(
+          [to](int v) {
+            otpp::send(to, v + 1);
+            return true;
+          },
+          [](stop) { return false; });
   });
 }
 
@@ -30,12 +35,14 @@ otpp::pid spawn_echo(otpp::runtime& rt, otpp::pid to) {
 template <class F>
 otpp::exit_reason exit_of(F f, otpp::spawn_options opts = {}, otpp::pid* out = nullptr) {
   otpp::spawned_monitor s = otpp::spawn_monitor(std::move(f), opts);
-  if (out != nullptr) *out = s.pid;
+  if (out != nullptr)
+    *out = s.pid;
   otpp::ref m = s.monitor;
-  return otpp::this_process::receive(
-      otpp::when([m](const otpp::down& d) { return d.monitor == m; }, [](otpp::down& d) { return d.reason; }),
-      otpp::after(otpp_test::patience,
-                  []() -> otpp::exit_reason { throw std::runtime_error("exit_of: the process did not end"); }));
+  return otpp::this_process::receive(otpp::when([m](const otpp::down& d) { return d.monitor == m; },
+                                                [](otpp::down& d) { return d.reason; }),
+                                     otpp::after(otpp_test::patience, []() -> otpp::exit_reason {
+                                       throw std::runtime_error("exit_of: the process did not end");
+                                     }));
 }
 
 std::vector<std::string> sorted(std::vector<std::string> v) {
@@ -102,8 +109,10 @@ TEST_CASE("the name of a process is free once its monitor reports the exit", "[c
     otpp::pid p = spawn_echo(rt, sp.self());
     otpp::register_name("worker", p);
     otpp::ref m = otpp::monitor(p);
-    if (round % 2 == 0) otpp::send(p, stop{});
-    else otpp::kill(p);
+    if (round % 2 == 0)
+      otpp::send(p, stop{});
+    else
+      otpp::kill(p);
     auto d = otpp_test::expect<otpp::down>();
     REQUIRE(d.monitor == m);
     REQUIRE_FALSE(otpp::whereis("worker"));
@@ -169,13 +178,15 @@ TEST_CASE("unregistering or sending to an unknown name throws", "[core][registry
   CHECK_FALSE(otpp::whereis("unknown"));
 }
 
-TEST_CASE("registered lists every name, and the runtime API works from any thread", "[core][registry]") {
+TEST_CASE("registered lists every name, and the runtime API works from any thread",
+          "[core][registry]") {
   const unsigned n = GENERATE(1u, 3u);
   otpp::runtime rt({.schedulers = n});
   std::vector<otpp::pid> ps;
   {
     otpp::scoped_process sp(rt);
-    for (int i = 0; i < 3; ++i) ps.push_back(spawn_echo(rt, sp.self()));
+    for (int i = 0; i < 3; ++i)
+      ps.push_back(spawn_echo(rt, sp.self()));
   }
   // No process on this thread now: the free functions refuse, the runtime's members work.
   CHECK_THROWS_AS(otpp::whereis("a"), std::logic_error);
@@ -186,7 +197,8 @@ TEST_CASE("registered lists every name, and the runtime API works from any threa
   CHECK(rt.whereis("b") == ps[1]);
   rt.unregister_name("b");
   CHECK(sorted(rt.registered()) == std::vector<std::string>{"a", "c"});
-  for (auto& p : ps) otpp::send(p, stop{});
+  for (auto& p : ps)
+    otpp::send(p, stop{});
   rt.run();
   CHECK(rt.registered().empty());
 }

@@ -37,12 +37,14 @@ struct unwind_probe {
 template <class F>
 otpp::exit_reason exit_of(F f, otpp::spawn_options opts = {}, otpp::pid* out = nullptr) {
   otpp::spawned_monitor s = otpp::spawn_monitor(std::move(f), opts);
-  if (out != nullptr) *out = s.pid;
+  if (out != nullptr)
+    *out = s.pid;
   otpp::ref m = s.monitor;
-  return otpp::this_process::receive(
-      otpp::when([m](const otpp::down& d) { return d.monitor == m; }, [](otpp::down& d) { return d.reason; }),
-      otpp::after(otpp_test::patience,
-                  []() -> otpp::exit_reason { throw std::runtime_error("exit_of: the process did not end"); }));
+  return otpp::this_process::receive(otpp::when([m](const otpp::down& d) { return d.monitor == m; },
+                                                [](otpp::down& d) { return d.reason; }),
+                                     otpp::after(otpp_test::patience, []() -> otpp::exit_reason {
+                                       throw std::runtime_error("exit_of: the process did not end");
+                                     }));
 }
 
 std::vector<otpp::pid> sorted(std::vector<otpp::pid> v) {
@@ -59,7 +61,8 @@ TEST_CASE("run() returns 0 once the last process has ended", "[core][runtime]") 
   // A chain: each process spawns the next one and ends after its child has started.
   struct hop {
     static void run(std::atomic<int>& d, int left) {
-      if (left > 0) otpp::spawn([&d, left] { hop::run(d, left - 1); });
+      if (left > 0)
+        otpp::spawn([&d, left] { hop::run(d, left - 1); });
       tp::sleep_for(1ms);
       ++d;
     }
@@ -78,7 +81,8 @@ TEST_CASE("run() without processes returns at once", "[core][runtime]") {
   CHECK(rt.scheduler_count() == n);
 }
 
-TEST_CASE("shutdown() ends every process with reason shutdown and unwinds its stack", "[core][runtime]") {
+TEST_CASE("shutdown() ends every process with reason shutdown and unwinds its stack",
+          "[core][runtime]") {
   const unsigned n = GENERATE(1u, 3u);
   std::atomic<int> unwound{0};
   otpp::runtime rt({.schedulers = n});
@@ -93,13 +97,15 @@ TEST_CASE("shutdown() ends every process with reason shutdown and unwinds its st
   ps.push_back(rt.spawn([me, &unwound] { // a busy loop that yields
     unwind_probe probe{unwound};
     otpp::send(me, started{});
-    for (;;) tp::yield();
+    for (;;)
+      tp::yield();
   }));
   ps.push_back(rt.spawn([me, &unwound] { // traps exits: shutdown is not trappable
     unwind_probe probe{unwound};
     tp::trap_exit(true);
     otpp::send(me, started{});
-    for (;;) tp::receive([](otpp::exit_message&) {}, [](int) {});
+    for (;;)
+      tp::receive([](otpp::exit_message&) {}, [](int) {});
   }));
   ps.push_back(rt.spawn([me, &unwound] { // sleeps
     unwind_probe probe{unwound};
@@ -107,8 +113,10 @@ TEST_CASE("shutdown() ends every process with reason shutdown and unwinds its st
     tp::sleep_for(1h);
   }));
   std::vector<otpp::ref> ms;
-  for (auto& p : ps) ms.push_back(otpp::monitor(p));
-  for (std::size_t i = 0; i < ps.size(); ++i) otpp_test::expect<started>();
+  for (auto& p : ps)
+    ms.push_back(otpp::monitor(p));
+  for (std::size_t i = 0; i < ps.size(); ++i)
+    otpp_test::expect<started>();
   rt.shutdown();
   for (std::size_t i = 0; i < ps.size(); ++i) {
     auto d = otpp_test::expect<otpp::down>();
@@ -120,7 +128,8 @@ TEST_CASE("shutdown() ends every process with reason shutdown and unwinds its st
   CHECK(rt.process_count() == 0);
 }
 
-TEST_CASE("a process spawned after shutdown() ends with shutdown before it runs", "[core][runtime]") {
+TEST_CASE("a process spawned after shutdown() ends with shutdown before it runs",
+          "[core][runtime]") {
   const unsigned n = GENERATE(1u, 3u);
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);
@@ -147,7 +156,8 @@ TEST_CASE("the runtime destructor shuts down, unwinds and joins", "[core][runtim
         otpp::send(me, started{});
         tp::receive<int>();
       });
-    for (int i = 0; i < 4; ++i) otpp_test::expect<started>();
+    for (int i = 0; i < 4; ++i)
+      otpp_test::expect<started>();
   }
   CHECK(unwound == 4);
 }
@@ -182,7 +192,8 @@ TEST_CASE("a per-spawn stack size lets a process use a large stack", "[core][run
         std::array<unsigned char, 200 * 1024> big;
         std::memset(big.data(), 1, big.size());
         std::uint64_t sum = 0;
-        for (unsigned char c : big) sum += c;
+        for (unsigned char c : big)
+          sum += c;
         otpp::send(me, sum);
       },
       {.stack_size = 1024 * 1024});
@@ -213,9 +224,11 @@ TEST_CASE("a runtime with guard pages runs processes", "[core][runtime]") {
   otpp::runtime rt({.schedulers = n, .guard_pages = true});
   otpp::scoped_process sp(rt);
   otpp::pid me = sp.self();
-  for (int i = 0; i < 20; ++i) rt.spawn([me, i] { otpp::send(me, i); });
+  for (int i = 0; i < 20; ++i)
+    rt.spawn([me, i] { otpp::send(me, i); });
   int sum = 0;
-  for (int i = 0; i < 20; ++i) sum += otpp_test::expect<int>();
+  for (int i = 0; i < 20; ++i)
+    sum += otpp_test::expect<int>();
   CHECK(sum == 190);
   CHECK(exit_of([] {}, {.stack_size = 256 * 1024}).is_normal());
 }
@@ -243,10 +256,12 @@ TEST_CASE("processes() lists the live processes, and is empty once they ended", 
       otpp::send(me, started{});
       tp::receive<int>();
     }));
-  for (int i = 0; i < 5; ++i) otpp_test::expect<started>();
+  for (int i = 0; i < 5; ++i)
+    otpp_test::expect<started>();
   CHECK(sorted(rt.processes()) == sorted(ps));
   CHECK(rt.process_count() == 5);
-  for (auto& p : ps) otpp::send(p, 0);
+  for (auto& p : ps)
+    otpp::send(p, 0);
   CHECK(rt.run() == 0); // scoped processes do not count
   CHECK(rt.processes().empty());
   CHECK(rt.process_count() == 0);
@@ -303,7 +318,8 @@ TEST_CASE("two busy processes on one scheduler both progress when they yield", "
   auto spinner = [me](int who) {
     return [me, who] {
       for (int i = 0;; ++i) {
-        if (i == 1000) otpp::send(me, reached{who});
+        if (i == 1000)
+          otpp::send(me, reached{who});
         tp::yield();
       }
     };
@@ -312,7 +328,8 @@ TEST_CASE("two busy processes on one scheduler both progress when they yield", "
   rt.spawn(spinner(1), {.scheduler = 0});
   rt.spawn(spinner(2), {.scheduler = 0});
   int seen = 0;
-  for (int i = 0; i < 2; ++i) seen |= otpp_test::expect<reached>().who;
+  for (int i = 0; i < 2; ++i)
+    seen |= otpp_test::expect<reached>().who;
   CHECK(seen == 3);
   rt.shutdown();
   CHECK(rt.run() == 0);

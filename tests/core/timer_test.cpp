@@ -26,20 +26,22 @@ struct tick {
 
 // Run `f` in a new process and hand its result to the calling (test)
 // process; a process that ends without a result fails with its exit reason.
-template <class F>
-auto in_process(F f) {
+template <class F> auto in_process(F f) {
   using R = std::invoke_result_t<F&>;
   struct result {
     R value;
   };
   otpp::pid me = tp::self();
-  otpp::ref m = otpp::spawn_monitor([me, fn = std::move(f)]() mutable { otpp::send(me, result{fn()}); }).monitor;
-  R out = tp::receive([](result& r) -> R { return std::move(r.value); },
-                      otpp::when([m](const otpp::down& d) { return d.monitor == m; },
-                                 [](otpp::down& d) -> R {
-                                   throw std::runtime_error(fmt::format("the process ended with {}", d.reason));
-                                 }),
-                      otpp::after(otpp_test::patience, []() -> R { throw std::runtime_error("no result"); }));
+  otpp::ref m = otpp::spawn_monitor([me, fn = std::move(f)]() mutable {
+                  otpp::send(me, result{fn()});
+                }).monitor;
+  R out = tp::receive(
+      [](result& r) -> R { return std::move(r.value); },
+      otpp::when([m](const otpp::down& d) { return d.monitor == m; },
+                 [](otpp::down& d) -> R {
+                   throw std::runtime_error(fmt::format("the process ended with {}", d.reason));
+                 }),
+      otpp::after(otpp_test::patience, []() -> R { throw std::runtime_error("no result"); }));
   otpp::demonitor(m, {.flush = true});
   return out;
 }
@@ -49,17 +51,20 @@ auto in_process(F f) {
 template <class F>
 otpp::exit_reason exit_of(F f, otpp::spawn_options opts = {}, otpp::pid* out = nullptr) {
   otpp::spawned_monitor s = otpp::spawn_monitor(std::move(f), opts);
-  if (out != nullptr) *out = s.pid;
+  if (out != nullptr)
+    *out = s.pid;
   otpp::ref m = s.monitor;
-  return otpp::this_process::receive(
-      otpp::when([m](const otpp::down& d) { return d.monitor == m; }, [](otpp::down& d) { return d.reason; }),
-      otpp::after(otpp_test::patience,
-                  []() -> otpp::exit_reason { throw std::runtime_error("exit_of: the process did not end"); }));
+  return otpp::this_process::receive(otpp::when([m](const otpp::down& d) { return d.monitor == m; },
+                                                [](otpp::down& d) { return d.reason; }),
+                                     otpp::after(otpp_test::patience, []() -> otpp::exit_reason {
+                                       throw std::runtime_error("exit_of: the process did not end");
+                                     }));
 }
 
 } // namespace
 
-TEST_CASE("send_after delivers the message once the delay has passed, not before", "[core][timer]") {
+TEST_CASE("send_after delivers the message once the delay has passed, not before",
+          "[core][timer]") {
   const unsigned n = GENERATE(1u, 3u);
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);
@@ -81,7 +86,8 @@ TEST_CASE("send_after delivers the message once the delay has passed, not before
   CHECK(r.elapsed >= 400ms); // a timer never fires early
 }
 
-TEST_CASE("send_after works from the test thread's scoped process and from a plain thread", "[core][timer]") {
+TEST_CASE("send_after works from the test thread's scoped process and from a plain thread",
+          "[core][timer]") {
   const unsigned n = GENERATE(1u, 3u);
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);
@@ -125,7 +131,8 @@ TEST_CASE("cancel_timer stops a pending timer: its message never arrives", "[cor
   CHECK(r == std::vector<bool>{true, true, false, false, false});
 }
 
-TEST_CASE("cancel_timer works from another thread than the one that armed the timer", "[core][timer]") {
+TEST_CASE("cancel_timer works from another thread than the one that armed the timer",
+          "[core][timer]") {
   const unsigned n = GENERATE(1u, 3u);
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);
@@ -200,9 +207,11 @@ TEST_CASE("timers with different delays deliver in deadline order", "[core][time
   otpp::scoped_process sp(rt);
   auto order = in_process([] {
     // Armed out of order, 40 ms apart: only deadlines decide the order.
-    for (int d : {200, 40, 160, 80, 120, 0}) otpp::send_after(tp::self(), std::chrono::milliseconds(d), tick{d});
+    for (int d : {200, 40, 160, 80, 120, 0})
+      otpp::send_after(tp::self(), std::chrono::milliseconds(d), tick{d});
     std::vector<int> out;
-    for (int i = 0; i < 6; ++i) out.push_back(tp::receive<tick>().n);
+    for (int i = 0; i < 6; ++i)
+      out.push_back(tp::receive<tick>().n);
     return out;
   });
   CHECK(order == std::vector<int>{0, 40, 80, 120, 160, 200});
@@ -210,14 +219,17 @@ TEST_CASE("timers with different delays deliver in deadline order", "[core][time
   otpp::pid me = sp.self();
   otpp::pid collector = rt.spawn([me] {
     std::vector<int> out;
-    for (int i = 0; i < 5; ++i) out.push_back(tp::receive<tick>().n);
+    for (int i = 0; i < 5; ++i)
+      out.push_back(tp::receive<tick>().n);
     otpp::send(me, std::move(out));
   });
-  for (int d : {170, 50, 10, 130, 90}) otpp::send_after(collector, std::chrono::milliseconds(d), tick{d});
+  for (int d : {170, 50, 10, 130, 90})
+    otpp::send_after(collector, std::chrono::milliseconds(d), tick{d});
   CHECK(otpp_test::expect<std::vector<int>>() == std::vector<int>{10, 50, 90, 130, 170});
 }
 
-TEST_CASE("timers carry move-only messages, and only the cancelled ones never arrive", "[core][timer]") {
+TEST_CASE("timers carry move-only messages, and only the cancelled ones never arrive",
+          "[core][timer]") {
   const unsigned n = GENERATE(1u, 3u);
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);
@@ -225,10 +237,12 @@ TEST_CASE("timers carry move-only messages, and only the cancelled ones never ar
     constexpr int count = 200;
     for (int i = 0; i < count; ++i) {
       otpp::timer_ref t = otpp::send_after(tp::self(), 5ms, std::make_unique<int>(i));
-      if (i % 2 == 1) otpp::cancel_timer(t);
+      if (i % 2 == 1)
+        otpp::cancel_timer(t);
     }
     long sum = 0;
-    for (int i = 0; i < count / 2; ++i) sum += *tp::receive<std::unique_ptr<int>>();
+    for (int i = 0; i < count / 2; ++i)
+      sum += *tp::receive<std::unique_ptr<int>>();
     bool extra = tp::receive_for<std::unique_ptr<int>>(50ms).has_value();
     return std::pair{sum, extra};
   });

@@ -43,21 +43,18 @@ inline constexpr use_process_t use_process{};
 /// Completion token: the operation's result arrives as a message,
 /// `io_result<Tag, Args...>` (Args as in the completion signature, decayed),
 /// so a process can keep serving its mailbox while I/O is pending.
-template <class Tag>
-struct to_mailbox_t {
+template <class Tag> struct to_mailbox_t {
   Tag tag;
   pid to; ///< the receiver; the calling process when null
 };
 
 /// `to_mailbox(tag[, pid])`: see `to_mailbox_t`.
-template <class Tag>
-to_mailbox_t<Tag> to_mailbox(Tag tag, pid to = {}) {
+template <class Tag> to_mailbox_t<Tag> to_mailbox(Tag tag, pid to = {}) {
   return {std::move(tag), std::move(to)};
 }
 
 /// The message a `to_mailbox` operation delivers.
-template <class Tag, class... Args>
-struct io_result {
+template <class Tag, class... Args> struct io_result {
   Tag tag;
   std::tuple<Args...> args;
 };
@@ -73,41 +70,47 @@ inline boost::asio::io_context::executor_type executor() {
 
 namespace detail {
 
-template <class... Args>
-struct io_state {
+template <class... Args> struct io_state {
   std::atomic<bool> done{false};
   std::optional<std::tuple<std::decay_t<Args>...>> result;
 };
 
-template <class... Args>
-struct io_handler {
+template <class... Args> struct io_handler {
   std::shared_ptr<io_state<Args...>> state;
   process_ref proc;
-  template <class... Ts>
-  void operator()(Ts&&... vs) {
+  template <class... Ts> void operator()(Ts&&... vs) {
     state->result.emplace(std::forward<Ts>(vs)...);
     state->done.store(true, std::memory_order_release);
     send_signal(proc.get(), signal::wake, nullptr); // dropped if the process has ended
   }
 };
 
-template <class... Rest>
-auto unpack_values(std::tuple<Rest...>&& t) {
-  if constexpr (sizeof...(Rest) == 0) return;
-  else if constexpr (sizeof...(Rest) == 1) return std::get<0>(std::move(t));
-  else return std::move(t);
+template <class... Rest> auto unpack_values(std::tuple<Rest...>&& t) {
+  if constexpr (sizeof...(Rest) == 0)
+    return;
+  else if constexpr (sizeof...(Rest) == 1)
+    return std::get<0>(std::move(t));
+  else
+    return std::move(t);
 }
 
-template <class First, class... Rest>
-auto unpack_result(std::tuple<First, Rest...>&& t) {
+template <class First, class... Rest> auto unpack_result(std::tuple<First, Rest...>&& t) {
   if constexpr (std::is_same_v<First, boost::system::error_code>) {
-    if (std::get<0>(t)) throw boost::system::system_error(std::get<0>(t));
-    return std::apply([](auto&&, auto&&... rest) { return unpack_values(std::tuple<Rest...>(std::move(rest)...)); },
-                      std::move(t));
+    if (std::get<0>(t))
+      throw boost::system::system_error(std::get<0>(t));
+    return std::apply(
+        [](auto&&, auto&&... rest) {
+          return unpack_values(std::tuple<Rest...>(std::move(rest)...));
+        },
+        std::move(t));
   } else if constexpr (std::is_same_v<First, std::exception_ptr>) {
-    if (std::get<0>(t)) std::rethrow_exception(std::get<0>(t));
-    return std::apply([](auto&&, auto&&... rest) { return unpack_values(std::tuple<Rest...>(std::move(rest)...)); },
-                      std::move(t));
+    if (std::get<0>(t))
+      std::rethrow_exception(std::get<0>(t));
+    return std::apply(
+        [](auto&&, auto&&... rest) {
+          return unpack_values(std::tuple<Rest...>(std::move(rest)...));
+        },
+        std::move(t));
   } else {
     return unpack_values(std::move(t));
   }
@@ -120,8 +123,7 @@ using io_return_t = decltype(unpack_result(std::declval<std::tuple<std::decay_t<
 } // namespace detail
 } // namespace otpp
 
-template <class... Args>
-class boost::asio::async_result<otpp::use_process_t, void(Args...)> {
+template <class... Args> class boost::asio::async_result<otpp::use_process_t, void(Args...)> {
 public:
   using return_type = otpp::detail::io_return_t<Args...>;
 
@@ -153,7 +155,8 @@ public:
     std::forward<Initiation>(init)(
         [to, tag = std::move(token.tag)](auto&&... vs) mutable {
           otpp::send(to, otpp::io_result<Tag, std::decay_t<Args>...>{
-                             std::move(tag), std::tuple<std::decay_t<Args>...>(std::forward<decltype(vs)>(vs)...)});
+                             std::move(tag),
+                             std::tuple<std::decay_t<Args>...>(std::forward<decltype(vs)>(vs)...)});
         },
         std::forward<InitArgs>(args)...);
   }

@@ -30,7 +30,16 @@ namespace otpp {
 class exit_reason {
 public:
   /// The kinds of exit reason.
-  enum class kind : std::uint8_t { normal, shutdown, kill, killed, noproc, timeout, exception, user };
+  enum class kind : std::uint8_t {
+    normal,
+    shutdown,
+    kill,
+    killed,
+    noproc,
+    timeout,
+    exception,
+    user
+  };
 
   /// `normal`: the process finished its work.
   exit_reason() noexcept = default;
@@ -38,7 +47,8 @@ public:
   static exit_reason normal() noexcept { return {}; }
   /// `shutdown`, or `{shutdown, detail}` when `detail` is not empty.
   static exit_reason shutdown(std::string detail = {}) {
-    return detail.empty() ? exit_reason(kind::shutdown) : exit_reason(kind::shutdown, {}, std::move(detail));
+    return detail.empty() ? exit_reason(kind::shutdown)
+                          : exit_reason(kind::shutdown, {}, std::move(detail));
   }
   /// `kill`: as the reason of an exit signal it cannot be trapped.
   static exit_reason kill() noexcept { return exit_reason(kind::kill); }
@@ -66,7 +76,9 @@ public:
   /// supervisor does not restart a transient child for.
   bool is_clean() const noexcept { return kind_ == kind::normal || kind_ == kind::shutdown; }
   /// The shutdown detail, the exception's `what()`, or the user text.
-  std::string_view detail() const noexcept { return data_ ? std::string_view(data_->text) : std::string_view(); }
+  std::string_view detail() const noexcept {
+    return data_ ? std::string_view(data_->text) : std::string_view();
+  }
   /// The exception's type name (empty for other kinds).
   std::string_view exception_type() const noexcept {
     return data_ ? std::string_view(data_->type) : std::string_view();
@@ -79,7 +91,8 @@ public:
 
   /// Same kind and same texts (payloads are not compared).
   friend bool operator==(const exit_reason& a, const exit_reason& b) noexcept {
-    return a.kind_ == b.kind_ && a.exception_type() == b.exception_type() && a.detail() == b.detail();
+    return a.kind_ == b.kind_ && a.exception_type() == b.exception_type() &&
+           a.detail() == b.detail();
   }
 
   /// Erlang-like text: `normal`, `{shutdown, "x"}`, `{exception, std::runtime_error, "boom"}`.
@@ -93,7 +106,8 @@ private:
   };
   explicit exit_reason(kind k) noexcept : kind_(k) {}
   exit_reason(kind k, std::string type, std::string text, std::any payload = {})
-      : data_(std::make_shared<const data>(data{std::move(type), std::move(text), std::move(payload)})),
+      : data_(std::make_shared<const data>(
+            data{std::move(type), std::move(text), std::move(payload)})),
         kind_(k) {}
 
   std::shared_ptr<const data> data_;
@@ -112,24 +126,30 @@ inline exit_reason exit_reason::from_exception(std::exception_ptr e) {
 
 inline std::string exit_reason::to_string() const {
   switch (kind_) {
-  case kind::normal: return "normal";
-  case kind::shutdown: return data_ ? fmt::format("{{shutdown, \"{}\"}}", detail()) : "shutdown";
-  case kind::kill: return "kill";
-  case kind::killed: return "killed";
-  case kind::noproc: return "noproc";
-  case kind::timeout: return "timeout";
-  case kind::exception: return fmt::format("{{exception, {}, \"{}\"}}", exception_type(), detail());
-  case kind::user: return fmt::format("{{user, \"{}\"}}", detail());
+  case kind::normal:
+    return "normal";
+  case kind::shutdown:
+    return data_ ? fmt::format("{{shutdown, \"{}\"}}", detail()) : "shutdown";
+  case kind::kill:
+    return "kill";
+  case kind::killed:
+    return "killed";
+  case kind::noproc:
+    return "noproc";
+  case kind::timeout:
+    return "timeout";
+  case kind::exception:
+    return fmt::format("{{exception, {}, \"{}\"}}", exception_type(), detail());
+  case kind::user:
+    return fmt::format("{{user, \"{}\"}}", detail());
   }
   return "unknown";
 }
 
 } // namespace otpp
 
-template <>
-struct fmt::formatter<otpp::exit_reason> : fmt::formatter<std::string_view> {
-  template <class FormatContext>
-  auto format(const otpp::exit_reason& r, FormatContext& ctx) const {
+template <> struct fmt::formatter<otpp::exit_reason> : fmt::formatter<std::string_view> {
+  template <class FormatContext> auto format(const otpp::exit_reason& r, FormatContext& ctx) const {
     return fmt::formatter<std::string_view>::format(r.to_string(), ctx);
   }
 };

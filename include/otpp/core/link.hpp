@@ -20,16 +20,20 @@ namespace otpp {
 /// `link/1`. Linking twice or to oneself does nothing.
 inline void link(const pid& to) {
   detail::process& me = detail::self_or_throw("otpp::link");
-  if (to.get() == &me || (to && detail::has_link(me, to.get()))) return;
+  if (to.get() == &me || (to && detail::has_link(me, to.get())))
+    return;
   if (to) {
     detail::add_link(me, to.ref_ptr());
     auto* e = new detail::signal_envelope(detail::signal::link, detail::process_ref(&me));
-    if (detail::push(to.get(), e)) return;
+    if (detail::push(to.get(), e))
+      return;
     e->destroy(e);
     detail::remove_link(me, to.get());
   }
-  if (me.trap_exit.load(std::memory_order_relaxed)) detail::post_message(&me, exit_message{to, exit_reason::noproc()});
-  else detail::die(me, exit_reason::noproc());
+  if (me.trap_exit.load(std::memory_order_relaxed))
+    detail::post_message(&me, exit_message{to, exit_reason::noproc()});
+  else
+    detail::die(me, exit_reason::noproc());
 }
 
 /// Remove the link between the calling process and `to`, if any. An exit
@@ -38,7 +42,8 @@ inline void link(const pid& to) {
 /// `unlink/1`.
 inline void unlink(const pid& to) {
   detail::process& me = detail::self_or_throw("otpp::unlink");
-  if (!to || !detail::remove_link(me, to.get())) return;
+  if (!to || !detail::remove_link(me, to.get()))
+    return;
   detail::send_signal(to.get(), detail::signal::unlink, detail::process_ref(&me));
 }
 
@@ -55,7 +60,8 @@ inline ref monitor(const pid& target) {
   }
   if (target) {
     auto* e = new detail::signal_envelope(detail::signal::monitor, detail::process_ref(&me), {}, r);
-    if (detail::push(target.get(), e)) return ref(r);
+    if (detail::push(target.get(), e))
+      return ref(r);
     e->destroy(e);
   }
   detail::send_down(&me, r, target.ref_ptr(), exit_reason::noproc());
@@ -75,15 +81,17 @@ struct demonitor_options {
 inline bool demonitor(ref monitor_ref, demonitor_options opts = {}) {
   detail::process& me = detail::self_or_throw("otpp::demonitor");
   auto m = detail::take_monitor(me.monitors, me.meta, monitor_ref.value());
-  if (m && m->other) detail::send_signal(m->other.get(), detail::signal::demonitor, detail::process_ref(&me), {},
-                                         monitor_ref.value());
+  if (m && m->other)
+    detail::send_signal(m->other.get(), detail::signal::demonitor, detail::process_ref(&me), {},
+                        monitor_ref.value());
   if (opts.flush) {
     detail::drain(me);
     detail::envelope* prev = &me.box.head;
     while (detail::envelope* e = prev->next) {
       if (e->type == detail::type_tag<down>() &&
           static_cast<detail::message_envelope<down>*>(e)->value.monitor == monitor_ref) {
-        if (me.mark_node == e) me.mark_node = prev;
+        if (me.mark_node == e)
+          me.mark_node = prev;
         me.box.unlink_after(prev)->destroy(e);
         continue;
       }

@@ -31,7 +31,9 @@ public:
   std::uint64_t id() const noexcept { return p_ ? p_->id : 0; }
 
   friend bool operator==(const pid& a, const pid& b) noexcept { return a.id() == b.id(); }
-  friend std::strong_ordering operator<=>(const pid& a, const pid& b) noexcept { return a.id() <=> b.id(); }
+  friend std::strong_ordering operator<=>(const pid& a, const pid& b) noexcept {
+    return a.id() <=> b.id();
+  }
 
   /// @cond internal
   explicit pid(detail::process_ref p) noexcept : p_(std::move(p)) {}
@@ -74,30 +76,30 @@ inline std::uint64_t next_unique() noexcept {
 } // namespace detail
 
 /// A fresh unique reference.
-inline ref make_ref() noexcept { return ref(detail::next_unique()); }
+inline ref make_ref() noexcept {
+  return ref(detail::next_unique());
+}
 
 } // namespace otpp
 
-template <>
-struct std::hash<otpp::pid> {
-  std::size_t operator()(const otpp::pid& p) const noexcept { return std::hash<std::uint64_t>()(p.id()); }
+template <> struct std::hash<otpp::pid> {
+  std::size_t operator()(const otpp::pid& p) const noexcept {
+    return std::hash<std::uint64_t>()(p.id());
+  }
 };
-template <>
-struct std::hash<otpp::ref> {
-  std::size_t operator()(otpp::ref r) const noexcept { return std::hash<std::uint64_t>()(r.value()); }
+template <> struct std::hash<otpp::ref> {
+  std::size_t operator()(otpp::ref r) const noexcept {
+    return std::hash<std::uint64_t>()(r.value());
+  }
 };
 
-template <>
-struct fmt::formatter<otpp::pid> : fmt::formatter<std::string_view> {
-  template <class FormatContext>
-  auto format(const otpp::pid& p, FormatContext& ctx) const {
+template <> struct fmt::formatter<otpp::pid> : fmt::formatter<std::string_view> {
+  template <class FormatContext> auto format(const otpp::pid& p, FormatContext& ctx) const {
     return fmt::format_to(ctx.out(), "<0.{}.0>", p.id());
   }
 };
-template <>
-struct fmt::formatter<otpp::ref> : fmt::formatter<std::string_view> {
-  template <class FormatContext>
-  auto format(otpp::ref r, FormatContext& ctx) const {
+template <> struct fmt::formatter<otpp::ref> : fmt::formatter<std::string_view> {
+  template <class FormatContext> auto format(otpp::ref r, FormatContext& ctx) const {
     return fmt::format_to(ctx.out(), "#Ref<0.{}>", r.value());
   }
 };

@@ -22,9 +22,10 @@ namespace detail {
 // The calling process, or std::logic_error naming `api`.
 inline process& self_or_throw(const char* api) {
   if (current_process == nullptr)
-    throw std::logic_error(fmt::format("{}: the calling thread is not an otpp process (spawn one, or hold a "
-                                       "scoped_process)",
-                                       api));
+    throw std::logic_error(
+        fmt::format("{}: the calling thread is not an otpp process (spawn one, or hold a "
+                    "scoped_process)",
+                    api));
   return *current_process;
 }
 } // namespace detail
@@ -32,16 +33,14 @@ inline process& self_or_throw(const char* api) {
 /// Spawn a process on the calling process's runtime.
 /// @par Errors
 /// `std::logic_error` when called outside a process.
-template <class F>
-pid spawn(F&& f, spawn_options opts = {}) {
+template <class F> pid spawn(F&& f, spawn_options opts = {}) {
   return detail::self_or_throw("otpp::spawn").rt->spawn(std::forward<F>(f), opts);
 }
 
 /// Spawn a process linked to the caller; the link exists before it runs.
 /// @par OTP
 /// `spawn_link/1`.
-template <class F>
-pid spawn_link(F&& f, spawn_options opts = {}) {
+template <class F> pid spawn_link(F&& f, spawn_options opts = {}) {
   opts.link = true;
   return detail::self_or_throw("otpp::spawn_link").rt->spawn(std::forward<F>(f), opts);
 }
@@ -49,15 +48,15 @@ pid spawn_link(F&& f, spawn_options opts = {}) {
 /// Spawn a process monitored by the caller.
 /// @par OTP
 /// `spawn_monitor/1`: returns the pid and the monitor reference.
-template <class F>
-spawned_monitor spawn_monitor(F&& f, spawn_options opts = {}) {
+template <class F> spawned_monitor spawn_monitor(F&& f, spawn_options opts = {}) {
   opts.monitor = true;
   detail::process& me = detail::self_or_throw("otpp::spawn_monitor");
   pid p = me.rt->spawn(std::forward<F>(f), opts);
   // spawn recorded the monitor as the caller's newest entry
   std::uint64_t r = 0;
   for (auto& m : me.monitors)
-    if (m.other.get() == p.get()) r = m.ref;
+    if (m.other.get() == p.get())
+      r = m.ref;
   return {p, ref(r)};
 }
 
@@ -69,12 +68,13 @@ spawned_monitor spawn_monitor(F&& f, spawn_options opts = {}) {
 /// @par Suspends
 /// A process that used up its reductions yields to the other ready ones;
 /// `send` never throws `process_exit` (exit signals wait for the next receive).
-template <class T>
-void send(const pid& to, T&& msg) {
+template <class T> void send(const pid& to, T&& msg) {
   static_assert(std::is_move_constructible_v<std::decay_t<T>>,
                 "otpp::send: a message must be a move-constructible type");
-  if (to) detail::post_message(to.get(), std::forward<T>(msg));
-  if (detail::process* me = detail::current_process) detail::count_reduction(*me);
+  if (to)
+    detail::post_message(to.get(), std::forward<T>(msg));
+  if (detail::process* me = detail::current_process)
+    detail::count_reduction(*me);
 }
 
 /// Send `to` an exit signal with `reason` from the calling process.
@@ -84,13 +84,16 @@ void send(const pid& to, T&& msg) {
 /// target that traps exits gets an `exit_message` otherwise; `normal` is
 /// ignored by a non-trapping target other than the caller itself.
 inline void exit(const pid& to, exit_reason reason) {
-  if (!to) return;
+  if (!to)
+    return;
   detail::process* me = detail::current_process;
   detail::send_signal(to.get(), detail::signal::exit, detail::process_ref(me), std::move(reason));
 }
 
 /// `exit(to, exit_reason::kill())`.
-inline void kill(const pid& to) { exit(to, exit_reason::kill()); }
+inline void kill(const pid& to) {
+  exit(to, exit_reason::kill());
+}
 
 /// The state of a process as `process_info` reports it.
 enum class process_status { ready, running, waiting, exited };
@@ -118,24 +121,30 @@ struct process_info {
 inline process_info info(const pid& p) {
   process_info out;
   out.self = p;
-  if (!p) return out;
+  if (!p)
+    return out;
   detail::process& proc = *p.get();
   auto st = proc.status.load();
   out.status = static_cast<process_status>(static_cast<int>(st));
   if (st == detail::process_status::exited) {
     out.exit_reason = proc.reason;
     out.reductions = proc.reductions.load(std::memory_order_relaxed);
-    if (proc.sched != nullptr) out.scheduler = proc.sched->index();
+    if (proc.sched != nullptr)
+      out.scheduler = proc.sched->index();
     return out;
   }
   out.mailbox_length = proc.box.size.load(std::memory_order_relaxed);
   out.reductions = proc.reductions.load(std::memory_order_relaxed);
   out.trap_exit = proc.trap_exit.load(std::memory_order_relaxed);
-  if (proc.sched != nullptr) out.scheduler = proc.sched->index();
+  if (proc.sched != nullptr)
+    out.scheduler = proc.sched->index();
   std::lock_guard lock(proc.meta);
-  for (auto& l : proc.links) out.links.emplace_back(l.other);
-  for (auto& m : proc.monitors) out.monitors.emplace_back(m.other);
-  for (auto& m : proc.monitored_by) out.monitored_by.emplace_back(m.other);
+  for (auto& l : proc.links)
+    out.links.emplace_back(l.other);
+  for (auto& m : proc.monitors)
+    out.monitors.emplace_back(m.other);
+  for (auto& m : proc.monitored_by)
+    out.monitored_by.emplace_back(m.other);
   out.registered_name = proc.name;
   return out;
 }
@@ -181,19 +190,27 @@ namespace this_process {
 /// The calling process's pid.
 /// @par Errors
 /// `std::logic_error` outside a process.
-inline pid self() { return pid(detail::process_ref(&detail::self_or_throw("otpp::this_process::self"))); }
+inline pid self() {
+  return pid(detail::process_ref(&detail::self_or_throw("otpp::this_process::self")));
+}
 
 /// The runtime the calling process belongs to.
-inline runtime& get_runtime() { return *detail::self_or_throw("otpp::this_process::get_runtime").rt; }
+inline runtime& get_runtime() {
+  return *detail::self_or_throw("otpp::this_process::get_runtime").rt;
+}
 
 /// True if the calling thread is an otpp process (or holds a scoped_process).
-inline bool is_process() noexcept { return detail::current_process != nullptr; }
+inline bool is_process() noexcept {
+  return detail::current_process != nullptr;
+}
 
 /// Let the other ready processes of this scheduler run; then apply exit
 /// signals that arrived (so a busy loop can be killed).
 /// @par Suspends
 /// The calling process only.
-inline void yield() { detail::yield_now(detail::self_or_throw("otpp::this_process::yield")); }
+inline void yield() {
+  detail::yield_now(detail::self_or_throw("otpp::this_process::yield"));
+}
 
 /// End the calling process with `reason` (unwinds its stack).
 /// @par OTP
@@ -206,22 +223,22 @@ inline void yield() { detail::yield_now(detail::self_or_throw("otpp::this_proces
 /// @par OTP
 /// `process_flag(trap_exit, Flag)`.
 inline bool trap_exit(bool on) {
-  return detail::self_or_throw("otpp::this_process::trap_exit").trap_exit.exchange(on, std::memory_order_relaxed);
+  return detail::self_or_throw("otpp::this_process::trap_exit")
+      .trap_exit.exchange(on, std::memory_order_relaxed);
 }
 
 /// Whether the calling process traps exits.
 inline bool trapping_exits() {
-  return detail::self_or_throw("otpp::this_process::trapping_exits").trap_exit.load(std::memory_order_relaxed);
+  return detail::self_or_throw("otpp::this_process::trapping_exits")
+      .trap_exit.load(std::memory_order_relaxed);
 }
 
 } // namespace this_process
 
 } // namespace otpp
 
-template <>
-struct fmt::formatter<otpp::process_status> : fmt::formatter<std::string_view> {
-  template <class FormatContext>
-  auto format(otpp::process_status s, FormatContext& ctx) const {
+template <> struct fmt::formatter<otpp::process_status> : fmt::formatter<std::string_view> {
+  template <class FormatContext> auto format(otpp::process_status s, FormatContext& ctx) const {
     constexpr std::string_view names[] = {"ready", "running", "waiting", "exited"};
     return fmt::formatter<std::string_view>::format(names[static_cast<int>(s)], ctx);
   }

@@ -16,12 +16,12 @@
 namespace otpp {
 
 /// A timeout that never expires (for `after` and calls).
-inline constexpr std::chrono::steady_clock::duration infinity = std::chrono::steady_clock::duration::max();
+inline constexpr std::chrono::steady_clock::duration infinity =
+    std::chrono::steady_clock::duration::max();
 
 /// The timeout clause of a receive: run `fn()` when no message matched
 /// within `timeout`. See `this_process::receive`.
-template <class F>
-struct after_clause {
+template <class F> struct after_clause {
   std::chrono::steady_clock::duration timeout;
   F fn;
 };
@@ -30,25 +30,23 @@ struct after_clause {
 template <class Rep, class Period, class F>
 after_clause<F> after(std::chrono::duration<Rep, Period> timeout, F fn) {
   using D = std::chrono::steady_clock::duration;
-  D d = std::chrono::duration<Rep, Period>::max() == timeout || timeout >= std::chrono::duration_cast<
-                                                                               std::chrono::duration<Rep, Period>>(
-                                                                               std::chrono::hours(24 * 365 * 100))
+  D d = std::chrono::duration<Rep, Period>::max() == timeout ||
+                timeout >= std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(
+                               std::chrono::hours(24 * 365 * 100))
             ? D::max()
             : std::chrono::ceil<D>(timeout);
   return {d, std::move(fn)};
 }
 
 /// A handler that takes a message only when `guard(message)` is true.
-template <class G, class F>
-struct guarded_handler {
+template <class G, class F> struct guarded_handler {
   G guard;
   F fn;
 };
 
 /// `when(guard, handler)`: match the handler's message type only if
 /// `guard(const T&)` returns true (Erlang's `when` clause).
-template <class G, class F>
-guarded_handler<G, F> when(G guard, F fn) {
+template <class G, class F> guarded_handler<G, F> when(G guard, F fn) {
   return {std::move(guard), std::move(fn)};
 }
 
@@ -65,44 +63,43 @@ namespace detail {
 // `arg` keeps the rest of receive from adding a wall of follow-up errors.
 struct invalid_handler {};
 template <class F>
-concept has_call_operator = requires { &F::operator(); };
-template <class F>
-struct callable_traits {
-  static_assert(std::is_member_function_pointer_v<F> || std::is_pointer_v<F> || has_call_operator<F>,
-                "otpp::receive: a handler must take one concrete message type (T, const T&, T& or T&&); "
-                "generic lambdas (auto parameters) and overloaded call operators cannot be matched");
+concept has_call_operator = requires {
+  &F::operator();
+};
+template <class F> struct callable_traits {
+  static_assert(
+      std::is_member_function_pointer_v<F> || std::is_pointer_v<F> || has_call_operator<F>,
+      "otpp::receive: a handler must take one concrete message type (T, const T&, T& or T&&); "
+      "generic lambdas (auto parameters) and overloaded call operators cannot be matched");
   static_assert(!std::is_member_function_pointer_v<F> && !std::is_pointer_v<F>,
                 "otpp::receive: a handler must take exactly one message parameter");
   using result = void;
   using arg = invalid_handler&;
 };
 template <class F>
-  requires has_call_operator<F>
-struct callable_traits<F> : callable_traits<decltype(&F::operator())> {};
-#define OTPP_DETAIL_CALLABLE(QUALS)                                                                                \
-  template <class R, class C, class A>                                                                             \
-  struct callable_traits<R (C::*)(A) QUALS> {                                                                      \
-    using result = R;                                                                                              \
-    using arg = A;                                                                                                 \
+requires has_call_operator<F>
+struct callable_traits<F> : callable_traits<decltype(&F::operator())> {
+};
+#define OTPP_DETAIL_CALLABLE(QUALS)                                                                \
+  template <class R, class C, class A> struct callable_traits<R (C::*)(A) QUALS> {                 \
+    using result = R;                                                                              \
+    using arg = A;                                                                                 \
   };
 OTPP_DETAIL_CALLABLE()
 OTPP_DETAIL_CALLABLE(const)
 OTPP_DETAIL_CALLABLE(noexcept)
 OTPP_DETAIL_CALLABLE(const noexcept)
 #undef OTPP_DETAIL_CALLABLE
-template <class R, class A>
-struct callable_traits<R (*)(A)> {
+template <class R, class A> struct callable_traits<R (*)(A)> {
   using result = R;
   using arg = A;
 };
-template <class R, class A>
-struct callable_traits<R (*)(A) noexcept> {
+template <class R, class A> struct callable_traits<R (*)(A) noexcept> {
   using result = R;
   using arg = A;
 };
 
-template <class H>
-struct handler_traits {
+template <class H> struct handler_traits {
   using fn_type = H;
   using arg = typename callable_traits<H>::arg;
   using message = std::remove_cvref_t<arg>;
@@ -110,52 +107,45 @@ struct handler_traits {
   static bool accepts(H&, const message&) { return true; }
   static fn_type& fn(H& h) { return h; }
 };
-template <class G, class F>
-struct handler_traits<guarded_handler<G, F>> {
+template <class G, class F> struct handler_traits<guarded_handler<G, F>> {
   using fn_type = F;
   using arg = typename callable_traits<F>::arg;
   using message = std::remove_cvref_t<arg>;
   using result = typename callable_traits<F>::result;
-  static bool accepts(guarded_handler<G, F>& h, const message& m) { return static_cast<bool>(h.guard(m)); }
+  static bool accepts(guarded_handler<G, F>& h, const message& m) {
+    return static_cast<bool>(h.guard(m));
+  }
   static fn_type& fn(guarded_handler<G, F>& h) { return h.fn; }
 };
 
-template <class T>
-struct is_after : std::false_type {};
-template <class F>
-struct is_after<after_clause<F>> : std::true_type {};
+template <class T> struct is_after : std::false_type {};
+template <class F> struct is_after<after_clause<F>> : std::true_type {};
 
 struct no_after {
-  static constexpr std::chrono::steady_clock::duration timeout = std::chrono::steady_clock::duration::max();
+  static constexpr std::chrono::steady_clock::duration timeout =
+      std::chrono::steady_clock::duration::max();
 };
 
-template <class H>
-decltype(auto) invoke_handler(H& h, typename handler_traits<H>::message& m) {
+template <class H> decltype(auto) invoke_handler(H& h, typename handler_traits<H>::message& m) {
   using traits = handler_traits<H>;
   using A = typename traits::arg;
-  if constexpr (std::is_lvalue_reference_v<A> && !std::is_const_v<std::remove_reference_t<A>>) return traits::fn(h)(m);
-  else return traits::fn(h)(std::move(m));
+  if constexpr (std::is_lvalue_reference_v<A> && !std::is_const_v<std::remove_reference_t<A>>)
+    return traits::fn(h)(m);
+  else
+    return traits::fn(h)(std::move(m));
 }
 
-template <class After>
-struct after_result {
-  using type = void;
-};
-template <class F>
-struct after_result<after_clause<F>> {
-  using type = std::invoke_result_t<F&>;
-};
+template <class After> struct after_result { using type = void; };
+template <class F> struct after_result<after_clause<F>> { using type = std::invoke_result_t<F&>; };
 
-template <class T, class... Ts>
-inline constexpr bool all_same_v = (std::is_same_v<T, Ts> && ...);
+template <class T, class... Ts> inline constexpr bool all_same_v = (std::is_same_v<T, Ts> && ...);
 
 struct envelope_guard {
   envelope* e;
   ~envelope_guard() { e->destroy(e); }
 };
 
-template <std::size_t I, class R, class Tuple>
-R dispatch(int index, envelope* e, Tuple& hs) {
+template <std::size_t I, class R, class Tuple> R dispatch(int index, envelope* e, Tuple& hs) {
   if constexpr (I < std::tuple_size_v<Tuple>) {
     if (index == static_cast<int>(I)) {
       using H = std::remove_reference_t<std::tuple_element_t<I, Tuple>>;
@@ -172,12 +162,14 @@ R dispatch(int index, envelope* e, Tuple& hs) {
 template <class After, class... Hs>
 auto receive_with(envelope* start, After& after, std::tuple<Hs&...> hs) {
   using R0 = typename after_result<After>::type;
-  using R = std::conditional_t<sizeof...(Hs) == 0, R0,
-                               std::tuple_element_t<0, std::tuple<typename handler_traits<Hs>::result..., R0>>>;
+  using R = std::conditional_t<
+      sizeof...(Hs) == 0, R0,
+      std::tuple_element_t<0, std::tuple<typename handler_traits<Hs>::result..., R0>>>;
   static_assert(all_same_v<R, typename handler_traits<Hs>::result...>,
                 "otpp::receive: every handler must return the same type");
-  static_assert(!is_after<After>::value || std::is_same_v<R, R0>,
-                "otpp::receive: the after() handler must return the same type as the message handlers");
+  static_assert(
+      !is_after<After>::value || std::is_same_v<R, R0>,
+      "otpp::receive: the after() handler must return the same type as the message handlers");
   static_assert((!std::is_same_v<typename handler_traits<Hs>::message, void> && ...),
                 "otpp::receive: a handler must take exactly one message parameter");
   process& p = self_or_throw("otpp::this_process::receive");
@@ -185,41 +177,50 @@ auto receive_with(envelope* start, After& after, std::tuple<Hs&...> hs) {
     return [&]<std::size_t... I>(std::index_sequence<I...>) {
       int found = -1;
       (void)((e.type == type_tag<typename handler_traits<Hs>::message>() &&
-              handler_traits<Hs>::accepts(std::get<I>(hs),
-                                          static_cast<message_envelope<typename handler_traits<Hs>::message>&>(e).value)
+                      handler_traits<Hs>::accepts(
+                          std::get<I>(hs),
+                          static_cast<message_envelope<typename handler_traits<Hs>::message>&>(e)
+                              .value)
                   ? (found = static_cast<int>(I), true)
                   : false) ||
              ...);
       return found;
-    }(std::index_sequence_for<Hs...>{});
+    }
+    (std::index_sequence_for<Hs...>{});
   };
-  matcher m{&accept, [](void* ctx, envelope& e) { return (*static_cast<decltype(accept)*>(ctx))(e); }};
+  matcher m{&accept,
+            [](void* ctx, envelope& e) { return (*static_cast<decltype(accept)*>(ctx))(e); }};
   std::optional<clock::time_point> deadline;
   if (after.timeout != clock::duration::max()) {
     auto now = clock::now();
-    deadline = after.timeout >= clock::time_point::max() - now ? clock::time_point::max() : now + after.timeout;
+    deadline = after.timeout >= clock::time_point::max() - now ? clock::time_point::max()
+                                                               : now + after.timeout;
   }
   auto [e, index] = receive_raw(p, m, deadline, start);
   if (e == nullptr) {
-    if constexpr (is_after<After>::value) return after.fn();
-    else std::abort(); // no deadline without an after clause
+    if constexpr (is_after<After>::value)
+      return after.fn();
+    else
+      std::abort(); // no deadline without an after clause
   }
   return dispatch<0, R>(index, e, hs);
 }
 
-template <class... Hs>
-auto receive_from(envelope* start, Hs&... hs) {
+template <class... Hs> auto receive_from(envelope* start, Hs&... hs) {
   constexpr bool after_last =
-      sizeof...(Hs) > 0 && is_after<std::tuple_element_t<sizeof...(Hs) - 1, std::tuple<Hs...>>>::value;
+      sizeof...(Hs) > 0 &&
+      is_after<std::tuple_element_t<sizeof...(Hs) - 1, std::tuple<Hs...>>>::value;
   constexpr int afters = (0 + ... + static_cast<int>(is_after<Hs>::value));
   if constexpr (afters != static_cast<int>(after_last)) {
     // Stop here: going on would take the misplaced after() for a handler.
-    static_assert(afters == static_cast<int>(after_last), "otpp::receive: after(...) must be the last argument");
+    static_assert(afters == static_cast<int>(after_last),
+                  "otpp::receive: after(...) must be the last argument");
   } else if constexpr (after_last) {
     auto all = std::tie(hs...);
     return [&]<std::size_t... I>(std::index_sequence<I...>) {
       return receive_with(start, std::get<sizeof...(Hs) - 1>(all), std::tie(std::get<I>(all)...));
-    }(std::make_index_sequence<sizeof...(Hs) - 1>{});
+    }
+    (std::make_index_sequence<sizeof...(Hs) - 1>{});
   } else {
     no_after none;
     return receive_with(start, none, std::tie(hs...));
@@ -248,16 +249,14 @@ namespace this_process {
 /// `std::logic_error` outside a process; what a handler throws.
 /// @par OTP
 /// `receive ... after ... end`.
-template <class... Handlers>
-auto receive(Handlers&&... handlers) {
+template <class... Handlers> auto receive(Handlers&&... handlers) {
   return detail::receive_from(nullptr, handlers...);
 }
 
 /// Like `receive`, but skips the messages that were in the mailbox when
 /// `mark` was taken: a reply matched by a reference made after the mark
 /// costs the same however long the mailbox is.
-template <class... Handlers>
-auto receive(mailbox_mark mark, Handlers&&... handlers) {
+template <class... Handlers> auto receive(mailbox_mark mark, Handlers&&... handlers) {
   detail::process& p = detail::self_or_throw("otpp::this_process::receive");
   detail::envelope* start = (mark.id != 0 && mark.id == p.mark_id) ? p.mark_node : nullptr;
   return detail::receive_from(start, handlers...);
@@ -276,8 +275,7 @@ inline mailbox_mark mark() {
 }
 
 /// Receive the next message of type `T`.
-template <class T>
-T receive() {
+template <class T> T receive() {
   return receive([](T& v) -> T { return std::move(v); });
 }
 
@@ -290,8 +288,7 @@ std::optional<T> receive_for(std::chrono::duration<Rep, Period> timeout) {
 
 /// Suspend the calling process for `d`; messages wait in the mailbox.
 /// Outside a process, sleeps the calling thread.
-template <class Rep, class Period>
-void sleep_for(std::chrono::duration<Rep, Period> d) {
+template <class Rep, class Period> void sleep_for(std::chrono::duration<Rep, Period> d) {
   if (!is_process()) {
     std::this_thread::sleep_for(d);
     return;

@@ -34,15 +34,17 @@ inline void unregister_name(const std::string& name) {
 }
 
 /// The process registered as `name`, or a null pid.
-inline pid whereis(const std::string& name) { return detail::self_or_throw("otpp::whereis").rt->whereis(name); }
+inline pid whereis(const std::string& name) {
+  return detail::self_or_throw("otpp::whereis").rt->whereis(name);
+}
 
 /// Send `msg` to the process registered as `name`.
 /// @par Errors
 /// `std::invalid_argument` if no process has that name (Erlang's badarg).
-template <class T>
-void send(const std::string& name, T&& msg) {
+template <class T> void send(const std::string& name, T&& msg) {
   pid to = whereis(name);
-  if (!to) throw std::invalid_argument(fmt::format("otpp::send: no process is registered as '{}'", name));
+  if (!to)
+    throw std::invalid_argument(fmt::format("otpp::send: no process is registered as '{}'", name));
   send(to, std::forward<T>(msg));
 }
 

@@ -98,8 +98,7 @@ public:
   /// @par Errors
   /// `std::logic_error` if `opts.link` or `opts.monitor` is set and the
   /// calling thread is not a process (nor holds a scoped_process).
-  template <class F>
-  pid spawn(F&& f, spawn_options opts = {});
+  template <class F> pid spawn(F&& f, spawn_options opts = {});
 
   /// Wait until every process has ended; returns 0. Blocks the calling OS
   /// thread; call it from outside the runtime's processes.

@@ -51,7 +51,8 @@ public:
     boost::asio::post(io_, [] {});
   }
   void join() {
-    if (thread_.joinable()) thread_.join();
+    if (thread_.joinable())
+      thread_.join();
   }
 
   // Make `p` ready (its status already says so). Any thread.
@@ -61,13 +62,16 @@ public:
       return;
     }
     remote_.push(p);
-    if (sleeping_.load() && sleeping_.exchange(false)) boost::asio::post(io_, [] {});
+    if (sleeping_.load() && sleeping_.exchange(false))
+      boost::asio::post(io_, [] {});
   }
   // Requeue the running process behind the others (yield). Owner thread.
   void push_local(process* p) noexcept {
     p->next = nullptr;
-    if (ready_tail_ != nullptr) ready_tail_->next = p;
-    else ready_head_ = p;
+    if (ready_tail_ != nullptr)
+      ready_tail_->next = p;
+    else
+      ready_head_ = p;
     ready_tail_ = p;
     ++ready_count_;
   }
@@ -89,27 +93,33 @@ public:
     return std::move(p.sched_ctx);
   }
   // First thing a new fiber does: learn the scheduler stack's bounds.
-  void entered(process&) noexcept { sanitizer::finish_switch(nullptr, &stack_.stack_bottom, &stack_.stack_size); }
+  void entered(process&) noexcept {
+    sanitizer::finish_switch(nullptr, &stack_.stack_bottom, &stack_.stack_size);
+  }
 
   // The live processes placed here (introspection, shutdown).
   void add(process* p) {
     std::lock_guard lock(list_mutex_);
     p->list_prev = nullptr;
     p->list_next = list_head_;
-    if (list_head_ != nullptr) list_head_->list_prev = p;
+    if (list_head_ != nullptr)
+      list_head_->list_prev = p;
     list_head_ = p;
   }
   void remove(process* p) {
     std::lock_guard lock(list_mutex_);
-    if (p->list_prev != nullptr) p->list_prev->list_next = p->list_next;
-    else list_head_ = p->list_next;
-    if (p->list_next != nullptr) p->list_next->list_prev = p->list_prev;
+    if (p->list_prev != nullptr)
+      p->list_prev->list_next = p->list_next;
+    else
+      list_head_ = p->list_next;
+    if (p->list_next != nullptr)
+      p->list_next->list_prev = p->list_prev;
     p->list_prev = p->list_next = nullptr;
   }
-  template <class F>
-  void for_each_process(F&& f) {
+  template <class F> void for_each_process(F&& f) {
     std::lock_guard lock(list_mutex_);
-    for (process* p = list_head_; p != nullptr; p = p->list_next) f(p);
+    for (process* p = list_head_; p != nullptr; p = p->list_next)
+      f(p);
   }
 
   static scheduler*& current_scheduler() noexcept {
@@ -123,8 +133,10 @@ private:
 
   bool spin_for_work() {
     for (unsigned i = 0; i < config::idle_spins; ++i) {
-      if (!remote_.empty()) return true;
-      if ((i & 63) == 63 && io_.poll() != 0) return true;
+      if (!remote_.empty())
+        return true;
+      if ((i & 63) == 63 && io_.poll() != 0)
+        return true;
 #if defined(__x86_64__) || defined(__i386__)
       __builtin_ia32_pause();
 #endif
@@ -137,14 +149,17 @@ private:
     if (p != nullptr) {
       --ready_count_;
       ready_head_ = p->next;
-      if (ready_head_ == nullptr) ready_tail_ = nullptr;
+      if (ready_head_ == nullptr)
+        ready_tail_ = nullptr;
     }
     return p;
   }
   stack_pool& pool_for(std::size_t size) {
-    if (size == 0) size = default_stack_size_;
+    if (size == 0)
+      size = default_stack_size_;
     auto it = pools_.find(size);
-    if (it == pools_.end()) it = pools_.emplace(size, std::make_unique<stack_pool>(size, guard_pages_)).first;
+    if (it == pools_.end())
+      it = pools_.emplace(size, std::make_unique<stack_pool>(size, guard_pages_)).first;
     return *it->second;
   }
 
@@ -187,11 +202,13 @@ inline void scheduler::loop() {
       continue;
     }
     since_poll = 0;
-    if (stop_.load()) break;
+    if (stop_.load())
+      break;
     // Before sleeping, spin a little: a wake-up through the kernel costs
     // tens of microseconds on these machines, and a message from another
     // scheduler often comes right back.
-    if (spin_for_work()) continue;
+    if (spin_for_work())
+      continue;
     sleeping_.store(true);
     if (!remote_.empty() || stop_.load()) {
       sleeping_.store(false);
@@ -211,8 +228,9 @@ inline void scheduler::resume(process* p) {
   p->status.store(process_status::running, std::memory_order_relaxed);
   if (!p->ctx) {
     p->self_stack.tsan_fiber = sanitizer::tsan_create_fiber();
-    p->ctx = boost::context::fiber(std::allocator_arg, pooled_stack{&pool_for(p->stack_size), &p->self_stack},
-                                   [p](boost::context::fiber&& s) { return p->entry(p, std::move(s)); });
+    p->ctx = boost::context::fiber(
+        std::allocator_arg, pooled_stack{&pool_for(p->stack_size), &p->self_stack},
+        [p](boost::context::fiber&& s) { return p->entry(p, std::move(s)); });
   }
   void* fake_stack = nullptr;
   sanitizer::start_switch(&fake_stack, p->self_stack);

@@ -58,11 +58,14 @@ timer_ref send_after(const pid& dest, std::chrono::duration<Rep, Period> delay, 
   detail::scheduler* s = me != nullptr ? me->sched : nullptr;
   if (s == nullptr) {
     runtime* rt = me != nullptr ? me->rt : (dest ? dest.get()->rt : nullptr);
-    if (rt == nullptr) throw std::logic_error("otpp::send_after: no runtime (call it from a process, or give a live pid)");
+    if (rt == nullptr)
+      throw std::logic_error(
+          "otpp::send_after: no runtime (call it from a process, or give a live pid)");
     s = &rt->scheduler_at(0);
   }
   auto state = std::make_shared<detail::timer_state>();
-  auto timer = std::make_shared<boost::asio::steady_timer>(s->io(), std::chrono::ceil<std::chrono::steady_clock::duration>(delay));
+  auto timer = std::make_shared<boost::asio::steady_timer>(
+      s->io(), std::chrono::ceil<std::chrono::steady_clock::duration>(delay));
   state->timer = timer;
   state->dest = dest.ref_ptr();
   auto* e = new detail::message_envelope<std::decay_t<T>>(std::forward<T>(msg));
@@ -72,18 +75,24 @@ timer_ref send_after(const pid& dest, std::chrono::duration<Rep, Period> delay, 
     owned(owned&& o) noexcept : e(std::exchange(o.e, nullptr)) {}
     owned(const owned&) = delete;
     ~owned() {
-      if (e != nullptr) e->destroy(e);
+      if (e != nullptr)
+        e->destroy(e);
     }
   };
   auto arm = [timer, state, dest, m = owned(e)]() mutable {
-    timer->async_wait([timer, state, dest, m = std::move(m)](const boost::system::error_code& ec) mutable {
-      if (ec || state->done.exchange(true)) return;
-      if (dest) detail::push_or_drop(dest.get(), std::exchange(m.e, nullptr));
-    });
+    timer->async_wait(
+        [timer, state, dest, m = std::move(m)](const boost::system::error_code& ec) mutable {
+          if (ec || state->done.exchange(true))
+            return;
+          if (dest)
+            detail::push_or_drop(dest.get(), std::exchange(m.e, nullptr));
+        });
   };
   // Timers are not thread-safe: arm it on its scheduler thread.
-  if (detail::scheduler::current_scheduler() == s) arm();
-  else boost::asio::post(s->io(), std::move(arm));
+  if (detail::scheduler::current_scheduler() == s)
+    arm();
+  else
+    boost::asio::post(s->io(), std::move(arm));
   return timer_ref(std::move(state));
 }
 
@@ -94,7 +103,8 @@ timer_ref send_after(const pid& dest, std::chrono::duration<Rep, Period> delay, 
 /// has ended is cancelled: `pending()` is false and this returns false.
 inline bool cancel_timer(const timer_ref& t) {
   const auto& s = t.state();
-  if (!s || s->done.exchange(true)) return false;
+  if (!s || s->done.exchange(true))
+    return false;
   if (auto timer = s->timer.lock()) {
     // Free the timer early; the cancel runs on the timer's own thread.
     boost::asio::post(timer->get_executor(), [timer] { timer->cancel(); });

@@ -8,8 +8,7 @@
 namespace otpp::detail {
 
 // Reverse a LIFO chain into FIFO order.
-template <class Node>
-Node* reverse_chain(Node* n) noexcept {
+template <class Node> Node* reverse_chain(Node* n) noexcept {
   Node* out = nullptr;
   while (n != nullptr) {
     Node* next = n->next;
@@ -22,19 +21,20 @@ Node* reverse_chain(Node* n) noexcept {
 
 // Any number of producers push; one consumer takes everything at once, in
 // push order. `Node` has a plain `Node* next`.
-template <class Node>
-class mpsc_stack {
+template <class Node> class mpsc_stack {
 public:
   // Returns true if the stack was empty before (the consumer may need a wake-up).
   bool push(Node* n) noexcept {
     Node* h = head_.load(std::memory_order_relaxed);
     do {
       n->next = h;
-    } while (!head_.compare_exchange_weak(h, n, std::memory_order_seq_cst, std::memory_order_relaxed));
+    } while (
+        !head_.compare_exchange_weak(h, n, std::memory_order_seq_cst, std::memory_order_relaxed));
     return h == nullptr;
   }
   Node* take_all() noexcept {
-    if (head_.load(std::memory_order_relaxed) == nullptr) return nullptr;
+    if (head_.load(std::memory_order_relaxed) == nullptr)
+      return nullptr;
     return reverse_chain(head_.exchange(nullptr, std::memory_order_acquire));
   }
   bool empty() const noexcept { return head_.load(std::memory_order_seq_cst) == nullptr; }
@@ -47,15 +47,15 @@ private:
 // CAF's lifo_inbox. `blocked`: empty, and the reader waits, so the producer
 // whose push replaces the tag must wake it (exactly one does). `closed`: the
 // process exited; pushes fail and the producer keeps its node.
-template <class Node>
-class closable_inbox {
+template <class Node> class closable_inbox {
 public:
   enum class push_result { ok, woke_reader, closed };
 
   push_result push(Node* n) noexcept {
     Node* h = head_.load(std::memory_order_relaxed);
     for (;;) {
-      if (h == closed_tag()) return push_result::closed;
+      if (h == closed_tag())
+        return push_result::closed;
       n->next = (h == blocked_tag()) ? nullptr : h;
       if (head_.compare_exchange_weak(h, n, std::memory_order_seq_cst, std::memory_order_relaxed))
         return h == blocked_tag() ? push_result::woke_reader : push_result::ok;
@@ -65,7 +65,8 @@ public:
   // Consumer: everything pushed so far, FIFO; null when empty.
   Node* take_all() noexcept {
     Node* h = head_.load(std::memory_order_acquire);
-    if (is_tag(h)) return nullptr;
+    if (is_tag(h))
+      return nullptr;
     h = head_.exchange(nullptr, std::memory_order_acquire);
     return reverse_chain(h);
   }
@@ -94,7 +95,9 @@ public:
 private:
   static Node* blocked_tag() noexcept { return reinterpret_cast<Node*>(std::uintptr_t{1}); }
   static Node* closed_tag() noexcept { return reinterpret_cast<Node*>(std::uintptr_t{2}); }
-  static bool is_tag(Node* n) noexcept { return n == nullptr || n == blocked_tag() || n == closed_tag(); }
+  static bool is_tag(Node* n) noexcept {
+    return n == nullptr || n == blocked_tag() || n == closed_tag();
+  }
 
   std::atomic<Node*> head_{nullptr};
 };

@@ -48,11 +48,9 @@ enum class signal : std::uint8_t {
 };
 
 // Unique address per message type: the type test of a selective receive.
-template <class T>
-inline constexpr char type_tag_v = 0;
+template <class T> inline constexpr char type_tag_v = 0;
 
-template <class T>
-const void* type_tag() noexcept {
+template <class T> const void* type_tag() noexcept {
   return &type_tag_v<T>;
 }
 
@@ -63,8 +61,7 @@ struct envelope {
   signal kind = signal::message;
 };
 
-template <class T>
-struct message_envelope final : envelope {
+template <class T> struct message_envelope final : envelope {
   template <class... Args>
   explicit message_envelope(Args&&... args) : value(std::forward<Args>(args)...) {
     type = type_tag<T>();
@@ -112,7 +109,8 @@ struct mailbox_queue {
   envelope* unlink_after(envelope* prev) noexcept {
     envelope* e = prev->next;
     prev->next = e->next;
-    if (tail == e) tail = prev;
+    if (tail == e)
+      tail = prev;
     size.store(size.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     return e;
   }
@@ -138,8 +136,7 @@ struct body_base {
   virtual ~body_base() = default;
   virtual void run() = 0;
 };
-template <class F>
-struct body_impl final : body_base {
+template <class F> struct body_impl final : body_base {
   explicit body_impl(F f) : fn(std::move(f)) {}
   void run() override { fn(); }
   F fn;
@@ -164,8 +161,8 @@ struct process {
   std::atomic<std::uint32_t> refs{1};
   std::atomic<process_status> status{process_status::ready};
   std::atomic<bool> trap_exit{false}; // written by the owner, read by introspection
-  bool exiting = false;  // an exit is being unwound: do not throw again
-  bool finished = false; // the fiber returned
+  bool exiting = false;               // an exit is being unwound: do not throw again
+  bool finished = false;              // the fiber returned
   bool timed_out = false;
   std::uint32_t budget = config::default_reductions;
   std::uint64_t id = 0;
@@ -204,9 +201,12 @@ struct process {
   bool is_foreign() const noexcept { return sched == nullptr; }
 };
 
-inline void intrusive_ptr_add_ref(process* p) noexcept { p->refs.fetch_add(1, std::memory_order_relaxed); }
+inline void intrusive_ptr_add_ref(process* p) noexcept {
+  p->refs.fetch_add(1, std::memory_order_relaxed);
+}
 inline void intrusive_ptr_release(process* p) noexcept {
-  if (p->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete p;
+  if (p->refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
+    delete p;
 }
 
 // The process running on this thread (a fiber, or a scoped_process).

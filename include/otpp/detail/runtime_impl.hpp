@@ -35,18 +35,24 @@ inline void wake(process* p) noexcept {
 // Push `e` into `to`'s inbox. False if `to` has ended: `e` is still the caller's.
 inline bool push(process* to, envelope* e) noexcept {
   switch (to->inbox.push(e)) {
-  case closable_inbox<envelope>::push_result::ok: return true;
-  case closable_inbox<envelope>::push_result::woke_reader: wake(to); return true;
-  case closable_inbox<envelope>::push_result::closed: return false;
+  case closable_inbox<envelope>::push_result::ok:
+    return true;
+  case closable_inbox<envelope>::push_result::woke_reader:
+    wake(to);
+    return true;
+  case closable_inbox<envelope>::push_result::closed:
+    return false;
   }
   return false;
 }
 
 inline void push_or_drop(process* to, envelope* e) noexcept {
-  if (!push(to, e)) e->destroy(e);
+  if (!push(to, e))
+    e->destroy(e);
 }
 
-inline void send_signal(process* to, signal k, process_ref from, exit_reason r = {}, std::uint64_t ref = 0) {
+inline void send_signal(process* to, signal k, process_ref from, exit_reason r = {},
+                        std::uint64_t ref = 0) {
   push_or_drop(to, new signal_envelope(k, std::move(from), std::move(r), ref));
 }
 
@@ -56,8 +62,7 @@ inline void send_down(process* to, std::uint64_t ref, process_ref who, exit_reas
   push_or_drop(to, e);
 }
 
-template <class T>
-void post_message(process* to, T&& msg) {
+template <class T> void post_message(process* to, T&& msg) {
   push_or_drop(to, new message_envelope<std::decay_t<T>>(std::forward<T>(msg)));
 }
 
@@ -66,24 +71,30 @@ void post_message(process* to, T&& msg) {
 // ---------------------------------------------------------------------------
 
 inline bool has_link(process& p, process* other) noexcept {
-  return std::any_of(p.links.begin(), p.links.end(), [&](const link_entry& l) { return l.other.get() == other; });
+  return std::any_of(p.links.begin(), p.links.end(),
+                     [&](const link_entry& l) { return l.other.get() == other; });
 }
 inline void add_link(process& p, process_ref other) {
-  if (other.get() == &p || has_link(p, other.get())) return;
+  if (other.get() == &p || has_link(p, other.get()))
+    return;
   std::lock_guard lock(p.meta);
   p.links.push_back({std::move(other)});
 }
 inline bool remove_link(process& p, process* other) {
-  auto it = std::find_if(p.links.begin(), p.links.end(), [&](const link_entry& l) { return l.other.get() == other; });
-  if (it == p.links.end()) return false;
+  auto it = std::find_if(p.links.begin(), p.links.end(),
+                         [&](const link_entry& l) { return l.other.get() == other; });
+  if (it == p.links.end())
+    return false;
   std::lock_guard lock(p.meta);
   p.links.erase(it);
   return true;
 }
 inline std::optional<monitor_entry> take_monitor(std::vector<monitor_entry>& table, spinlock& meta,
                                                  std::uint64_t ref) {
-  auto it = std::find_if(table.begin(), table.end(), [&](const monitor_entry& m) { return m.ref == ref; });
-  if (it == table.end()) return std::nullopt;
+  auto it = std::find_if(table.begin(), table.end(),
+                         [&](const monitor_entry& m) { return m.ref == ref; });
+  if (it == table.end())
+    return std::nullopt;
   std::lock_guard lock(meta);
   monitor_entry out = std::move(*it);
   table.erase(it);
@@ -94,17 +105,21 @@ inline std::optional<monitor_entry> take_monitor(std::vector<monitor_entry>& tab
 // Signals
 // ---------------------------------------------------------------------------
 
-inline void append_message(process& p, envelope* e) noexcept { p.box.push_back(e); }
+inline void append_message(process& p, envelope* e) noexcept {
+  p.box.push_back(e);
+}
 
 inline void append_exit_message(process& p, process_ref from, exit_reason r) {
-  append_message(p, new message_envelope<exit_message>(exit_message{pid(std::move(from)), std::move(r)}));
+  append_message(
+      p, new message_envelope<exit_message>(exit_message{pid(std::move(from)), std::move(r)}));
 }
 
 // Apply one envelope from the inbox. An exit the process must die of is
 // recorded in `die` (the first one wins); the caller throws after the batch.
 inline void handle(process& p, envelope* e, std::optional<exit_reason>& die) {
   auto set_die = [&](exit_reason r) {
-    if (!die) die = std::move(r);
+    if (!die)
+      die = std::move(r);
   };
   if (e->kind == signal::message) {
     append_message(p, e);
@@ -123,30 +138,47 @@ inline void handle(process& p, envelope* e, std::optional<exit_reason>& die) {
   auto* s = static_cast<signal_envelope*>(e);
   switch (s->kind) {
   case signal::exit:
-    if (s->reason.which() == exit_reason::kind::kill) set_die(exit_reason::killed());
-    else if (p.trap_exit.load(std::memory_order_relaxed)) append_exit_message(p, s->from, s->reason);
+    if (s->reason.which() == exit_reason::kind::kill)
+      set_die(exit_reason::killed());
+    else if (p.trap_exit.load(std::memory_order_relaxed))
+      append_exit_message(p, s->from, s->reason);
     else if (s->reason.is_normal()) {
-      if (s->from.get() == &p) set_die(exit_reason::normal());
-    } else set_die(s->reason);
+      if (s->from.get() == &p)
+        set_die(exit_reason::normal());
+    } else
+      set_die(s->reason);
     break;
   case signal::link_exit:
-    if (!remove_link(p, s->from.get())) break; // unlinked meanwhile
-    if (p.trap_exit.load(std::memory_order_relaxed)) append_exit_message(p, s->from, s->reason);
-    else if (!s->reason.is_normal()) set_die(s->reason);
+    if (!remove_link(p, s->from.get()))
+      break; // unlinked meanwhile
+    if (p.trap_exit.load(std::memory_order_relaxed))
+      append_exit_message(p, s->from, s->reason);
+    else if (!s->reason.is_normal())
+      set_die(s->reason);
     break;
-  case signal::forced_exit: set_die(s->reason); break;
-  case signal::link: add_link(p, s->from); break;
-  case signal::unlink: remove_link(p, s->from.get()); break;
+  case signal::forced_exit:
+    set_die(s->reason);
+    break;
+  case signal::link:
+    add_link(p, s->from);
+    break;
+  case signal::unlink:
+    remove_link(p, s->from.get());
+    break;
   case signal::monitor: {
     std::lock_guard lock(p.meta);
     p.monitored_by.push_back({s->ref, s->from});
     break;
   }
-  case signal::demonitor: take_monitor(p.monitored_by, p.meta, s->ref); break;
-  case signal::timeout:
-    if (s->ref == p.recv_gen) p.timed_out = true;
+  case signal::demonitor:
+    take_monitor(p.monitored_by, p.meta, s->ref);
     break;
-  default: break; // wake: the waiter checks its own state
+  case signal::timeout:
+    if (s->ref == p.recv_gen)
+      p.timed_out = true;
+    break;
+  default:
+    break; // wake: the waiter checks its own state
   }
   s->destroy(s);
 }
@@ -162,19 +194,22 @@ inline void handle(process& p, envelope* e, std::optional<exit_reason>& die) {
 // Throws process_exit if a signal ends the process.
 inline void drain(process& p) {
   envelope* chain = p.inbox.take_all();
-  if (chain == nullptr) return;
+  if (chain == nullptr)
+    return;
   std::optional<exit_reason> dying;
   while (chain != nullptr) {
     envelope* next = chain->next;
     handle(p, chain, dying);
     chain = next;
   }
-  if (dying && !p.exiting) die(p, std::move(*dying));
+  if (dying && !p.exiting)
+    die(p, std::move(*dying));
 }
 
 // A process that swallowed its process_exit is made to exit again.
 inline void check_exiting(process& p) {
-  if (p.exiting && std::uncaught_exceptions() == 0) throw process_exit(p.reason);
+  if (p.exiting && std::uncaught_exceptions() == 0)
+    throw process_exit(p.reason);
 }
 
 // ---------------------------------------------------------------------------
@@ -184,7 +219,8 @@ inline void check_exiting(process& p) {
 // Let the other ready processes of this scheduler run first.
 inline void reschedule(process& p) noexcept {
   p.budget = p.rt->options().reductions;
-  if (p.is_foreign()) return;
+  if (p.is_foreign())
+    return;
   p.status.store(process_status::ready, std::memory_order_relaxed);
   p.sched->push_local(&p);
   p.sched->suspend(p);
@@ -202,7 +238,8 @@ inline void yield_now(process& p) {
 // yield().
 inline void count_reduction(process& p) noexcept {
   p.reductions.store(p.reductions.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  if (--p.budget == 0) reschedule(p);
+  if (--p.budget == 0)
+    reschedule(p);
 }
 
 // Sleep until the inbox is not empty. Precondition: it was drained.
@@ -245,8 +282,8 @@ using clock = std::chrono::steady_clock;
 // `start` that `m` accepts (with the handler index), or {nullptr, -1} when
 // the deadline passes. Unmatched envelopes stay in order. While waiting only
 // new arrivals are examined.
-inline std::pair<envelope*, int> receive_raw(process& p, matcher m, std::optional<clock::time_point> deadline,
-                                             envelope* start) {
+inline std::pair<envelope*, int>
+receive_raw(process& p, matcher m, std::optional<clock::time_point> deadline, envelope* start) {
   check_exiting(p);
   count_reduction(p);
   drain(p);
@@ -256,7 +293,8 @@ inline std::pair<envelope*, int> receive_raw(process& p, matcher m, std::optiona
       if (e->kind == signal::message) {
         int i = m.fn(m.ctx, *e);
         if (i >= 0) {
-          if (p.mark_node == e) p.mark_node = prev;
+          if (p.mark_node == e)
+            p.mark_node = prev;
           p.box.unlink_after(prev);
           return {e, i};
         }
@@ -265,23 +303,30 @@ inline std::pair<envelope*, int> receive_raw(process& p, matcher m, std::optiona
     }
     return {nullptr, -1};
   };
-  if (auto r = scan(); r.first != nullptr) return r;
-  if (deadline && *deadline <= clock::now()) return {nullptr, -1};
+  if (auto r = scan(); r.first != nullptr)
+    return r;
+  if (deadline && *deadline <= clock::now())
+    return {nullptr, -1};
 
   ++p.recv_gen;
   p.timed_out = false;
   std::optional<boost::asio::steady_timer> timer;
   if (deadline && !p.is_foreign()) {
     timer.emplace(p.sched->io(), *deadline);
-    timer->async_wait([self = process_ref(&p), gen = p.recv_gen](const boost::system::error_code& ec) {
-      if (!ec) send_signal(self.get(), signal::timeout, nullptr, {}, gen);
-    });
+    timer->async_wait(
+        [self = process_ref(&p), gen = p.recv_gen](const boost::system::error_code& ec) {
+          if (!ec)
+            send_signal(self.get(), signal::timeout, nullptr, {}, gen);
+        });
   }
   for (;;) {
-    if (!block(p, deadline && p.is_foreign() ? &*deadline : nullptr)) return {nullptr, -1};
+    if (!block(p, deadline && p.is_foreign() ? &*deadline : nullptr))
+      return {nullptr, -1};
     drain(p);
-    if (auto r = scan(); r.first != nullptr) return r;
-    if (p.timed_out) return {nullptr, -1};
+    if (auto r = scan(); r.first != nullptr)
+      return r;
+    if (p.timed_out)
+      return {nullptr, -1};
   }
 }
 
@@ -299,13 +344,15 @@ inline void finish_process(process& p, exit_reason reason) {
   p.status.store(process_status::exited);
   // Free the name before any link or monitor hears of the exit, as Erlang
   // does: a supervisor restarts a named child as soon as it is told.
-  if (p.named.load()) p.rt->unregister_dead(&p); // see register_name
+  if (p.named.load())
+    p.rt->unregister_dead(&p); // see register_name
   process_ref self(&p);
 
   while (rest != nullptr) {
     envelope* next = rest->next;
     if (rest->kind == signal::link) {
-      send_signal(static_cast<signal_envelope*>(rest)->from.get(), signal::link_exit, self, exit_reason::noproc());
+      send_signal(static_cast<signal_envelope*>(rest)->from.get(), signal::link_exit, self,
+                  exit_reason::noproc());
     } else if (rest->kind == signal::monitor) {
       auto* s = static_cast<signal_envelope*>(rest);
       send_down(s->from.get(), s->ref, self, exit_reason::noproc());
@@ -322,12 +369,16 @@ inline void finish_process(process& p, exit_reason reason) {
     monitors.swap(p.monitors);
     monitored_by.swap(p.monitored_by);
   }
-  for (auto& l : links) send_signal(l.other.get(), signal::link_exit, self, reason);
-  for (auto& m : monitored_by) send_down(m.other.get(), m.ref, self, reason);
-  for (auto& m : monitors) send_signal(m.other.get(), signal::demonitor, self, {}, m.ref);
+  for (auto& l : links)
+    send_signal(l.other.get(), signal::link_exit, self, reason);
+  for (auto& m : monitored_by)
+    send_down(m.other.get(), m.ref, self, reason);
+  for (auto& m : monitors)
+    send_signal(m.other.get(), signal::demonitor, self, {}, m.ref);
   p.box.clear();
   p.mark_node = nullptr;
-  if (!p.is_foreign()) p.rt->process_ended(p);
+  if (!p.is_foreign())
+    p.rt->process_ended(p);
 }
 
 // The main function of every process fiber.
@@ -360,24 +411,32 @@ namespace otpp {
 // ---------------------------------------------------------------------------
 
 inline runtime::runtime(runtime_options options) : options_(options) {
-  if (options_.schedulers == 0) options_.schedulers = std::max(1u, std::thread::hardware_concurrency());
-  if (options_.reductions == 0) options_.reductions = 1;
-  if (options_.stack_size == 0) options_.stack_size = config::default_stack_size;
+  if (options_.schedulers == 0)
+    options_.schedulers = std::max(1u, std::thread::hardware_concurrency());
+  if (options_.reductions == 0)
+    options_.reductions = 1;
+  if (options_.stack_size == 0)
+    options_.stack_size = config::default_stack_size;
   schedulers_.reserve(options_.schedulers);
   for (unsigned i = 0; i < options_.schedulers; ++i)
-    schedulers_.push_back(std::make_unique<detail::scheduler>(i, options_.stack_size, options_.guard_pages));
-  for (auto& s : schedulers_) s->start();
+    schedulers_.push_back(
+        std::make_unique<detail::scheduler>(i, options_.stack_size, options_.guard_pages));
+  for (auto& s : schedulers_)
+    s->start();
 }
 
 inline runtime::~runtime() {
   shutdown();
   run();
-  for (auto& s : schedulers_) s->stop();
-  for (auto& s : schedulers_) s->join();
+  for (auto& s : schedulers_)
+    s->stop();
+  for (auto& s : schedulers_)
+    s->join();
 }
 
 inline int runtime::run() {
-  for (std::size_t n = live_.load(); n != 0; n = live_.load()) live_.wait(n);
+  for (std::size_t n = live_.load(); n != 0; n = live_.load())
+    live_.wait(n);
   return 0;
 }
 
@@ -391,15 +450,17 @@ inline void runtime::shutdown() {
 
 inline std::vector<pid> runtime::processes() {
   std::vector<pid> out;
-  for (auto& s : schedulers_) s->for_each_process([&](detail::process* p) { out.emplace_back(detail::process_ref(p)); });
+  for (auto& s : schedulers_)
+    s->for_each_process([&](detail::process* p) { out.emplace_back(detail::process_ref(p)); });
   return out;
 }
 
 inline detail::scheduler& runtime::pick(const spawn_options& opts) {
   if (opts.scheduler) {
     if (*opts.scheduler >= schedulers_.size())
-      throw std::invalid_argument(fmt::format("otpp::spawn: scheduler {} does not exist (the runtime has {})",
-                                              *opts.scheduler, schedulers_.size()));
+      throw std::invalid_argument(
+          fmt::format("otpp::spawn: scheduler {} does not exist (the runtime has {})",
+                      *opts.scheduler, schedulers_.size()));
     return *schedulers_[*opts.scheduler];
   }
   // From a process: stay on its scheduler (messages between parent and
@@ -410,20 +471,21 @@ inline detail::scheduler& runtime::pick(const spawn_options& opts) {
     detail::scheduler& local = *parent->sched;
     if (local.ready_count() >= config::share_threshold)
       for (auto& s : schedulers_)
-        if (s.get() != &local && s->sleeping()) return *s;
+        if (s.get() != &local && s->sleeping())
+          return *s;
     return local;
   }
   thread_local std::size_t next = 0;
   return *schedulers_[next++ % schedulers_.size()];
 }
 
-template <class F>
-pid runtime::spawn(F&& f, spawn_options opts) {
+template <class F> pid runtime::spawn(F&& f, spawn_options opts) {
   static_assert(std::is_invocable_v<std::decay_t<F>&>,
                 "otpp::spawn: the process function must be callable with no arguments");
   detail::process* parent = detail::current_process;
   if ((opts.link || opts.monitor) && parent == nullptr)
-    throw std::logic_error("otpp::spawn: link or monitor requested from a thread that is not a process");
+    throw std::logic_error(
+        "otpp::spawn: link or monitor requested from a thread that is not a process");
   detail::scheduler& sched = pick(opts); // may throw: before anything is allocated
   auto owner = std::make_unique<detail::process>();
   detail::process* p = owner.get();
@@ -457,25 +519,32 @@ inline pid runtime::start(detail::process* p, const spawn_options& opts) {
     detail::send_signal(p, detail::signal::forced_exit, nullptr, exit_reason::shutdown());
   pid result{detail::process_ref(p)};
   p->sched->schedule(p); // from here on the process may run (and end)
-  if (parent != nullptr) detail::count_reduction(*parent);
+  if (parent != nullptr)
+    detail::count_reduction(*parent);
   return result;
 }
 
 inline void runtime::process_ended(detail::process& p) {
   p.sched->remove(&p);
-  if (live_.fetch_sub(1) == 1) live_.notify_all();
+  if (live_.fetch_sub(1) == 1)
+    live_.notify_all();
 }
 
 inline void runtime::register_name(const std::string& name, const pid& p) {
-  if (name.empty()) throw std::invalid_argument("otpp::register_name: the name is empty");
-  if (!p) throw std::invalid_argument(fmt::format("otpp::register_name: no process given for '{}'", name));
+  if (name.empty())
+    throw std::invalid_argument("otpp::register_name: the name is empty");
+  if (!p)
+    throw std::invalid_argument(
+        fmt::format("otpp::register_name: no process given for '{}'", name));
   std::lock_guard lock(names_mutex_);
   detail::process* proc = p.get();
   if (names_.count(name) != 0)
-    throw std::invalid_argument(fmt::format("otpp::register_name: '{}' is already registered", name));
+    throw std::invalid_argument(
+        fmt::format("otpp::register_name: '{}' is already registered", name));
   std::lock_guard meta(proc->meta);
   if (!proc->name.empty())
-    throw std::invalid_argument(fmt::format("otpp::register_name: {} is already registered as '{}'", p, proc->name));
+    throw std::invalid_argument(
+        fmt::format("otpp::register_name: {} is already registered as '{}'", p, proc->name));
   // Store `named`, then load the status; an ending process stores its status,
   // then loads `named`: one of the two sees the other, so no name outlives
   // its process.
@@ -489,7 +558,8 @@ inline void runtime::register_name(const std::string& name, const pid& p) {
 inline void runtime::unregister_name(const std::string& name) {
   std::lock_guard lock(names_mutex_);
   auto it = names_.find(name);
-  if (it == names_.end()) throw std::invalid_argument(fmt::format("otpp::unregister_name: '{}' is not registered", name));
+  if (it == names_.end())
+    throw std::invalid_argument(fmt::format("otpp::unregister_name: '{}' is not registered", name));
   {
     std::lock_guard meta(it->second->meta);
     it->second->name.clear();
@@ -500,9 +570,11 @@ inline void runtime::unregister_name(const std::string& name) {
 inline void runtime::unregister_dead(detail::process* p) {
   std::lock_guard lock(names_mutex_);
   std::lock_guard meta(p->meta);
-  if (p->name.empty()) return;
+  if (p->name.empty())
+    return;
   auto it = names_.find(p->name);
-  if (it != names_.end() && it->second.get() == p) names_.erase(it);
+  if (it != names_.end() && it->second.get() == p)
+    names_.erase(it);
   p->name.clear();
 }
 
@@ -516,7 +588,8 @@ inline std::vector<std::string> runtime::registered() {
   std::lock_guard lock(names_mutex_);
   std::vector<std::string> out;
   out.reserve(names_.size());
-  for (auto& [n, p] : names_) out.push_back(n);
+  for (auto& [n, p] : names_)
+    out.push_back(n);
   return out;
 }
 

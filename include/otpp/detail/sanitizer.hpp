@@ -45,7 +45,8 @@ inline void* tsan_create_fiber() noexcept {
 
 inline void tsan_destroy_fiber(void* f) noexcept {
 #if defined(OTPP_DETAIL_TSAN)
-  if (f != nullptr) __tsan_destroy_fiber(f);
+  if (f != nullptr)
+    __tsan_destroy_fiber(f);
 #else
   (void)f;
 #endif

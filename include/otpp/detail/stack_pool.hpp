@@ -28,17 +28,20 @@ class stack_pool {
 public:
   stack_pool(std::size_t stack_size, bool guard_page)
       : page_(static_cast<std::size_t>(::sysconf(_SC_PAGESIZE))),
-        size_(round_up(stack_size < 16 * 1024 ? 16 * 1024 : stack_size, page_)), guard_(guard_page) {}
+        size_(round_up(stack_size < 16 * 1024 ? 16 * 1024 : stack_size, page_)),
+        guard_(guard_page) {}
   stack_pool(const stack_pool&) = delete;
   stack_pool& operator=(const stack_pool&) = delete;
   ~stack_pool() {
-    for (auto& [base, bytes] : slabs_) ::munmap(base, bytes);
+    for (auto& [base, bytes] : slabs_)
+      ::munmap(base, bytes);
   }
 
   std::size_t stack_size() const noexcept { return size_; }
 
   boost::context::stack_context allocate() {
-    if (free_.empty()) grow();
+    if (free_.empty())
+      grow();
     char* low = free_.back();
     free_.pop_back();
     boost::context::stack_context sc;
@@ -59,18 +62,21 @@ private:
   void grow() {
     constexpr std::size_t slab_target = 16u * 1024 * 1024;
     std::size_t count = slab_target / size_;
-    if (count < 4) count = 4;
+    if (count < 4)
+      count = 4;
     std::size_t bytes = count * size_;
     void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-    if (base == MAP_FAILED) throw std::bad_alloc();
+    if (base == MAP_FAILED)
+      throw std::bad_alloc();
     slabs_.emplace_back(base, bytes);
     total_ += count;
     free_.reserve(total_);
     char* p = static_cast<char*>(base);
     for (std::size_t i = count; i-- > 0;) {
       char* low = p + i * size_;
-      if (guard_) ::mprotect(low, page_, PROT_NONE);
+      if (guard_)
+        ::mprotect(low, page_, PROT_NONE);
       free_.push_back(low);
     }
   }
