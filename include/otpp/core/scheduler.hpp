@@ -75,6 +75,23 @@ public:
     ready_tail_ = p;
     ++ready_count_;
   }
+  // Queue a newly spawned process. On the owner thread it goes to the front
+  // (newest first, like Go's runnext): a tree of spawns then runs depth
+  // first, so few started processes hold a stack at once. At most
+  // config::spawn_front_limit in a row jump the queue, so processes already
+  // waiting there are not starved by a spawning loop.
+  void schedule_new(process* p) noexcept {
+    if (current_scheduler() != this || front_pushes_ >= config::spawn_front_limit) {
+      schedule(p);
+      return;
+    }
+    ++front_pushes_;
+    p->next = ready_head_;
+    ready_head_ = p;
+    if (ready_tail_ == nullptr)
+      ready_tail_ = p;
+    ++ready_count_;
+  }
   // Ready processes queued here. Owner thread.
   std::size_t ready_count() const noexcept { return ready_count_; }
   // True while the thread sleeps in its io_context (not while it spins).
@@ -147,6 +164,8 @@ private:
   process* pop_local() noexcept {
     process* p = ready_head_;
     if (p != nullptr) {
+      if (front_pushes_ > 0)
+        --front_pushes_;
       --ready_count_;
       ready_head_ = p->next;
       if (ready_head_ == nullptr)
@@ -175,7 +194,8 @@ private:
   process* ready_head_ = nullptr;
   process* ready_tail_ = nullptr;
   std::size_t ready_count_ = 0;
-  sanitizer::fiber_info stack_; // this thread's own stack, for switches back
+  std::size_t front_pushes_ = 0; // spawned processes queued ahead of older ones
+  sanitizer::fiber_info stack_;  // this thread's own stack, for switches back
   std::map<std::size_t, std::unique_ptr<stack_pool>> pools_;
   std::mutex list_mutex_;
   process* list_head_ = nullptr;

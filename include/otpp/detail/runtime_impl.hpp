@@ -518,7 +518,7 @@ inline pid runtime::start(detail::process* p, const spawn_options& opts) {
   if (shutting_down_.load())
     detail::send_signal(p, detail::signal::forced_exit, nullptr, exit_reason::shutdown());
   pid result{detail::process_ref(p)};
-  p->sched->schedule(p); // from here on the process may run (and end)
+  p->sched->schedule_new(p); // from here on the process may run (and end)
   if (parent != nullptr)
     detail::count_reduction(*parent);
   return result;
