@@ -25,12 +25,6 @@
 #include <tuple>
 #include <utility>
 
-namespace Catch {
-template <> struct StringMaker<otpp::exit_reason> {
-  static std::string convert(const otpp::exit_reason& r) { return r.to_string(); }
-};
-} // namespace Catch
-
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 namespace tp = otpp::this_process;
@@ -39,6 +33,9 @@ using boost::system::error_code;
 using otpp::exit_reason;
 
 namespace {
+
+using otpp_test::down_reason;
+using otpp_test::wait_until_waiting;
 
 struct go {};
 struct done {};
@@ -83,29 +80,10 @@ struct count_on_destroy {
   ~count_on_destroy() { n->fetch_add(1); }
 };
 
-// The down message of monitor `m`.
-exit_reason down_reason(otpp::ref m) {
-  return tp::receive(otpp::when([m](const otpp::down& d) { return d.monitor == m; },
-                                [](otpp::down& d) { return d.reason; }),
-                     otpp::after(otpp_test::patience, []() -> exit_reason {
-                       throw std::runtime_error("the down message did not arrive");
-                     }));
-}
-
 // Ping `p` and wait for its answer.
 void round_trip(const otpp::pid& p) {
   otpp::send(p, ping{tp::self()});
   CHECK(otpp_test::expect<pong>().from == p);
-}
-
-// Poll until `p` is suspended (in a receive or in a use_process operation).
-void wait_until_waiting(const otpp::pid& p) {
-  const auto deadline = std::chrono::steady_clock::now() + otpp_test::patience;
-  while (otpp::info(p).status != otpp::process_status::waiting) {
-    if (std::chrono::steady_clock::now() > deadline)
-      throw std::runtime_error(fmt::format("{} never waited", p));
-    std::this_thread::sleep_for(1ms);
-  }
 }
 
 tcp::endpoint loopback(unsigned short port) {

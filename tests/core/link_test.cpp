@@ -12,17 +12,14 @@
 #include <utility>
 #include <vector>
 
-namespace Catch {
-template <> struct StringMaker<otpp::exit_reason> {
-  static std::string convert(const otpp::exit_reason& r) { return r.to_string(); }
-};
-} // namespace Catch
-
 using namespace std::chrono_literals;
 namespace tp = otpp::this_process;
 using otpp::exit_reason;
 
 namespace {
+
+using otpp_test::down_reason;
+using otpp_test::wait_until_waiting;
 
 struct go {};
 struct never {};
@@ -74,28 +71,9 @@ void wait_forever() {
   tp::receive<never>();
 }
 
-// The reason in the down message of monitor `m`.
-exit_reason down_reason(otpp::ref m) {
-  return tp::receive(otpp::when([m](const otpp::down& d) { return d.monitor == m; },
-                                [](otpp::down& d) { return d.reason; }),
-                     otpp::after(otpp_test::patience, []() -> exit_reason {
-                       throw std::runtime_error("the down message did not arrive");
-                     }));
-}
-
 // Run `f` in a new process monitored from its spawn; its exit reason.
 template <class F> exit_reason run_to_end(F f, otpp::spawn_options opts = {}) {
   return down_reason(otpp::spawn_monitor(std::move(f), opts).monitor);
-}
-
-// Poll until `p` is blocked in a receive (no message can say "about to block").
-void wait_until_waiting(const otpp::pid& p) {
-  const auto deadline = std::chrono::steady_clock::now() + otpp_test::patience;
-  while (otpp::info(p).status != otpp::process_status::waiting) {
-    if (std::chrono::steady_clock::now() > deadline)
-      throw std::runtime_error("the process never waited");
-    std::this_thread::sleep_for(1ms);
-  }
 }
 
 // True if `p` (running serve_pings) answers a ping, false if it ends first.

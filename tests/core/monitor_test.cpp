@@ -12,12 +12,6 @@
 #include <utility>
 #include <vector>
 
-namespace Catch {
-template <> struct StringMaker<otpp::exit_reason> {
-  static std::string convert(const otpp::exit_reason& r) { return r.to_string(); }
-};
-} // namespace Catch
-
 using namespace std::chrono_literals;
 namespace tp = otpp::this_process;
 using otpp::exit_reason;

@@ -22,20 +22,7 @@ namespace tp = otpp::this_process;
 
 namespace {
 
-// Spawn `f` monitored from its first instruction (a quick exit is never
-// seen as noproc) and wait for its exit reason; `out` receives its pid.
-template <class F>
-otpp::exit_reason exit_of(F f, otpp::spawn_options opts = {}, otpp::pid* out = nullptr) {
-  otpp::spawned_monitor s = otpp::spawn_monitor(std::move(f), opts);
-  if (out != nullptr)
-    *out = s.pid;
-  otpp::ref m = s.monitor;
-  return otpp::this_process::receive(otpp::when([m](const otpp::down& d) { return d.monitor == m; },
-                                                [](otpp::down& d) { return d.reason; }),
-                                     otpp::after(otpp_test::patience, []() -> otpp::exit_reason {
-                                       throw std::runtime_error("exit_of: the process did not end");
-                                     }));
-}
+using otpp_test::exit_of;
 
 } // namespace
 

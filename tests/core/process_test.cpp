@@ -15,15 +15,6 @@
 #include <thread>
 #include <vector>
 
-namespace Catch {
-template <> struct StringMaker<otpp::exit_reason> {
-  static std::string convert(const otpp::exit_reason& r) { return r.to_string(); }
-};
-template <> struct StringMaker<otpp::process_status> {
-  static std::string convert(otpp::process_status s) { return fmt::format("{}", s); }
-};
-} // namespace Catch
-
 using namespace std::chrono_literals;
 namespace tp = otpp::this_process;
 using otpp::exit_reason;

@@ -20,46 +20,12 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
+using otpp_test::exit_of;
+using otpp_test::in_process;
+
 struct tick {
   int n;
 };
-
-// Run `f` in a new process and hand its result to the calling (test)
-// process; a process that ends without a result fails with its exit reason.
-template <class F> auto in_process(F f) {
-  using R = std::invoke_result_t<F&>;
-  struct result {
-    R value;
-  };
-  otpp::pid me = tp::self();
-  otpp::ref m = otpp::spawn_monitor([me, fn = std::move(f)]() mutable {
-                  otpp::send(me, result{fn()});
-                }).monitor;
-  R out = tp::receive(
-      [](result& r) -> R { return std::move(r.value); },
-      otpp::when([m](const otpp::down& d) { return d.monitor == m; },
-                 [](otpp::down& d) -> R {
-                   throw std::runtime_error(fmt::format("the process ended with {}", d.reason));
-                 }),
-      otpp::after(otpp_test::patience, []() -> R { throw std::runtime_error("no result"); }));
-  otpp::demonitor(m, {.flush = true});
-  return out;
-}
-
-// Spawn `f` monitored from its first instruction (a quick exit is never
-// seen as noproc) and wait for its exit reason; `out` receives its pid.
-template <class F>
-otpp::exit_reason exit_of(F f, otpp::spawn_options opts = {}, otpp::pid* out = nullptr) {
-  otpp::spawned_monitor s = otpp::spawn_monitor(std::move(f), opts);
-  if (out != nullptr)
-    *out = s.pid;
-  otpp::ref m = s.monitor;
-  return otpp::this_process::receive(otpp::when([m](const otpp::down& d) { return d.monitor == m; },
-                                                [](otpp::down& d) { return d.reason; }),
-                                     otpp::after(otpp_test::patience, []() -> otpp::exit_reason {
-                                       throw std::runtime_error("exit_of: the process did not end");
-                                     }));
-}
 
 } // namespace
 

@@ -34,24 +34,8 @@ constexpr std::uint32_t rounds = 2000;
 constexpr std::uint32_t rounds = 3000;
 #endif
 
-// rt.run(), or abort the test program after `limit`: a hang must fail, not block.
-int run_or_abort(otpp::runtime& rt, std::chrono::seconds limit = std::chrono::seconds(120)) {
-  std::promise<void> done;
-  std::jthread guard([f = done.get_future(), limit] {
-    if (f.wait_for(limit) == std::future_status::timeout) {
-      std::fputs("stress test: runtime::run() hung\n", stderr);
-      std::abort();
-    }
-  });
-  int r = rt.run();
-  done.set_value();
-  return r;
-}
-
-void yield_n(std::uint32_t k) {
-  for (std::uint32_t i = 0; i < k; ++i)
-    otpp::this_process::yield();
-}
+using otpp_test::run_or_abort;
+using otpp_test::yield_n;
 
 // ---------------------------------------------------------------------------
 // Names

@@ -7,9 +7,25 @@
 #include <otpp/core/receive.hpp>
 #include <otpp/core/runtime.hpp>
 
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <future>
 #include <stdexcept>
+#include <string>
+#include <thread>
+#include <type_traits>
 #include <utility>
+
+// Exit reasons print as Erlang terms in failed assertions.
+namespace Catch {
+template <> struct StringMaker<otpp::exit_reason> {
+  static std::string convert(const otpp::exit_reason& r) { return r.to_string(); }
+};
+} // namespace Catch
 
 // Catch2 is not thread-safe: tests never assert inside a process. Processes
 // report to the test thread (a scoped_process) with messages, and the test
@@ -35,16 +51,58 @@ template <class T> bool nothing(std::chrono::milliseconds window = 50ms) {
   return !otpp::this_process::receive_for<T>(window).has_value();
 }
 
-// Spawn `f` on the calling process's runtime, monitored from before it
-// runs, and wait for its exit reason (never noproc, however fast it ends).
-template <class F> otpp::exit_reason run_and_wait(F&& f, otpp::spawn_options opts = {}) {
-  otpp::spawned_monitor sm = otpp::spawn_monitor(std::forward<F>(f), opts);
+// The reason in the down message of monitor `m` (other messages stay).
+inline otpp::exit_reason down_reason(otpp::ref m) {
   return otpp::this_process::receive(
-      otpp::when([m = sm.monitor](const otpp::down& d) { return d.monitor == m; },
+      otpp::when([m](const otpp::down& d) { return d.monitor == m; },
                  [](otpp::down& d) { return d.reason; }),
       otpp::after(patience, []() -> otpp::exit_reason {
-        throw std::runtime_error("otpp_test::run_and_wait: timed out");
+        throw std::runtime_error("otpp_test::down_reason: the down message did not arrive");
       }));
+}
+
+// Spawn `f` on the calling process's runtime, monitored from before it
+// runs, and wait for its exit reason (never noproc, however fast it ends);
+// `out` receives its pid.
+template <class F>
+otpp::exit_reason exit_of(F f, otpp::spawn_options opts = {}, otpp::pid* out = nullptr) {
+  otpp::spawned_monitor s = otpp::spawn_monitor(std::move(f), opts);
+  if (out != nullptr)
+    *out = s.pid;
+  return down_reason(s.monitor);
+}
+
+// Run `f` in a new process and return its result to the calling (test)
+// process; a process that ends without a result fails with its exit reason.
+template <class F> auto in_process(F f) {
+  using R = std::invoke_result_t<F&>;
+  struct result {
+    R value;
+  };
+  otpp::pid me = otpp::this_process::self();
+  otpp::ref m = otpp::spawn_monitor([me, fn = std::move(f)]() mutable {
+                  otpp::send(me, result{fn()});
+                }).monitor;
+  R out = otpp::this_process::receive(
+      [](result& r) -> R { return std::move(r.value); },
+      otpp::when([m](const otpp::down& d) { return d.monitor == m; },
+                 [](otpp::down& d) -> R {
+                   throw std::runtime_error(fmt::format("the process ended with {}", d.reason));
+                 }),
+      otpp::after(patience, []() -> R { throw std::runtime_error("no result"); }));
+  otpp::demonitor(m, {.flush = true});
+  return out;
+}
+
+// Poll until `p` is suspended in a receive or an Asio operation (nothing
+// can send a message that says "about to block").
+inline void wait_until_waiting(const otpp::pid& p) {
+  const auto deadline = std::chrono::steady_clock::now() + patience;
+  while (otpp::info(p).status != otpp::process_status::waiting) {
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error(fmt::format("{} never waited", p));
+    std::this_thread::sleep_for(1ms);
+  }
 }
 
 // Wait until `p` has ended; returns its exit reason (noproc if it had
@@ -56,6 +114,26 @@ inline otpp::exit_reason wait_exit(const otpp::pid& p) {
                                      otpp::after(patience, []() -> otpp::exit_reason {
                                        throw std::runtime_error("otpp_test::wait_exit: timed out");
                                      }));
+}
+
+// rt.run(), or abort the test program after `limit`: a hang must fail, not block.
+inline int run_or_abort(otpp::runtime& rt, std::chrono::seconds limit = std::chrono::seconds(120)) {
+  std::promise<void> done;
+  std::jthread guard([f = done.get_future(), limit] {
+    if (f.wait_for(limit) == std::future_status::timeout) {
+      std::fputs("otpp test: runtime::run() hung\n", stderr);
+      std::abort();
+    }
+  });
+  int r = rt.run();
+  done.set_value();
+  return r;
+}
+
+// Yield `k` times (lets other processes of the scheduler run in between).
+inline void yield_n(unsigned k) {
+  for (unsigned i = 0; i < k; ++i)
+    otpp::this_process::yield();
 }
 
 } // namespace otpp_test
