@@ -33,6 +33,9 @@ using boost::system::error_code;
 using otpp::exit_reason;
 
 namespace {
+using otpp_test::count_on_destroy;
+using otpp_test::ping;
+using otpp_test::pong;
 
 using otpp_test::down_reason;
 using otpp_test::wait_until_waiting;
@@ -41,12 +44,6 @@ struct go {};
 struct done {};
 struct survived {};
 struct stop_timer {};
-struct ping {
-  otpp::pid from;
-};
-struct pong {
-  otpp::pid from;
-};
 struct armed {
   asio::steady_timer* timer;
 };
@@ -71,14 +68,6 @@ struct tick {
   int id;
 };
 using tick_result = otpp::io_result<tick, error_code>;
-
-struct count_on_destroy {
-  std::atomic<int>* n;
-  explicit count_on_destroy(std::atomic<int>* counter) : n(counter) {}
-  count_on_destroy(const count_on_destroy&) = delete;
-  count_on_destroy& operator=(const count_on_destroy&) = delete;
-  ~count_on_destroy() { n->fetch_add(1); }
-};
 
 // Ping `p` and wait for its answer.
 void round_trip(const otpp::pid& p) {

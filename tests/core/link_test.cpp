@@ -17,21 +17,20 @@ namespace tp = otpp::this_process;
 using otpp::exit_reason;
 
 namespace {
+using otpp_test::count_on_destroy;
+using otpp_test::never;
+using otpp_test::ping;
+using otpp_test::pong;
+using otpp_test::serve_pings;
+using otpp_test::wait_forever;
 
 using otpp_test::down_reason;
 using otpp_test::wait_until_waiting;
 
 struct go {};
-struct never {};
 struct linked {};
 struct ready {};
 struct caught {};
-struct ping {
-  otpp::pid from;
-};
-struct pong {
-  otpp::pid from;
-};
 struct trapped {
   otpp::exit_message msg;
 };
@@ -48,28 +47,6 @@ struct trap_flags {
   bool before;
   bool after;
 };
-
-// Counts the destructions of a process's local.
-struct count_on_destroy {
-  std::atomic<int>* n;
-  explicit count_on_destroy(std::atomic<int>* counter) : n(counter) {}
-  count_on_destroy(const count_on_destroy&) = delete;
-  count_on_destroy& operator=(const count_on_destroy&) = delete;
-  ~count_on_destroy() { n->fetch_add(1); }
-};
-
-// Answer every ping; ends only by an exit signal.
-[[noreturn]] void serve_pings() {
-  for (;;) {
-    ping p = tp::receive<ping>();
-    otpp::send(p.from, pong{tp::self()});
-  }
-}
-
-// Wait forever; only an exit signal ends the caller.
-void wait_forever() {
-  tp::receive<never>();
-}
 
 // Run `f` in a new process monitored from its spawn; its exit reason.
 template <class F> exit_reason run_to_end(F f, otpp::spawn_options opts = {}) {

@@ -17,29 +17,18 @@ namespace tp = otpp::this_process;
 using otpp::exit_reason;
 
 namespace {
+using otpp_test::never;
+using otpp_test::ping;
+using otpp_test::pong;
+using otpp_test::serve_pings;
 
 struct go {};
-struct never {};
-struct ping {
-  otpp::pid from;
-};
-struct pong {
-  otpp::pid from;
-};
 struct spawned {
   otpp::spawned_monitor s;
 };
 struct seen {
   otpp::down d;
 };
-
-// Answer every ping; ends only by an exit signal.
-[[noreturn]] void serve_pings() {
-  for (;;) {
-    ping p = tp::receive<ping>();
-    otpp::send(p.from, pong{tp::self()});
-  }
-}
 
 // The down message of monitor `m`.
 otpp::down down_of(otpp::ref m) {

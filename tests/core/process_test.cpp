@@ -21,34 +21,20 @@ using otpp::exit_reason;
 using otpp::process_status;
 
 namespace {
+using otpp_test::never;
+using otpp_test::ping;
+using otpp_test::pong;
+using otpp_test::serve_pings;
+using otpp_test::wait_forever;
 
 struct go {};
-struct never {};
 struct done {};
-struct ping {
-  otpp::pid from;
-};
-struct pong {
-  otpp::pid from;
-};
 struct pids {
   std::vector<otpp::pid> v;
 };
 struct own_info {
   otpp::process_info info;
 };
-
-// Answer every ping; ends only by an exit signal.
-[[noreturn]] void serve_pings() {
-  for (;;) {
-    ping p = tp::receive<ping>();
-    otpp::send(p.from, pong{tp::self()});
-  }
-}
-
-void wait_forever() {
-  tp::receive<never>();
-}
 
 // Ping `p` and wait for its answer.
 void round_trip(const otpp::pid& p) {

@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -50,6 +51,37 @@ template <class T> T expect(std::chrono::steady_clock::duration timeout = patien
 template <class T> bool nothing(std::chrono::milliseconds window = 50ms) {
   return !otpp::this_process::receive_for<T>(window).has_value();
 }
+
+// Messages shared by the tests.
+struct never {}; // nobody sends it: receiving it waits until an exit signal
+struct ping {
+  otpp::pid from;
+};
+struct pong {
+  otpp::pid from;
+};
+
+// Answer every ping with a pong; ends only by an exit signal.
+[[noreturn]] inline void serve_pings() {
+  for (;;) {
+    ping p = otpp::this_process::receive<ping>();
+    otpp::send(p.from, pong{otpp::this_process::self()});
+  }
+}
+
+// Wait forever; only an exit signal ends the caller.
+inline void wait_forever() {
+  otpp::this_process::receive<never>();
+}
+
+// Counts its destructions: shows that a process's stack was unwound.
+struct count_on_destroy {
+  std::atomic<int>* n;
+  explicit count_on_destroy(std::atomic<int>* counter) : n(counter) {}
+  count_on_destroy(const count_on_destroy&) = delete;
+  count_on_destroy& operator=(const count_on_destroy&) = delete;
+  ~count_on_destroy() { n->fetch_add(1); }
+};
 
 // The reason in the down message of monitor `m` (other messages stay).
 inline otpp::exit_reason down_reason(otpp::ref m) {
