@@ -14,6 +14,7 @@ packages=(
   clang
   clang-format
   libclang-rt-14-dev
+  libbenchmark-dev
 )
 
 missing=()
