@@ -77,7 +77,8 @@ void BM_round_trip(benchmark::State& state) {
   otpp::pid echo = rt.spawn(
       [] {
         for (bool running = true; running;)
-          tp::receive([](ping& p) { otpp::send(p.from, pong{p.n}); }, [&](stop) { running = false; });
+          tp::receive([](ping& p) { otpp::send(p.from, pong{p.n}); },
+                      [&](stop) { running = false; });
       },
       {.scheduler = 0});
   for (auto _ : state)
@@ -126,7 +127,8 @@ void BM_selective_receive(benchmark::State& state) {
   otpp::scoped_process sp(rt);
   otpp::pid server = rt.spawn([] {
     for (bool running = true; running;)
-      tp::receive([](request& r) { otpp::send(r.from, reply{r.tag}); }, [&](stop) { running = false; });
+      tp::receive([](request& r) { otpp::send(r.from, reply{r.tag}); },
+                  [&](stop) { running = false; });
   });
   for (auto _ : state)
     state.SetIterationTime(timed_in_process(rt, [=] {
