@@ -50,14 +50,8 @@ template <class F> pid spawn_link(F&& f, spawn_options opts = {}) {
 /// `spawn_monitor/1`: returns the pid and the monitor reference.
 template <class F> spawned_monitor spawn_monitor(F&& f, spawn_options opts = {}) {
   opts.monitor = true;
-  detail::process& me = detail::self_or_throw("otpp::spawn_monitor");
-  pid p = me.rt->spawn(std::forward<F>(f), opts);
-  // spawn recorded the monitor as the caller's newest entry
-  std::uint64_t r = 0;
-  for (auto& m : me.monitors)
-    if (m.other.get() == p.get())
-      r = m.ref;
-  return {p, ref(r)};
+  return detail::self_or_throw("otpp::spawn_monitor")
+      .rt->spawn_and_monitor(std::forward<F>(f), opts);
 }
 
 /// Send `msg` to `to`. Never fails: sending to an ended process (or a null

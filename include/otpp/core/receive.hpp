@@ -170,8 +170,6 @@ auto receive_with(envelope* start, After& after, std::tuple<Hs&...> hs) {
   static_assert(
       !is_after<After>::value || std::is_same_v<R, R0>,
       "otpp::receive: the after() handler must return the same type as the message handlers");
-  static_assert((!std::is_same_v<typename handler_traits<Hs>::message, void> && ...),
-                "otpp::receive: a handler must take exactly one message parameter");
   process& p = self_or_throw("otpp::this_process::receive");
   auto accept = [&hs](envelope& e) -> int {
     return [&]<std::size_t... I>(std::index_sequence<I...>) {

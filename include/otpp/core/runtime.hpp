@@ -98,7 +98,9 @@ public:
   /// @par Errors
   /// `std::logic_error` if `opts.link` or `opts.monitor` is set and the
   /// calling thread is not a process (nor holds a scoped_process).
-  template <class F> pid spawn(F&& f, spawn_options opts = {});
+  template <class F> pid spawn(F&& f, spawn_options opts = {}) {
+    return spawn_and_monitor(std::forward<F>(f), opts).pid;
+  }
 
   /// Wait until every process has ended; returns 0. Blocks the calling OS
   /// thread; call it from outside the runtime's processes.
@@ -133,6 +135,8 @@ public:
   const runtime_options& options() const noexcept { return options_; }
 
   /// @cond internal
+  // spawn, also returning the monitor reference when `opts.monitor` is set.
+  template <class F> spawned_monitor spawn_and_monitor(F&& f, spawn_options opts);
   detail::scheduler& scheduler_at(unsigned i) noexcept { return *schedulers_[i]; }
   void process_ended(detail::process& p);
   void unregister_dead(detail::process* p);
@@ -140,7 +144,7 @@ public:
 
 private:
   detail::scheduler& pick(const spawn_options& opts);
-  pid start(detail::process* p, const spawn_options& opts);
+  spawned_monitor start(detail::process* p, const spawn_options& opts);
 
   runtime_options options_;
   std::vector<std::unique_ptr<detail::scheduler>> schedulers_;

@@ -90,8 +90,6 @@ public:
     return is_tag(h) ? nullptr : reverse_chain(h);
   }
 
-  bool closed() const noexcept { return head_.load(std::memory_order_acquire) == closed_tag(); }
-
 private:
   static Node* blocked_tag() noexcept { return reinterpret_cast<Node*>(std::uintptr_t{1}); }
   static Node* closed_tag() noexcept { return reinterpret_cast<Node*>(std::uintptr_t{2}); }

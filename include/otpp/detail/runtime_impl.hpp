@@ -479,7 +479,7 @@ inline detail::scheduler& runtime::pick(const spawn_options& opts) {
   return *schedulers_[next++ % schedulers_.size()];
 }
 
-template <class F> pid runtime::spawn(F&& f, spawn_options opts) {
+template <class F> spawned_monitor runtime::spawn_and_monitor(F&& f, spawn_options opts) {
   static_assert(std::is_invocable_v<std::decay_t<F>&>,
                 "otpp::spawn: the process function must be callable with no arguments");
   detail::process* parent = detail::current_process;
@@ -500,15 +500,16 @@ template <class F> pid runtime::spawn(F&& f, spawn_options opts) {
   return start(owner.release(), opts);
 }
 
-inline pid runtime::start(detail::process* p, const spawn_options& opts) {
+inline spawned_monitor runtime::start(detail::process* p, const spawn_options& opts) {
   detail::process* parent = detail::current_process;
   if (opts.link) {
     p->links.push_back({detail::process_ref(parent)});
     std::lock_guard lock(parent->meta);
     parent->links.push_back({detail::process_ref(p)});
   }
+  std::uint64_t r = 0;
   if (opts.monitor) {
-    std::uint64_t r = detail::next_unique();
+    r = detail::next_unique();
     p->monitored_by.push_back({r, detail::process_ref(parent)});
     std::lock_guard lock(parent->meta);
     parent->monitors.push_back({r, detail::process_ref(p)});
@@ -521,7 +522,7 @@ inline pid runtime::start(detail::process* p, const spawn_options& opts) {
   p->sched->schedule_new(p); // from here on the process may run (and end)
   if (parent != nullptr)
     detail::count_reduction(*parent);
-  return result;
+  return {result, ref(r)};
 }
 
 inline void runtime::process_ended(detail::process& p) {
