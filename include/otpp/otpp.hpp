@@ -6,6 +6,7 @@
 #include <otpp/fwd.hpp>
 #include <otpp/version.hpp>
 
+#include <otpp/core/any_message.hpp>
 #include <otpp/core/asio.hpp>
 #include <otpp/core/exit_reason.hpp>
 #include <otpp/core/link.hpp>
@@ -14,6 +15,7 @@
 #include <otpp/core/process.hpp>
 #include <otpp/core/receive.hpp>
 #include <otpp/core/registry.hpp>
+#include <otpp/core/request.hpp>
 #include <otpp/core/runtime.hpp>
 #include <otpp/core/scheduler.hpp>
 #include <otpp/core/timer.hpp>

@@ -27,4 +27,28 @@ struct exit_message {
   exit_reason reason;
 };
 
+/// Where the answer to a request goes: the requester and the tag its reply
+/// must carry.
+///
+/// @par OTP
+/// gen_server's `From` (`{Pid, Tag}`).
+struct reply_to {
+  otpp::pid pid;
+  otpp::ref tag;
+  friend bool operator==(const reply_to&, const reply_to&) noexcept = default;
+};
+
+/// A request as its receiver sees it (see `send_request`): the value and who
+/// waits for the answer.
+template <class T> struct request {
+  reply_to from; ///< keep first: the runtime finds it by offset
+  T value;
+};
+
+/// A reply as the requester sees it (see `send_reply`).
+template <class T> struct reply {
+  otpp::ref tag; ///< keep first: the runtime finds it by offset
+  T value;
+};
+
 } // namespace otpp

@@ -2,6 +2,7 @@
 // Distributed under the Boost Software License, Version 1.0.
 #pragma once
 
+#include <otpp/core/any_message.hpp>
 #include <otpp/core/process.hpp>
 #include <otpp/core/runtime.hpp>
 
@@ -145,13 +146,30 @@ struct envelope_guard {
   ~envelope_guard() { e->destroy(e); }
 };
 
+// Does handler `h` (message type M) take envelope `e`?
+template <class H> bool handler_accepts(H& h, envelope& e) {
+  using M = typename handler_traits<H>::message;
+  if constexpr (std::is_same_v<M, any_message>) {
+    const any_message view(&e, false);
+    return handler_traits<H>::accepts(h, view);
+  } else {
+    return e.type == type_tag<M>() &&
+           handler_traits<H>::accepts(h, static_cast<message_envelope<M>&>(e).value);
+  }
+}
+
 template <std::size_t I, class R, class Tuple> R dispatch(int index, envelope* e, Tuple& hs) {
   if constexpr (I < std::tuple_size_v<Tuple>) {
     if (index == static_cast<int>(I)) {
       using H = std::remove_reference_t<std::tuple_element_t<I, Tuple>>;
       using M = typename handler_traits<H>::message;
-      envelope_guard guard{e};
-      return invoke_handler(std::get<I>(hs), static_cast<message_envelope<M>*>(e)->value);
+      if constexpr (std::is_same_v<M, any_message>) {
+        any_message m(e);
+        return invoke_handler(std::get<I>(hs), m);
+      } else {
+        envelope_guard guard{e};
+        return invoke_handler(std::get<I>(hs), static_cast<message_envelope<M>*>(e)->value);
+      }
     }
     return dispatch<I + 1, R>(index, e, hs);
   } else {
@@ -174,13 +192,7 @@ auto receive_with(envelope* start, After& after, std::tuple<Hs&...> hs) {
   auto accept = [&hs](envelope& e) -> int {
     return [&]<std::size_t... I>(std::index_sequence<I...>) {
       int found = -1;
-      (void)((e.type == type_tag<typename handler_traits<Hs>::message>() &&
-                      handler_traits<Hs>::accepts(
-                          std::get<I>(hs),
-                          static_cast<message_envelope<typename handler_traits<Hs>::message>&>(e)
-                              .value)
-                  ? (found = static_cast<int>(I), true)
-                  : false) ||
+      (void)((handler_accepts(std::get<I>(hs), e) ? (found = static_cast<int>(I), true) : false) ||
              ...);
       return found;
     }
@@ -234,7 +246,8 @@ namespace this_process {
 ///
 /// Handlers are callables of one parameter (`T`, `const T&`, `T&` or
 /// `T&&`): a message matches the first handler whose type is exactly its
-/// type (and whose `when` guard, if any, returns true). Messages no handler
+/// type (and whose `when` guard, if any, returns true). A handler taking
+/// `any_message` accepts a message of any type. Messages no handler
 /// accepts stay in the mailbox, in order, for a later receive. The last
 /// argument may be `after(timeout, fn)`: `fn()` runs if nothing matched in
 /// time (`after(0ms, ...)` only looks at what is there).
@@ -292,6 +305,30 @@ template <class Rep, class Period> void sleep_for(std::chrono::duration<Rep, Per
     return;
   }
   receive(after(d, [] {}));
+}
+
+/// Wait, using as little memory as possible, until a message is in the
+/// mailbox (it stays there for the next receive). The process's stack pages
+/// below the current frame go back to the kernel while it sleeps. Returns
+/// at once if the mailbox is not empty.
+///
+/// @par Suspends
+/// The calling process only.
+/// @par OTP
+/// `erlang:hibernate/3`, except that the call stack survives: the caller
+/// continues after the call.
+inline void hibernate() {
+  detail::process& p = detail::self_or_throw("otpp::this_process::hibernate");
+  detail::check_exiting(p);
+  detail::drain(p);
+  if (p.box.head.next != nullptr)
+    return;
+  if (!p.is_foreign())
+    detail::release_stack_below(p, __builtin_frame_address(0));
+  while (p.box.head.next == nullptr) {
+    detail::block(p);
+    detail::drain(p);
+  }
 }
 
 /// Messages in the calling process's mailbox (after moving in what arrived).

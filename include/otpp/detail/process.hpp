@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -47,18 +48,45 @@ enum class signal : std::uint8_t {
   wake,        // an Asio completion for a waiting process
 };
 
-// Unique address per message type: the type test of a selective receive.
-template <class T> inline constexpr char type_tag_v = 0;
+// The name of a type as the compiler spells it (for logs and errors).
+template <class T> constexpr std::string_view type_name() noexcept {
+#if defined(__clang__) || defined(__GNUC__)
+  std::string_view f = __PRETTY_FUNCTION__;
+  auto start = f.find("T = ");
+  if (start == std::string_view::npos)
+    return f;
+  start += 4;
+  auto end = f.find_first_of(";]", start);
+  return f.substr(start, end - start);
+#else
+  return "?";
+#endif
+}
 
-template <class T> const void* type_tag() noexcept {
+// One per message type; its address is the type test of a selective receive.
+struct type_descriptor {
+  std::string_view name;
+};
+template <class T> inline constexpr type_descriptor type_tag_v{type_name<T>()};
+
+template <class T> const type_descriptor* type_tag() noexcept {
   return &type_tag_v<T>;
 }
 
+// Envelope flags: what a message envelope carries besides its value.
+enum envelope_flags : std::uint8_t {
+  request_flag = 1,    // a request: a `request_header` at offset `origin` (implicit monitor)
+  reply_flag = 2,      // a reply: its tag (a std::uint64_t) at offset `origin`
+  monitor_cleared = 4, // a reply whose sender already dropped the requester's monitor
+};
+
 struct envelope {
   envelope* next = nullptr;
-  const void* type = nullptr;
+  const type_descriptor* type = nullptr;
   void (*destroy)(envelope*) noexcept = nullptr;
   signal kind = signal::message;
+  std::uint8_t flags = 0;
+  std::uint32_t origin = 0; // byte offset of the request header / reply tag (see flags)
 };
 
 template <class T> struct message_envelope final : envelope {
@@ -175,6 +203,7 @@ struct process {
   envelope* mark_node = nullptr; // receive mark (see receive.hpp)
   std::uint64_t mark_id = 0;
   std::uint64_t recv_gen = 0;
+  std::vector<std::uint64_t> requests; // tags of send_request()s still awaiting a reply
   std::atomic<std::uint64_t> reductions{0};
 
   exit_reason reason; // valid once status == exited (written before it)

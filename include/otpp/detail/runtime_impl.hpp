@@ -8,8 +8,12 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <exception>
 #include <mutex>
 #include <optional>
@@ -109,6 +113,37 @@ inline void append_message(process& p, envelope* e) noexcept {
   p.box.push_back(e);
 }
 
+// The reply_to of a request envelope / the tag of a reply envelope.
+inline reply_to& request_origin(envelope* e) noexcept {
+  return *reinterpret_cast<reply_to*>(reinterpret_cast<char*>(e) + e->origin);
+}
+inline std::uint64_t reply_tag(const envelope* e) noexcept {
+  return reinterpret_cast<const otpp::ref*>(reinterpret_cast<const char*>(e) + e->origin)->value();
+}
+
+// A request arriving: the requester now monitors us (one envelope for
+// monitor + message). A reply arriving: delivered only if its request is
+// still pending (the requester did not give up), which also ends the
+// request's monitor. False: drop it.
+inline bool accept_tagged(process& p, envelope* e) {
+  if ((e->flags & request_flag) != 0) {
+    reply_to& from = request_origin(e);
+    std::lock_guard lock(p.meta);
+    p.monitored_by.push_back({from.tag.value(), from.pid.ref_ptr()});
+    return true;
+  }
+  std::uint64_t tag = reply_tag(e);
+  auto it = std::find(p.requests.begin(), p.requests.end(), tag);
+  if (it == p.requests.end())
+    return false; // a late reply: its requester gave up
+  *it = p.requests.back();
+  p.requests.pop_back();
+  auto m = take_monitor(p.monitors, p.meta, tag);
+  if (m && m->other && (e->flags & monitor_cleared) == 0)
+    send_signal(m->other.get(), signal::demonitor, process_ref(&p), {}, tag);
+  return true;
+}
+
 inline void append_exit_message(process& p, process_ref from, exit_reason r) {
   append_message(
       p, new message_envelope<exit_message>(exit_message{pid(std::move(from)), std::move(r)}));
@@ -122,7 +157,10 @@ inline void handle(process& p, envelope* e, std::optional<exit_reason>& die) {
       die = std::move(r);
   };
   if (e->kind == signal::message) {
-    append_message(p, e);
+    if (e->flags != 0 && !accept_tagged(p, e))
+      e->destroy(e);
+    else
+      append_message(p, e);
     return;
   }
   if (e->kind == signal::down) {
@@ -269,6 +307,22 @@ inline bool block(process& p, const std::chrono::steady_clock::time_point* deadl
   return true;
 }
 
+// Return the pages of `p`'s stack below `frame` (the caller's frame, with two
+// pages of margin) to the kernel; they read as zeros when touched again.
+inline void release_stack_below(process& p, void* frame) noexcept {
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  auto low = reinterpret_cast<std::uintptr_t>(p.self_stack.stack_bottom);
+  if (low == 0)
+    return;
+  if (p.rt->options().guard_pages)
+    low += page;
+  auto high = (reinterpret_cast<std::uintptr_t>(frame) & ~(page - 1));
+  if (high < low + 3 * page)
+    return;
+  high -= 2 * page; // room for the frames of this call and the switch that follows
+  ::madvise(reinterpret_cast<void*>(low), high - low, MADV_DONTNEED);
+}
+
 // Decides whether a mailbox entry matches a receive: the index of the
 // handler that takes it, or -1. Type-erased so the wait loop is not a template.
 struct matcher {
@@ -356,6 +410,11 @@ inline void finish_process(process& p, exit_reason reason) {
     } else if (rest->kind == signal::monitor) {
       auto* s = static_cast<signal_envelope*>(rest);
       send_down(s->from.get(), s->ref, self, exit_reason::noproc());
+    } else if (rest->kind == signal::message && (rest->flags & request_flag) != 0) {
+      // A request that arrived while we were alive: its requester learns
+      // why it will get no answer.
+      reply_to& from = request_origin(rest);
+      send_down(from.pid.get(), from.tag.value(), self, reason);
     }
     rest->destroy(rest);
     rest = next;
