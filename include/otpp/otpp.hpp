@@ -6,6 +6,9 @@
 #include <otpp/fwd.hpp>
 #include <otpp/version.hpp>
 
+#include <otpp/behaviour/report.hpp>
+#include <otpp/behaviour/server.hpp>
+
 #include <otpp/core/any_message.hpp>
 #include <otpp/core/asio.hpp>
 #include <otpp/core/exit_reason.hpp>

@@ -16,6 +16,11 @@
 
 namespace otpp {
 
+/// The name of `T` as the compiler spells it (for logs and reports).
+template <class T> constexpr std::string_view type_name() noexcept {
+  return detail::type_name<T>();
+}
+
 /// A message of any type taken from the mailbox by a receive handler that
 /// takes `any_message` (such a handler accepts every message). It owns the
 /// message: test its type with `is<T>()`, reach the value with `get<T>()`,
