@@ -237,6 +237,47 @@ TEST_CASE("after runs its function when nothing matches in time and returns its 
   CHECK(log == std::vector<std::string>{"timeout", "timeout", "2", "int 7", "1", "2"});
 }
 
+TEST_CASE("receive timeouts fire neither early nor late whatever the order of their lengths",
+          "[core][receive]") {
+  // The scheduler keeps one deadline entry per waiting process and reuses an
+  // earlier one for a later deadline: mix long and short timeouts, and
+  // receives that end early, and check each timeout ends its own receive.
+  const unsigned n = GENERATE(1u, 3u);
+  otpp::runtime rt({.schedulers = n});
+  otpp::scoped_process sp(rt);
+  auto log = in_process([] {
+    using clock = std::chrono::steady_clock;
+    std::vector<std::string> out;
+    auto timed = [&](std::chrono::milliseconds t) {
+      auto start = clock::now();
+      bool timed_out = tp::receive([](int) { return false; }, otpp::after(t, [] { return true; }));
+      auto took = clock::now() - start;
+      out.push_back(fmt::format("{} {}", timed_out ? "timeout" : "message",
+                                took >= t ? "not early" : "EARLY"));
+    };
+    otpp::pid me = tp::self();
+    // A short deadline entry that a message ends early, then a longer wait.
+    otpp::spawn([me] {
+      tp::sleep_for(5ms);
+      otpp::send(me, 1);
+    });
+    tp::receive([](int) {}, otpp::after(40ms, [] {}));
+    timed(60ms);
+    // A long deadline entry first, then a short one must not wait for it.
+    otpp::spawn([me] {
+      tp::sleep_for(5ms);
+      otpp::send(me, 2);
+    });
+    tp::receive([](int) {}, otpp::after(10s, [] {}));
+    timed(30ms);
+    timed(1ms);
+    timed(40ms);
+    return out;
+  });
+  CHECK(log == std::vector<std::string>{"timeout not early", "timeout not early",
+                                        "timeout not early", "timeout not early"});
+}
+
 TEST_CASE("after(0ms) only looks at the messages already there", "[core][receive]") {
   const unsigned n = GENERATE(1u, 3u);
   otpp::runtime rt({.schedulers = n});

@@ -11,9 +11,13 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -21,6 +25,9 @@
 #include <vector>
 
 namespace otpp::detail {
+
+// Sends `p` the timeout signal of its receive number `gen` (runtime_impl.hpp).
+inline void timeout_signal(process* p, std::uint64_t gen);
 
 // One scheduler thread. Processes placed here live here until they end:
 // their fibers, stacks and private state are touched by this thread only.
@@ -92,6 +99,19 @@ public:
       ready_tail_ = p;
     ++ready_count_;
   }
+  // Process `p` (placed here) waits until `at` at the latest: when `at`
+  // passes while it still waits in that receive, it gets a timeout signal.
+  // Owner thread. A waiting process keeps at most one live heap entry: a
+  // later deadline reuses an earlier entry (it re-inserts itself when that
+  // entry expires), so a loop of calls with the same timeout costs no timer
+  // operation per call. The receive resets `p.deadline` when it returns.
+  void add_deadline(process& p, std::chrono::steady_clock::time_point at) {
+    p.deadline = at;
+    if (at >= p.deadline_entry)
+      return;
+    insert_deadline(p, at);
+  }
+
   // Ready processes queued here. Owner thread.
   std::size_t ready_count() const noexcept { return ready_count_; }
   // True while the thread sleeps in its io_context (not while it spins).
@@ -161,6 +181,30 @@ private:
     return false;
   }
 
+  struct deadline_entry {
+    std::chrono::steady_clock::time_point at;
+    process_ref p;
+  };
+  static bool later(const deadline_entry& a, const deadline_entry& b) noexcept {
+    return a.at > b.at;
+  }
+  void insert_deadline(process& p, std::chrono::steady_clock::time_point at) {
+    p.deadline_entry = at;
+    deadlines_.push_back({at, process_ref(&p)});
+    std::push_heap(deadlines_.begin(), deadlines_.end(), later);
+    if (at < armed_)
+      arm(at);
+  }
+  void arm(std::chrono::steady_clock::time_point at) {
+    armed_ = at;
+    deadline_timer_.expires_at(at);
+    deadline_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec)
+        expire_deadlines();
+    });
+  }
+  inline void expire_deadlines();
+
   process* pop_local() noexcept {
     process* p = ready_head_;
     if (p != nullptr) {
@@ -199,7 +243,34 @@ private:
   std::map<std::size_t, std::unique_ptr<stack_pool>> pools_;
   std::mutex list_mutex_;
   process* list_head_ = nullptr;
+  std::vector<deadline_entry> deadlines_; // min-heap by `at`
+  std::chrono::steady_clock::time_point armed_ = std::chrono::steady_clock::time_point::max();
+  boost::asio::steady_timer deadline_timer_{io_};
 };
+
+inline void scheduler::expire_deadlines() {
+  using clock = std::chrono::steady_clock;
+  armed_ = clock::time_point::max();
+  const auto now = clock::now();
+  while (!deadlines_.empty() && deadlines_.front().at <= now) {
+    std::pop_heap(deadlines_.begin(), deadlines_.end(), later);
+    deadline_entry e = std::move(deadlines_.back());
+    deadlines_.pop_back();
+    process& p = *e.p;
+    if (p.deadline_entry == e.at)
+      p.deadline_entry = clock::time_point::max();
+    if (p.deadline == clock::time_point::max())
+      continue; // not waiting with a deadline (any more)
+    if (p.deadline <= now) {
+      p.deadline = clock::time_point::max();
+      timeout_signal(&p, p.recv_gen);
+    } else if (p.deadline < p.deadline_entry) {
+      insert_deadline(p, p.deadline); // waits again, with a later deadline
+    }
+  }
+  if (!deadlines_.empty() && deadlines_.front().at < armed_)
+    arm(deadlines_.front().at);
+}
 
 inline void scheduler::loop() {
   current_scheduler() = this;

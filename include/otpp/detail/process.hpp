@@ -11,6 +11,7 @@
 #include <boost/smart_ptr/intrusive_ptr.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -204,6 +205,11 @@ struct process {
   std::uint64_t mark_id = 0;
   std::uint64_t recv_gen = 0;
   std::vector<std::uint64_t> requests; // tags of send_request()s still awaiting a reply
+  // The deadline of the receive the process waits in (max: none), and the
+  // earliest entry it has in its scheduler's deadline heap (max: none).
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  std::chrono::steady_clock::time_point deadline_entry =
+      std::chrono::steady_clock::time_point::max();
   std::atomic<std::uint64_t> reductions{0};
 
   exit_reason reason; // valid once status == exited (written before it)

@@ -60,6 +60,10 @@ inline void send_signal(process* to, signal k, process_ref from, exit_reason r =
   push_or_drop(to, new signal_envelope(k, std::move(from), std::move(r), ref));
 }
 
+inline void timeout_signal(process* p, std::uint64_t gen) {
+  send_signal(p, signal::timeout, nullptr, {}, gen);
+}
+
 inline void send_down(process* to, std::uint64_t ref, process_ref who, exit_reason r) {
   auto* e = new message_envelope<down>(down{otpp::ref(ref), pid(std::move(who)), std::move(r)});
   e->kind = signal::down;
@@ -364,14 +368,16 @@ receive_raw(process& p, matcher m, std::optional<clock::time_point> deadline, en
 
   ++p.recv_gen;
   p.timed_out = false;
-  std::optional<boost::asio::steady_timer> timer;
+  struct deadline_guard {
+    process* p;
+    ~deadline_guard() {
+      if (p != nullptr)
+        p->deadline = clock::time_point::max();
+    }
+  } guard{nullptr};
   if (deadline && !p.is_foreign()) {
-    timer.emplace(p.sched->io(), *deadline);
-    timer->async_wait(
-        [self = process_ref(&p), gen = p.recv_gen](const boost::system::error_code& ec) {
-          if (!ec)
-            send_signal(self.get(), signal::timeout, nullptr, {}, gen);
-        });
+    p.sched->add_deadline(p, *deadline);
+    guard.p = &p;
   }
   for (;;) {
     if (!block(p, deadline && p.is_foreign() ? &*deadline : nullptr))
