@@ -963,6 +963,8 @@ template <class M> void cast(const pid& server, M&& msg) {
 /// `gen_server:stop/3`.
 inline void stop(const pid& server, exit_reason reason = exit_reason::normal(),
                  std::chrono::steady_clock::duration timeout = infinity) {
+  if (server == this_process::self())
+    throw call_error(exit_reason::user("calling_self"), server, "stop of");
   ref m = monitor(server);
   send(server, server_detail::sys_stop{reason});
   std::optional<exit_reason> ended = this_process::receive(
@@ -1228,13 +1230,6 @@ private:
       return fmt::format("<{}>", otpp::type_name<S>());
   }
 
-  template <class R> static action as_action(R&& r) {
-    if constexpr (std::is_void_v<std::remove_cvref_t<R>>)
-      return {};
-    else
-      return action(std::forward<R>(r));
-  }
-
   // Invoke f(state, extra..., value), passing the value as an lvalue only
   // if f takes it by non-const lvalue reference.
   template <class F, class M, class... Extra>
@@ -1273,7 +1268,7 @@ private:
     if constexpr (is_continue<P>::value) {
       using M = typename is_continue<P>::message;
       if (M* v = std::any_cast<M>(&c)) {
-        out = as_action_of(invoke(std::get<I>(def_.parts()).fn, *v));
+        out = to_action(std::get<I>(def_.parts()).fn, *v);
         done = true;
         trace_event("continue", otpp::type_name<M>(), out);
         return true;
@@ -1286,18 +1281,14 @@ private:
     using message = M;
   };
 
-  template <class R> static action as_action_of(R&& r) { return action(std::forward<R>(r)); }
-  static action as_action_of() { return {}; }
-
   action dispatch(any_message& m) {
-    ++handled_;
     if (auto* sys = system_message(m))
       return *sys;
-    if (Def::traps_exits && parent_ && m.is<exit_message>()) {
-      auto& e = *m.get_if<exit_message>();
-      if (e.from == parent_)
-        return act::stop(e.reason);
-    }
+    ++handled_;
+    // An exit signal from the parent of a trapping server stops it (OTP),
+    // whether it traps because of on_exit or because init asked to.
+    if (auto* e = m.get_if<exit_message>(); e != nullptr && parent_ && e->from == parent_)
+      return act::stop(e->reason);
     action out;
     bool done = [&]<std::size_t... I>(std::index_sequence<I...>) {
       return (try_part<I>(m, out) || ...);
