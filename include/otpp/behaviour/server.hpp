@@ -303,11 +303,14 @@ template <class P, class S> struct call_reply;
 template <class M, class F, class S> struct call_reply<call_part<M, F, true>, S> {
   using type = typename is_call_ref<typename arg_at<F, S, 1>::type>::reply;
 };
+template <class R> struct reply_type_of { using type = R; };
+template <class R> struct reply_type_of<reply_with_action<R>> { using type = R; };
 template <class M, class F, class S> struct call_reply<call_part<M, F, false>, S> {
-  using result = std::invoke_result_t<F&, S&, M&&>;
-  using type =
-      typename std::conditional_t<is_reply_with_action<result>::value, is_reply_with_action<result>,
-                                  std::type_identity<result>>::type;
+  // As server_loop::invoke passes the message: an rvalue if f takes one, else an lvalue.
+  using result =
+      typename std::conditional_t<std::is_invocable_v<F&, S&, M&&>, std::invoke_result<F&, S&, M&&>,
+                                  std::invoke_result<F&, S&, M&>>::type;
+  using type = typename reply_type_of<result>::type;
 };
 
 template <class P> struct is_call_part : std::false_type {};
@@ -1095,7 +1098,7 @@ public:
       if (!registered) {
         exit_reason r = exit_reason::user("already_started", holder);
         send(starter, init_ack{ack_tag, 1, r});
-        this_process::exit(r);
+        this_process::exit(exit_reason::normal()); // OTP: a linked starter is not killed
       }
     }
     action first;
@@ -1270,7 +1273,7 @@ private:
       if (M* v = std::any_cast<M>(&c)) {
         out = to_action(std::get<I>(def_.parts()).fn, *v);
         done = true;
-        trace_event("continue", otpp::type_name<M>(), out);
+        trace_event("continue", type_name_of<M>, out);
         return true;
       }
     }
@@ -1291,7 +1294,8 @@ private:
       return act::stop(e->reason);
     action out;
     bool done = [&]<std::size_t... I>(std::index_sequence<I...>) {
-      return (try_part<I>(m, out) || ...);
+      // Typed handlers first; a catch-all only takes what they all leave.
+      return (try_part<I>(m, out) || ...) || (try_any<I>(m, out) || ...);
     }
     (std::make_index_sequence<std::tuple_size_v<typename Def::parts_type>>{});
     if (!done)
@@ -1338,7 +1342,7 @@ private:
       if (req == nullptr)
         return false;
       out = handle_call(part, *req);
-      trace_event("call", otpp::type_name<M>(), out);
+      trace_event("call", type_name_of<M>, out);
       return true;
     } else if constexpr (is_cast_part<P>::value) {
       using M = typename is_cast_part<P>::message;
@@ -1346,7 +1350,7 @@ private:
       if (c == nullptr)
         return false;
       out = to_action(part.fn, c->value);
-      trace_event("cast", otpp::type_name<M>(), out);
+      trace_event("cast", type_name_of<M>, out);
       return true;
     } else if constexpr (is_info_part<P>::value) {
       using M = typename is_info_part<P>::message;
@@ -1354,9 +1358,16 @@ private:
       if (v == nullptr)
         return false;
       out = to_action(part.fn, *v);
-      trace_event("info", otpp::type_name<M>(), out);
+      trace_event("info", type_name_of<M>, out);
       return true;
-    } else if constexpr (is_any<P>::value) {
+    } else {
+      return false;
+    }
+  }
+  template <std::size_t I> bool try_any(any_message& m, action& out) {
+    using P = std::tuple_element_t<I, typename Def::parts_type>;
+    auto& part = std::get<I>(def_.parts());
+    if constexpr (is_any<P>::value) {
       std::string_view type = m.type_name();
       std::string t(type); // the handler may forward the message
       if constexpr (std::is_void_v<std::invoke_result_t<decltype(part.fn)&, S&, any_message&>>) {
@@ -1438,6 +1449,8 @@ private:
     }
     return {};
   }
+
+  template <class M> static constexpr std::string_view type_name_of = otpp::type_name<M>();
 
   void trace_event(std::string_view kind, std::string_view type, const action& a) {
     if (!tracing_)

@@ -200,13 +200,7 @@ auto receive_with(envelope* start, After& after, std::tuple<Hs&...> hs) {
   };
   matcher m{&accept,
             [](void* ctx, envelope& e) { return (*static_cast<decltype(accept)*>(ctx))(e); }};
-  std::optional<clock::time_point> deadline;
-  if (after.timeout != clock::duration::max()) {
-    auto now = clock::now();
-    deadline = after.timeout >= clock::time_point::max() - now ? clock::time_point::max()
-                                                               : now + after.timeout;
-  }
-  auto [e, index] = receive_raw(p, m, deadline, start);
+  auto [e, index] = receive_raw(p, m, after.timeout, start);
   if (e == nullptr) {
     if constexpr (is_after<After>::value)
       return after.fn();

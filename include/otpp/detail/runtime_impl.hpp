@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -340,8 +341,36 @@ using clock = std::chrono::steady_clock;
 // `start` that `m` accepts (with the handler index), or {nullptr, -1} when
 // the deadline passes. Unmatched envelopes stay in order. While waiting only
 // new arrivals are examined.
-inline std::pair<envelope*, int>
-receive_raw(process& p, matcher m, std::optional<clock::time_point> deadline, envelope* start) {
+// The deadline `timeout` from now; never earlier than `timeout` from now.
+// Long timeouts read the coarse clock (a few ns, where the precise one costs
+// tens on these VMs) and add its resolution: they may end a few milliseconds
+// late, never early.
+inline clock::time_point deadline_after(clock::duration timeout) noexcept {
+  static const clock::duration coarse_resolution = [] {
+    timespec res{};
+    ::clock_getres(CLOCK_MONOTONIC_COARSE, &res);
+    return std::chrono::seconds(res.tv_sec) + std::chrono::nanoseconds(res.tv_nsec);
+  }();
+  clock::time_point now;
+  clock::duration pad{};
+  if (timeout >= std::chrono::milliseconds(100) &&
+      coarse_resolution <= std::chrono::milliseconds(10)) {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts); // the epoch of steady_clock (CLOCK_MONOTONIC)
+    now = clock::time_point(std::chrono::duration_cast<clock::duration>(
+        std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
+    pad = coarse_resolution;
+  } else {
+    now = clock::now();
+  }
+  if (timeout >= clock::time_point::max() - now - pad)
+    return clock::time_point::max();
+  return now + timeout + pad;
+}
+
+// `timeout`: duration::max() waits for ever, zero only looks.
+inline std::pair<envelope*, int> receive_raw(process& p, matcher m, clock::duration timeout,
+                                             envelope* start) {
   check_exiting(p);
   count_reduction(p);
   drain(p);
@@ -363,8 +392,11 @@ receive_raw(process& p, matcher m, std::optional<clock::time_point> deadline, en
   };
   if (auto r = scan(); r.first != nullptr)
     return r;
-  if (deadline && *deadline <= clock::now())
+  if (timeout <= clock::duration::zero())
     return {nullptr, -1};
+  std::optional<clock::time_point> deadline;
+  if (timeout != clock::duration::max())
+    deadline = deadline_after(timeout);
 
   ++p.recv_gen;
   p.timed_out = false;
