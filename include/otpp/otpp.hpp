@@ -8,6 +8,7 @@
 
 #include <otpp/behaviour/report.hpp>
 #include <otpp/behaviour/server.hpp>
+#include <otpp/behaviour/supervisor.hpp>
 
 #include <otpp/core/any_message.hpp>
 #include <otpp/core/asio.hpp>

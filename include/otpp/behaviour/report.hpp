@@ -49,7 +49,10 @@ inline hook& the_hook() {
 } // namespace detail_report
 
 /// The default handler: one line on stderr, `=KIND REPORT==== <pid> text`.
+/// Progress reports are left out, as OTP's default logger level does.
 inline void print_report(const report& r) {
+  if (r.kind == report_kind::progress)
+    return;
   constexpr std::string_view names[] = {"TRACE", "UNHANDLED", "CRASH", "SUPERVISOR", "PROGRESS"};
   fmt::print(stderr, "={} REPORT==== {} {}\n", names[static_cast<int>(r.kind)], r.from, r.text);
 }

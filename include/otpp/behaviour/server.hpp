@@ -1034,7 +1034,7 @@ inline void trace(const pid& server, bool on,
 struct start_options {
   /// Register the server under this name before `init` runs (empty: none).
   /// A name in use makes the start fail with `user("already_started")`.
-  std::string name;
+  std::string name{}; // "{}": g++ -Wextra lets {.spawn = ...} omit it
   /// How long to wait for `init`; on expiry the server is killed and the start fails with
   /// `timeout`.
   std::chrono::steady_clock::duration timeout = infinity;
