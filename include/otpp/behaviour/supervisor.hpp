@@ -1189,8 +1189,15 @@ inline void to_dot(std::string& out, const tree_node& n, const std::string& path
   out += fmt::format("  \"{}\" [label=\"{}\", shape={}, style={}];\n", path, escaped,
                      n.type == child_type::supervisor ? "box" : "ellipse",
                      n.state == child_info::status::running ? "solid" : "dashed");
+  // Siblings of one id (simple_one_for_one children) are told apart by their
+  // rank among themselves, so node names stay unique and stable.
+  std::unordered_map<std::string, std::size_t> total, seen;
+  for (auto& c : n.children)
+    ++total[c.id];
   for (auto& c : n.children) {
     std::string child_path = path + "/" + c.id;
+    if (total[c.id] > 1)
+      child_path += fmt::format("#{}", ++seen[c.id]);
     to_dot(out, c, child_path);
     out += fmt::format("  \"{}\" -> \"{}\";\n", path, child_path);
   }
