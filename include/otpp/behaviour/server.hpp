@@ -310,7 +310,7 @@ template <class M, class F, class S> struct call_reply<call_part<M, F, false>, S
   using result =
       typename std::conditional_t<std::is_invocable_v<F&, S&, M&&>, std::invoke_result<F&, S&, M&&>,
                                   std::invoke_result<F&, S&, M&>>::type;
-  using type = typename reply_type_of<result>::type;
+  using type = typename reply_type_of<std::remove_cvref_t<result>>::type; // sent as a value
 };
 
 template <class P> struct is_call_part : std::false_type {};
@@ -1488,10 +1488,14 @@ start_result<server_ref<std::decay_t<Def>>> start_impl(const Def& def, start_opt
     server_loop<D> loop(std::move(def), parent);
     std::apply([&](auto&... a) { loop.run(me, tag, std::move(name), a...); }, args);
   };
+  // The ack and the down come after this mark: the wait costs the same
+  // however many messages the caller (a busy supervisor) has queued.
+  mailbox_mark mark = this_process::mark();
   spawned_monitor sm = spawn_monitor(std::move(body), so);
   ref mon = sm.monitor;
   bool down_seen = false;
   std::optional<init_ack> ack = this_process::receive(
+      mark,
       when([tag](const init_ack& a) { return a.tag == tag; },
            [](init_ack& a) -> std::optional<init_ack> { return std::move(a); }),
       when([mon](const down& d) { return d.monitor == mon; },
@@ -1512,7 +1516,8 @@ start_result<server_ref<std::decay_t<Def>>> start_impl(const Def& def, start_opt
   }
   // Return once the server has ended (OTP 26: a failed start is synchronous).
   if (!down_seen)
-    this_process::receive(when([mon](const down& d) { return d.monitor == mon; }, [](down&) {}));
+    this_process::receive(mark,
+                          when([mon](const down& d) { return d.monitor == mon; }, [](down&) {}));
   if (link && this_process::trapping_exits()) // its exit message came before the down: drop it
     this_process::receive(
         when([p = sm.pid](const exit_message& e) { return e.from == p; }, [](exit_message&) {}),

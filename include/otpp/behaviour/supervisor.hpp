@@ -832,11 +832,15 @@ private:
     };
     std::vector<pending> v;
     shutdown_policy sp = tmpl_ ? tmpl_->shutdown() : shutdown_policy::infinite();
+    // The downs arrive after this mark: each wait below is O(1) however many
+    // children there are. After unlink no exit message of a child arrives;
+    // one already there is dropped with the supervisor.
+    mailbox_mark mark = this_process::mark();
     for (auto& [k, c] : dynamic_) {
       if (!c.pid_)
         continue;
       pid p = std::exchange(c.pid_, pid());
-      unlink_flush(p);
+      unlink(p);
       v.push_back({p, monitor(p), c.spec.id});
       exit(p, sp.which() == shutdown_policy::kind::brutal_kill ? exit_reason::kill()
                                                                : exit_reason::shutdown());
@@ -851,6 +855,7 @@ private:
     while (!open.empty()) {
       auto left = deadline && !killed ? *deadline - std::chrono::steady_clock::now() : infinity;
       bool got = this_process::receive(
+          mark,
           when([&open](const down& d) { return open.count(d.monitor.value()) != 0; },
                [&open](down& d) {
                  open.erase(d.monitor.value());

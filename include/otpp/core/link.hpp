@@ -84,7 +84,10 @@ inline bool demonitor(ref monitor_ref, demonitor_options opts = {}) {
   if (m && m->other)
     detail::send_signal(m->other.get(), detail::signal::demonitor, detail::process_ref(&me), {},
                         monitor_ref.value());
-  if (opts.flush) {
+  // A down is moved into the mailbox only by taking the monitor's entry: if
+  // the entry was still there, no down of it is in the mailbox (one still in
+  // the inbox is dropped on arrival), so there is nothing to flush.
+  if (opts.flush && !m) {
     detail::drain(me);
     detail::envelope* prev = &me.box.head;
     while (detail::envelope* e = prev->next) {

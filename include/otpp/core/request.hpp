@@ -103,7 +103,9 @@ inline bool cancel_request(ref tag) {
     *it = me.requests.back();
     me.requests.pop_back();
   }
-  demonitor(tag, {.flush = true}); // drains: a reply arriving now is dropped
+  demonitor(tag, {.flush = true}); // a down already in the mailbox goes too
+  if (pending)
+    return true; // no reply has reached the mailbox: one arriving now is dropped
   detail::envelope* prev = &me.box.head;
   while (detail::envelope* e = prev->next) {
     if ((e->flags & detail::reply_flag) != 0 && detail::reply_tag(e) == tag.value()) {

@@ -95,7 +95,8 @@ inline bool remove_link(process& p, process* other) {
   if (it == p.links.end())
     return false;
   std::lock_guard lock(p.meta);
-  p.links.erase(it);
+  *it = std::move(p.links.back()); // the order of links does not matter
+  p.links.pop_back();
   return true;
 }
 inline std::optional<monitor_entry> take_monitor(std::vector<monitor_entry>& table, spinlock& meta,
@@ -106,7 +107,8 @@ inline std::optional<monitor_entry> take_monitor(std::vector<monitor_entry>& tab
     return std::nullopt;
   std::lock_guard lock(meta);
   monitor_entry out = std::move(*it);
-  table.erase(it);
+  *it = std::move(table.back()); // the order of monitors does not matter
+  table.pop_back();
   return out;
 }
 
