@@ -693,8 +693,6 @@ private:
       child& c = children_[k];
       if (c.pid_)
         continue;
-      if (k != i && c.restarting)
-        continue; // waits for its own try-again
       bool restarted = k == i || spec_->strategy != one_for_one;
       child_start r = start(c);
       if (r.error) {
