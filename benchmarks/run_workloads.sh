@@ -12,7 +12,7 @@ cmake --build --preset release -j2 >/dev/null
 bin=build/release/benchmarks
 
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, $(uname -r), $(g++ --version | head -1)"
-for workload in "skynet" "ping_pong" "ping_pong 1000000 0" "ring" "spawn_idle" "fan_in" "selective_receive"; do
+for workload in "skynet" "ping_pong" "ping_pong 1000000 0" "ring" "spawn_idle" "fan_in" "selective_receive" "server_call" "supervisor_restart"; do
   set -- $workload
   name=$1
   shift

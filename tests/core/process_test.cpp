@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -252,4 +253,41 @@ TEST_CASE("this_process::is_process tells a process or scoped thread from a plai
     otpp_test::expect<done>();
   }
   CHECK_FALSE(tp::is_process());
+}
+
+TEST_CASE("a process suspended inside a catch block keeps its own exception", "[core][process]") {
+  // The C++ runtime's caught-exception stack is per thread; processes of one
+  // scheduler share the thread, so each switch must carry its own.
+  const unsigned n = GENERATE(1u, 3u);
+  otpp::runtime rt({.schedulers = n});
+  otpp::scoped_process sp(rt);
+  otpp::pid me = tp::self();
+  auto body = [me](std::string name, std::chrono::milliseconds pause) {
+    return [me, name, pause] {
+      try {
+        throw std::runtime_error(name + ": a message long enough to live on the heap");
+      } catch (const std::exception& e) {
+        tp::sleep_for(pause); // the other process throws and catches meanwhile
+        std::string seen = e.what();
+        try {
+          throw; // rethrows this process's exception, not the other's
+        } catch (const std::runtime_error& again) {
+          seen += std::string(" | ") + again.what();
+        }
+        otpp::send(me, seen);
+      }
+    };
+  };
+  for (int round = 0; round < 20; ++round) {
+    otpp::spawn(body("A", 2ms), {.scheduler = 0});
+    otpp::spawn(body("B", 1ms), {.scheduler = 0});
+    std::vector<std::string> got{otpp_test::expect<std::string>(),
+                                 otpp_test::expect<std::string>()};
+    std::sort(got.begin(), got.end());
+    CHECK(got == std::vector<std::string>{
+                     "A: a message long enough to live on the heap | A: a message long enough "
+                     "to live on the heap",
+                     "B: a message long enough to live on the heap | B: a message long enough "
+                     "to live on the heap"});
+  }
 }

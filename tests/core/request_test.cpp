@@ -225,7 +225,7 @@ TEST_CASE("a forwarded request is answered by the process it was forwarded to",
     otpp::kill(p);
 }
 
-TEST_CASE("an any_message handler takes any type; is, get_if, get and type_name",
+TEST_CASE("an any_message handler takes any type, is, get_if, get and type_name",
           "[core][any_message]") {
   otpp::runtime rt({.schedulers = 1});
   otpp::scoped_process sp(rt);

@@ -225,7 +225,7 @@ TEST_CASE("a registered name never outlives its process, whatever races its exit
   CHECK(rt.registered().empty());
 }
 
-TEST_CASE("a cancelled timer's message never arrives; an uncancellable one arrives exactly once",
+TEST_CASE("a cancelled timer's message never arrives, an uncancellable one arrives exactly once",
           "[stress][timer]") {
   const unsigned n = GENERATE(1u, 2u, 3u);
   otpp::runtime rt({.schedulers = n});

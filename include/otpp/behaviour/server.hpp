@@ -1102,6 +1102,7 @@ public:
       }
     }
     action first;
+    std::optional<exit_reason> crash;
     try {
       auto result = call_init(args...);
       if (result.which() == init_result<S>::kind::stop) {
@@ -1119,9 +1120,11 @@ public:
     } catch (const boost::context::detail::forced_unwind&) {
       throw;
     } catch (...) {
-      exit_reason r = exit_reason::from_exception(std::current_exception());
-      send(starter, init_ack{ack_tag, 1, r});
-      this_process::exit(r);
+      crash = exit_reason::from_exception(std::current_exception());
+    }
+    if (crash) { // out of the catch block: send may suspend (see loop)
+      send(starter, init_ack{ack_tag, 1, *crash});
+      this_process::exit(std::move(*crash));
     }
     send(starter, init_ack{ack_tag, 0, {}});
     loop(std::move(first));
@@ -1162,6 +1165,7 @@ private:
   }
 
   [[noreturn]] void loop(action next) {
+    exit_reason crash;
     try {
       for (;;) {
         while (next.which() == action::kind::continue_with)
@@ -1185,9 +1189,13 @@ private:
     } catch (const boost::context::detail::forced_unwind&) {
       throw;
     } catch (...) {
-      exit_reason r = exit_reason::from_exception(std::current_exception());
-      stop_with(std::move(r));
+      crash = exit_reason::from_exception(std::current_exception());
     }
+    // terminate runs out of the catch block: a process must not suspend
+    // inside one (the C++ runtime keeps its caught exceptions per thread,
+    // shared by the processes of a scheduler, and ending catch blocks out
+    // of order frees another process's exception).
+    stop_with(std::move(crash));
   }
 
   [[noreturn]] void stop_with(exit_reason reason,
@@ -1508,7 +1516,8 @@ start_result<server_ref<std::decay_t<Def>>> start_impl(const Def& def, start_opt
     demonitor(mon, {.flush = true});
     return start_result<H>::ok(H(sm.pid));
   }
-  if (!ack) { // init took too long: the server is killed (OTP)
+  const bool timed_out = !ack;
+  if (timed_out) { // init took too long: the server is killed (OTP)
     if (link)
       unlink(sm.pid);
     kill(sm.pid);
@@ -1518,6 +1527,10 @@ start_result<server_ref<std::decay_t<Def>>> start_impl(const Def& def, start_opt
   if (!down_seen)
     this_process::receive(mark,
                           when([mon](const down& d) { return d.monitor == mon; }, [](down&) {}));
+  if (timed_out) // an ack sent just before the kill came before the down: drop it
+    this_process::receive(mark,
+                          when([tag](const init_ack& a) { return a.tag == tag; }, [](init_ack&) {}),
+                          after(std::chrono::steady_clock::duration::zero(), [] {}));
   if (link && this_process::trapping_exits()) // its exit message came before the down: drop it
     this_process::receive(
         when([p = sm.pid](const exit_message& e) { return e.from == p; }, [](exit_message&) {}),

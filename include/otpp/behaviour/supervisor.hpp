@@ -697,11 +697,11 @@ private:
       child_start r = start(c);
       if (r.error) {
         report_error("start_error", *r.error, c.spec.id, {});
-        // Try again later (each try counts towards the intensity), as OTP.
+        // Try again later (each try counts towards the intensity), as OTP:
+        // the retry is for the child that failed (for one_for_all it stops
+        // and restarts the others again).
         c.restarting = true;
-        std::string id = children_[i].spec.id;
-        children_[i].restarting = true;
-        send(self_, try_again_restart{id, 0, false});
+        send(self_, try_again_restart{c.spec.id, 0, false});
         return act::next();
       }
       if (restarted)
@@ -1180,16 +1180,24 @@ inline void to_json(std::string& out, const tree_node& n, int depth) {
   }
   out += "}";
 }
+// An id inside a DOT quoted string: '"' and '\\' escaped (a bare '\\' could
+// escape the closing quote).
+inline std::string dot_escape(std::string_view s) {
+  std::string out;
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\')
+      out += '\\';
+    out += ch;
+  }
+  return out;
+}
 inline void to_dot(std::string& out, const tree_node& n, const std::string& path) {
-  std::string label =
-      fmt::format("{}\\n{}{}", n.id, n.pid ? fmt::format("{}", n.pid) : std::string("-"),
-                  n.restarts ? fmt::format("\\nrestarts: {}", n.restarts) : std::string());
+  std::string label = fmt::format(
+      "{}\\n{}{}", dot_escape(n.id), n.pid ? fmt::format("{}", n.pid) : std::string("-"),
+      n.restarts ? fmt::format("\\nrestarts: {}", n.restarts) : std::string());
   if (n.strategy)
     label += fmt::format("\\n{}", name_of(*n.strategy));
-  std::string escaped;
-  for (char ch : label)
-    escaped += ch == '"' ? std::string("\\\"") : std::string(1, ch);
-  out += fmt::format("  \"{}\" [label=\"{}\", shape={}, style={}];\n", path, escaped,
+  out += fmt::format("  \"{}\" [label=\"{}\", shape={}, style={}];\n", path, label,
                      n.type == child_type::supervisor ? "box" : "ellipse",
                      n.state == child_info::status::running ? "solid" : "dashed");
   // Siblings of one id (simple_one_for_one children) are told apart by their
@@ -1198,7 +1206,7 @@ inline void to_dot(std::string& out, const tree_node& n, const std::string& path
   for (auto& c : n.children)
     ++total[c.id];
   for (auto& c : n.children) {
-    std::string child_path = path + "/" + c.id;
+    std::string child_path = path + "/" + dot_escape(c.id);
     if (total[c.id] > 1)
       child_path += fmt::format("#{}", ++seen[c.id]);
     to_dot(out, c, child_path);
@@ -1221,7 +1229,7 @@ inline std::string to_json(const tree_node& tree) {
 /// paths, so two snapshots of one tree diff line by line.
 inline std::string to_dot(const tree_node& tree) {
   std::string out = "digraph supervision_tree {\n";
-  sup_detail::to_dot(out, tree, tree.id);
+  sup_detail::to_dot(out, tree, sup_detail::dot_escape(tree.id));
   out += "}\n";
   return out;
 }

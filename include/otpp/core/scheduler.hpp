@@ -26,9 +26,6 @@
 
 namespace otpp::detail {
 
-// Sends `p` the timeout signal of its receive number `gen` (runtime_impl.hpp).
-inline void timeout_signal(process* p, std::uint64_t gen);
-
 // One scheduler thread. Processes placed here live here until they end:
 // their fibers, stacks and private state are touched by this thread only.
 //
@@ -105,12 +102,7 @@ public:
   // later deadline reuses an earlier entry (it re-inserts itself when that
   // entry expires), so a loop of calls with the same timeout costs no timer
   // operation per call. The receive resets `p.deadline` when it returns.
-  void add_deadline(process& p, std::chrono::steady_clock::time_point at) {
-    p.deadline = at;
-    if (at >= p.deadline_entry)
-      return;
-    insert_deadline(p, at);
-  }
+  inline void add_deadline(process& p, std::chrono::steady_clock::time_point at);
 
   // Ready processes queued here. Owner thread.
   std::size_t ready_count() const noexcept { return ready_count_; }
@@ -188,21 +180,9 @@ private:
   static bool later(const deadline_entry& a, const deadline_entry& b) noexcept {
     return a.at > b.at;
   }
-  void insert_deadline(process& p, std::chrono::steady_clock::time_point at) {
-    p.deadline_entry = at;
-    deadlines_.push_back({at, process_ref(&p)});
-    std::push_heap(deadlines_.begin(), deadlines_.end(), later);
-    if (at < armed_)
-      arm(at);
-  }
-  void arm(std::chrono::steady_clock::time_point at) {
-    armed_ = at;
-    deadline_timer_.expires_at(at);
-    deadline_timer_.async_wait([this](const boost::system::error_code& ec) {
-      if (!ec)
-        expire_deadlines();
-    });
-  }
+  // Defined in runtime_impl.hpp (they send signals).
+  inline void insert_deadline(process& p, std::chrono::steady_clock::time_point at);
+  inline void arm(std::chrono::steady_clock::time_point at);
   inline void expire_deadlines();
 
   process* pop_local() noexcept {
@@ -247,30 +227,6 @@ private:
   std::chrono::steady_clock::time_point armed_ = std::chrono::steady_clock::time_point::max();
   boost::asio::steady_timer deadline_timer_{io_};
 };
-
-inline void scheduler::expire_deadlines() {
-  using clock = std::chrono::steady_clock;
-  armed_ = clock::time_point::max();
-  const auto now = clock::now();
-  while (!deadlines_.empty() && deadlines_.front().at <= now) {
-    std::pop_heap(deadlines_.begin(), deadlines_.end(), later);
-    deadline_entry e = std::move(deadlines_.back());
-    deadlines_.pop_back();
-    process& p = *e.p;
-    if (p.deadline_entry == e.at)
-      p.deadline_entry = clock::time_point::max();
-    if (p.deadline == clock::time_point::max())
-      continue; // not waiting with a deadline (any more)
-    if (p.deadline <= now) {
-      p.deadline = clock::time_point::max();
-      timeout_signal(&p, p.recv_gen);
-    } else if (p.deadline < p.deadline_entry) {
-      insert_deadline(p, p.deadline); // waits again, with a later deadline
-    }
-  }
-  if (!deadlines_.empty() && deadlines_.front().at < armed_)
-    arm(deadlines_.front().at);
-}
 
 inline void scheduler::loop() {
   current_scheduler() = this;
@@ -324,9 +280,11 @@ inline void scheduler::resume(process* p) {
         [p](boost::context::fiber&& s) { return p->entry(p, std::move(s)); });
   }
   void* fake_stack = nullptr;
+  eh_state own = swap_eh_state(p->eh);
   sanitizer::start_switch(&fake_stack, p->self_stack);
   p->ctx = std::move(p->ctx).resume();
   sanitizer::finish_switch(fake_stack);
+  p->eh = swap_eh_state(own);
   current_process = previous;
   if (p->finished) {
     sanitizer::tsan_destroy_fiber(p->self_stack.tsan_fiber);

@@ -4,6 +4,7 @@
 
 #include <otpp/config.hpp>
 #include <otpp/core/exit_reason.hpp>
+#include <otpp/detail/eh_state.hpp>
 #include <otpp/detail/intrusive_stack.hpp>
 #include <otpp/detail/sanitizer.hpp>
 
@@ -219,6 +220,7 @@ struct process {
   std::size_t stack_size = 0;
   boost::context::fiber ctx;       // the process's fiber while it is suspended
   boost::context::fiber sched_ctx; // the scheduler's continuation while it runs
+  eh_state eh;                     // its exception state while it is suspended
   void* asan_fake_stack = nullptr;
   sanitizer::fiber_info self_stack;
 

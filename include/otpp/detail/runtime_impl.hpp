@@ -61,10 +61,6 @@ inline void send_signal(process* to, signal k, process_ref from, exit_reason r =
   push_or_drop(to, new signal_envelope(k, std::move(from), std::move(r), ref));
 }
 
-inline void timeout_signal(process* p, std::uint64_t gen) {
-  send_signal(p, signal::timeout, nullptr, {}, gen);
-}
-
 inline void send_down(process* to, std::uint64_t ref, process_ref who, exit_reason r) {
   auto* e = new message_envelope<down>(down{otpp::ref(ref), pid(std::move(who)), std::move(r)});
   e->kind = signal::down;
@@ -328,6 +324,57 @@ inline void release_stack_below(process& p, void* frame) noexcept {
     return;
   high -= 2 * page; // room for the frames of this call and the switch that follows
   ::madvise(reinterpret_cast<void*>(low), high - low, MADV_DONTNEED);
+}
+
+// ---------------------------------------------------------------------------
+// Receive deadlines (a heap per scheduler; see scheduler::add_deadline)
+// ---------------------------------------------------------------------------
+
+inline void scheduler::add_deadline(process& p, std::chrono::steady_clock::time_point at) {
+  p.deadline = at;
+  if (at >= p.deadline_entry)
+    return;
+  insert_deadline(p, at);
+}
+
+inline void scheduler::insert_deadline(process& p, std::chrono::steady_clock::time_point at) {
+  p.deadline_entry = at;
+  deadlines_.push_back({at, process_ref(&p)});
+  std::push_heap(deadlines_.begin(), deadlines_.end(), later);
+  if (at < armed_)
+    arm(at);
+}
+inline void scheduler::arm(std::chrono::steady_clock::time_point at) {
+  armed_ = at;
+  deadline_timer_.expires_at(at);
+  deadline_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec)
+      expire_deadlines();
+  });
+}
+
+inline void scheduler::expire_deadlines() {
+  using clock = std::chrono::steady_clock;
+  armed_ = clock::time_point::max();
+  const auto now = clock::now();
+  while (!deadlines_.empty() && deadlines_.front().at <= now) {
+    std::pop_heap(deadlines_.begin(), deadlines_.end(), later);
+    deadline_entry e = std::move(deadlines_.back());
+    deadlines_.pop_back();
+    process& p = *e.p;
+    if (p.deadline_entry == e.at)
+      p.deadline_entry = clock::time_point::max();
+    if (p.deadline == clock::time_point::max())
+      continue; // not waiting with a deadline (any more)
+    if (p.deadline <= now) {
+      p.deadline = clock::time_point::max();
+      send_signal(&p, signal::timeout, nullptr, {}, p.recv_gen);
+    } else if (p.deadline < p.deadline_entry) {
+      insert_deadline(p, p.deadline); // waits again, with a later deadline
+    }
+  }
+  if (!deadlines_.empty() && deadlines_.front().at < armed_)
+    arm(deadlines_.front().at);
 }
 
 // Decides whether a mailbox entry matches a receive: the index of the
