@@ -543,6 +543,10 @@ private:
                     "state first (S& or auto&) and a concrete message type last, or name it: "
                     "on_call<Message>(f)");
       return std::move(*this);
+    } else if constexpr (!state_by_reference<F, State>()) {
+      static_assert(always_false<F>, "otpp::server: take the state by reference (S&, const S& or auto&): a handler "
+                    "that takes it by value changes a copy");
+      return std::move(*this);
     } else if constexpr (arity<F, State> == 2) {
       using Msg = typename last_arg<F, State>::type;
       using R = typename handler_sig<F, State>::result;
@@ -584,6 +588,10 @@ private:
     } else if constexpr (arity<F, State> != 2) {
       static_assert(always_false<F>,
                     "otpp::server: a cast/info/exit/continue handler takes (State&, Message)");
+      return std::move(*this);
+    } else if constexpr (!state_by_reference<F, State>()) {
+      static_assert(always_false<F>, "otpp::server: take the state by reference (S&, const S& or auto&): a handler "
+                    "that takes it by value changes a copy");
       return std::move(*this);
     } else {
       check_result<typename handler_sig<F, State>::result>();
@@ -1592,20 +1600,33 @@ server_ref<std::decay_t<Def>> start_link(start_options opts, const Def& def, Arg
   return try_start_link(std::move(opts), def, std::forward<Args>(args)...).value();
 }
 
+namespace server_detail {
+// A process can start servers only on its own runtime (it waits for them).
+inline void check_same_runtime(runtime& rt) {
+  if (&this_process::get_runtime() != &rt)
+    throw std::logic_error("otpp::start(runtime&, ...): a process can only start a server on "
+                           "its own runtime");
+}
+} // namespace server_detail
+
 /// Start a server on `rt` from any thread (a thread that is not a process
 /// waits as a temporary scoped_process). Unlinked.
 template <server_definition_type Def, class... Args>
 server_ref<std::decay_t<Def>> start(runtime& rt, const Def& def, Args&&... args) {
-  if (this_process::is_process())
+  if (this_process::is_process()) {
+    server_detail::check_same_runtime(rt);
     return start(def, std::forward<Args>(args)...);
+  }
   scoped_process waiter(rt);
   return start(def, std::forward<Args>(args)...);
 }
 template <server_definition_type Def, class... Args>
 server_ref<std::decay_t<Def>> start(runtime& rt, start_options opts, const Def& def,
                                     Args&&... args) {
-  if (this_process::is_process())
+  if (this_process::is_process()) {
+    server_detail::check_same_runtime(rt);
     return start(std::move(opts), def, std::forward<Args>(args)...);
+  }
   scoped_process waiter(rt);
   return start(std::move(opts), def, std::forward<Args>(args)...);
 }

@@ -876,6 +876,7 @@ private:
   // Unlink `p` and remove its exit message if one is already there: its
   // reason, if so.
   static std::optional<exit_reason> unlink_flush(const pid& p) {
+    (void)this_process::mailbox_length(); // move in what has arrived: its exit message stays
     unlink(p);
     return this_process::receive(
         when([&p](const exit_message& e) { return e.from == p; },

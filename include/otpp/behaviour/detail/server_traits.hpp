@@ -66,6 +66,14 @@ inline constexpr std::size_t arity = [] {
     return std::size_t{0};
 }();
 
+// True if the handler's first parameter (the state) is a reference.
+template <class F, class S> constexpr bool state_by_reference() {
+  if constexpr (arity<F, S> == 0)
+    return true; // reported elsewhere
+  else
+    return std::is_reference_v<std::tuple_element_t<0, typename handler_sig<F, S>::args>>;
+}
+
 // The last parameter's type without cv/ref: the message type.
 template <class F, class S> struct last_arg {
   using args = typename handler_sig<F, S>::args;
