@@ -1,0 +1,3 @@
+module otpp/benchmarks/peers/go
+
+go 1.19

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Turn the raw runs of benchmarks/run.sh into benchmarks/RESULTS.md.
+
+Usage: results.py RAW.tsv VERSIONS.txt RUNS > RESULTS.md
+RAW.tsv: workload, runtime, run, status, peak RSS in KiB, the program's line.
+"""
+import re
+import statistics
+import sys
+
+# What each workload's line says, and whether more is better.
+METRICS = {
+    "skynet": [("time", r" in ([0-9.]+) s", "s", False)],
+    "ping_pong": [("round trips/s", r"([0-9.]+)M round trips/s", "M/s", True)],
+    "ring": [("hops/s", r"([0-9.]+)M hops/s", "M/s", True)],
+    "spawn_idle": [
+        ("spawns/s", r"\(([0-9.]+)M spawns/s\)", "M/s", True),
+        ("bytes per process", r"([0-9]+) resident bytes each", "B", False),
+    ],
+    "fan_in": [("messages/s", r"([0-9.]+)M messages/s", "M/s", True)],
+    "server_call": [("calls/s", r"([0-9.]+)M calls/s", "M/s", True)],
+}
+TITLES = {
+    "skynet": "skynet, 1,111,111 processes",
+    "ping_pong": "ping-pong, 1M round trips",
+    "ring": "ring, 1,000 processes, 10M hops",
+    "spawn_idle": "spawn-idle, 1M waiting processes",
+    "fan_in": "fan-in, 1,000 producers x 1,000 messages",
+    "server_call": "server call, 1M calls from 1 client",
+}
+PEERS = ["erlang", "caf", "go"]
+NAMES = {"otpp": "otpp", "erlang": "Erlang/OTP", "caf": "CAF", "go": "Go"}
+
+
+def main():
+    raw, versions, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    data = {}  # (workload, runtime) -> list of (values dict, rss KiB) ; failures counted
+    failures = {}
+    order = []
+    for row in open(raw, encoding="utf-8"):
+        parts = row.rstrip("\n").split("\t", 5)
+        if len(parts) < 6:
+            continue
+        w, rt, _, status, rss, line = parts
+        if rt not in order:
+            order.append(rt)
+        values = {}
+        for name, rx, _, _ in METRICS.get(w, []):
+            m = re.search(rx, line)
+            if m:
+                values[name] = float(m.group(1))
+        ok = status == "ok" and len(values) == len(METRICS.get(w, [])) and "WRONG" not in line
+        if ok:
+            data.setdefault((w, rt), []).append((values, int(rss or 0)))
+        else:
+            failures[(w, rt)] = failures.get((w, rt), 0) + 1
+
+    vers = {}
+    for line in open(versions, encoding="utf-8"):
+        k, _, v = line.rstrip("\n").partition("\t")
+        vers[k] = v
+
+    out = []
+    out.append("# otpp against Erlang/OTP, CAF and Go\n")
+    out.append(
+        "Written by `bash benchmarks/run.sh` (do not edit by hand): every workload "
+        f"run {runs} times per runtime, runtimes alternating within each round, on "
+        "one machine in one run. Medians, with min and max; peak RSS is the median of "
+        "the runs' maximum resident set (`/usr/bin/time`). The ratio is otpp's "
+        "advantage: for a rate otpp / peer, for a time or a size peer / otpp, so above "
+        "1.00 means otpp is better.\n"
+    )
+    out.append(f"- Machine: {vers.get('machine', '?')}; run {vers.get('date', '?')}")
+    for k in ["otpp", "erlang", "caf", "go"]:
+        if k in vers:
+            out.append(f"- {NAMES[k]}: {vers[k]}")
+    out.append("")
+    out.append(
+        "Programs: `benchmarks/workloads/*.cpp` (otpp), `benchmarks/peers/<runtime>/` "
+        "(each peer's README says how it maps to the otpp workload).\n"
+    )
+
+    summary = []
+    for w, metrics in METRICS.items():
+        out.append(f"## {TITLES[w]}\n")
+        for name, _, unit, higher in metrics:
+            if len(metrics) > 1:
+                out.append(f"### {name}\n")
+            out.append(f"| runtime | median | min | max | peak RSS (MiB) | otpp ratio |")
+            out.append("|---|---|---|---|---|---|")
+            med = {
+                rt: statistics.median([v[name] for v, _ in data[(w, rt)]])
+                for rt in order
+                if data.get((w, rt))
+            }
+            for rt in order:
+                fails = failures.get((w, rt), 0)
+                if rt not in med:
+                    out.append(f"| {NAMES.get(rt, rt)} | failed ({fails} runs) | | | | |")
+                    continue
+                runs_ok = data[(w, rt)]
+                vals = [v[name] for v, _ in runs_ok]
+                rss = statistics.median([r for _, r in runs_ok]) / 1024
+                ratio = ""
+                if rt != "otpp" and "otpp" in med and med[rt] > 0 and med["otpp"] > 0:
+                    r = med["otpp"] / med[rt] if higher else med[rt] / med["otpp"]
+                    ratio = f"{r:.2f}"
+                    summary.append((w, name, rt, r))
+                note = f" ({fails} failed)" if fails else ""
+                out.append(
+                    f"| {NAMES.get(rt, rt)}{note} | {fmt(med[rt], unit)} | {fmt(min(vals), unit)} | "
+                    f"{fmt(max(vals), unit)} | {rss:.0f} | {ratio} |"
+                )
+            out.append("")
+
+    out.append("## Where otpp is behind\n")
+    behind = [(w, n, rt, r) for w, n, rt, r in summary if r < 1.0]
+    if not behind:
+        out.append("Nowhere in this run: otpp's median is ahead of every peer's on every workload.\n")
+    else:
+        for w, n, rt, r in behind:
+            out.append(f"- {TITLES[w]} ({n}): {NAMES[rt]} is ahead, otpp ratio {r:.2f}.")
+        out.append("")
+    print("\n".join(out))
+
+
+def fmt(v, unit):
+    if unit == "M/s":
+        return f"{v:.2f}M/s"
+    if unit == "s":
+        return f"{v:.3f} s"
+    return f"{v:.0f} {unit}"
+
+
+if __name__ == "__main__":
+    main()
