@@ -279,7 +279,7 @@ TEST_CASE("simple_one_for_one with 1,000 children restarts only the one that end
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
-  auto templ = otpp::worker("w", [me](int k) { return spawn_probe("w" + std::to_string(k), me); });
+  auto templ = otpp::worker("w", [me](int k) { return spawn_probe(fmt::format("w{}", k), me); });
   auto sup = otpp::start_supervisor(rt, spec_of(otpp::simple_one_for_one, {templ}));
   constexpr int count = 1000;
   for (int k = 0; k < count; ++k)

@@ -544,7 +544,8 @@ private:
                     "on_call<Message>(f)");
       return std::move(*this);
     } else if constexpr (!state_by_reference<F, State>()) {
-      static_assert(always_false<F>, "otpp::server: take the state by reference (S&, const S& or auto&): a handler "
+      static_assert(always_false<F>,
+                    "otpp::server: take the state by reference (S&, const S& or auto&): a handler "
                     "that takes it by value changes a copy");
       return std::move(*this);
     } else if constexpr (arity<F, State> == 2) {
@@ -590,7 +591,8 @@ private:
                     "otpp::server: a cast/info/exit/continue handler takes (State&, Message)");
       return std::move(*this);
     } else if constexpr (!state_by_reference<F, State>()) {
-      static_assert(always_false<F>, "otpp::server: take the state by reference (S&, const S& or auto&): a handler "
+      static_assert(always_false<F>,
+                    "otpp::server: take the state by reference (S&, const S& or auto&): a handler "
                     "that takes it by value changes a copy");
       return std::move(*this);
     } else {
