@@ -28,6 +28,23 @@ TITLES = {
     "fan_in": "fan-in, 1,000 producers x 1,000 messages",
     "server_call": "server call, 1M calls from 1 client",
 }
+NOTES = [
+    "- Server call: otpp's `call` and Erlang's `gen_server:call` monitor the server and "
+    "time out after 5 s; CAF's `request(...).await` runs with an infinite timeout (CAF 0.17 "
+    "keeps a timer per request until it expires: with 5 s it runs 2.5x slower, see "
+    "peers/caf/README.md); Go's call is a request channel plus a reply channel, with no "
+    "monitor and no timeout.",
+    "- Placement: otpp and Erlang pin the two ping-pong processes and the call pair to one "
+    "scheduler; CAF and Go cannot pin (their `same scheduler` is a label).",
+    "- Go channels are bounded (a full one blocks its sender); the others' mailboxes are "
+    "not.",
+    "- spawn-idle runs right after other runtimes freed their memory, so every runtime "
+    "pays first-touch page faults here (2-6 us each on these VMs); otpp's rate on a warm "
+    "re-run is about 3x higher (benchmarks/README.md). otpp's resident bytes are one 4 KiB "
+    "stack page plus the process control block; an event-based CAF actor has no stack.",
+    "- Erlang's times are measured inside the VM (VM start-up not counted); peak RSS "
+    "includes it.",
+]
 PEERS = ["erlang", "caf", "go"]
 NAMES = {"otpp": "otpp", "erlang": "Erlang/OTP", "caf": "CAF", "go": "Go"}
 
@@ -121,6 +138,9 @@ def main():
         for w, n, rt, r in behind:
             out.append(f"- {TITLES[w]} ({n}): {NAMES[rt]} is ahead, otpp ratio {r:.2f}.")
         out.append("")
+    out.append("## How the programs differ\n")
+    out.extend(NOTES)
+    out.append("")
     print("\n".join(out))
 
 
