@@ -17,23 +17,9 @@ using otpp_test::expect;
 
 namespace {
 
-// Replaces the report handler for its lifetime, then restores the previous one.
-struct report_guard {
-  otpp::report_handler previous;
-  explicit report_guard(otpp::report_handler h)
-      : previous(otpp::set_report_handler(std::move(h))) {}
-  report_guard(const report_guard&) = delete;
-  report_guard& operator=(const report_guard&) = delete;
-  ~report_guard() { otpp::set_report_handler(std::move(previous)); }
-};
-// Crash reports of servers that fail on purpose stay off stderr.
-otpp::report_handler quiet() {
-  return [](const otpp::report&) {};
-}
-// Each report becomes a message to `to`.
-otpp::report_handler reports_to(otpp::pid to) {
-  return [to](const otpp::report& r) { otpp::send(to, r); };
-}
+using otpp_test::quiet;
+using otpp_test::report_guard;
+using otpp_test::reports_to;
 
 struct add {
   double x, y;

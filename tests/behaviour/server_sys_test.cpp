@@ -17,15 +17,7 @@ using otpp_test::expect;
 
 namespace {
 
-// Replaces the report handler for its lifetime, then restores the previous one.
-struct report_guard {
-  otpp::report_handler previous;
-  explicit report_guard(otpp::report_handler h)
-      : previous(otpp::set_report_handler(std::move(h))) {}
-  report_guard(const report_guard&) = delete;
-  report_guard& operator=(const report_guard&) = delete;
-  ~report_guard() { otpp::set_report_handler(std::move(previous)); }
-};
+using otpp_test::report_guard;
 
 struct inc {
   int by;

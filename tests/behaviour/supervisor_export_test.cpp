@@ -17,18 +17,8 @@ using otpp::exit_reason;
 
 namespace {
 
-// Replaces the report handler for its lifetime, then restores the previous one.
-struct report_guard {
-  otpp::report_handler previous;
-  explicit report_guard(otpp::report_handler h)
-      : previous(otpp::set_report_handler(std::move(h))) {}
-  report_guard(const report_guard&) = delete;
-  report_guard& operator=(const report_guard&) = delete;
-  ~report_guard() { otpp::set_report_handler(std::move(previous)); }
-};
-otpp::report_handler quiet() {
-  return [](const otpp::report&) {};
-}
+using otpp_test::quiet;
+using otpp_test::report_guard;
 
 // A worker that waits until an exit signal ends it.
 otpp::child_spec idle(std::string id, otpp::child_options opts = {}) {

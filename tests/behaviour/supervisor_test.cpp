@@ -21,21 +21,9 @@ using otpp_test::expect;
 
 namespace {
 
-// Replaces the report handler for its lifetime, then restores the previous one.
-struct report_guard {
-  otpp::report_handler previous;
-  explicit report_guard(otpp::report_handler h)
-      : previous(otpp::set_report_handler(std::move(h))) {}
-  report_guard(const report_guard&) = delete;
-  report_guard& operator=(const report_guard&) = delete;
-  ~report_guard() { otpp::set_report_handler(std::move(previous)); }
-};
-otpp::report_handler quiet() {
-  return [](const otpp::report&) {};
-}
-otpp::report_handler reports_to(otpp::pid to) {
-  return [to](const otpp::report& r) { otpp::send(to, r); };
-}
+using otpp_test::quiet;
+using otpp_test::report_guard;
+using otpp_test::reports_to;
 // True if a report whose text contains every one of `parts` is (or comes
 // within `wait`) in the mailbox; other reports are consumed.
 bool has_report(std::vector<std::string> parts, std::chrono::milliseconds wait = 0ms) {

@@ -31,14 +31,7 @@ constexpr int rounds = 6;
 constexpr std::size_t servers = 4;
 constexpr int clients = 6;
 
-struct report_guard {
-  otpp::report_handler previous;
-  explicit report_guard(otpp::report_handler h)
-      : previous(otpp::set_report_handler(std::move(h))) {}
-  report_guard(const report_guard&) = delete;
-  report_guard& operator=(const report_guard&) = delete;
-  ~report_guard() { otpp::set_report_handler(std::move(previous)); }
-};
+using otpp_test::report_guard;
 
 // A server that counts calls and dies when told to (a cast that throws).
 struct get {};

@@ -2,6 +2,7 @@
 // Distributed under the Boost Software License, Version 1.0.
 #pragma once
 
+#include <otpp/behaviour/report.hpp>
 #include <otpp/core/link.hpp>
 #include <otpp/core/process.hpp>
 #include <otpp/core/receive.hpp>
@@ -160,6 +161,26 @@ inline int run_or_abort(otpp::runtime& rt, std::chrono::seconds limit = std::chr
   int r = rt.run();
   done.set_value();
   return r;
+}
+
+// Replaces the report handler for its lifetime, then restores the previous one.
+struct report_guard {
+  otpp::report_handler previous;
+  explicit report_guard(otpp::report_handler h)
+      : previous(otpp::set_report_handler(std::move(h))) {}
+  report_guard(const report_guard&) = delete;
+  report_guard& operator=(const report_guard&) = delete;
+  ~report_guard() { otpp::set_report_handler(std::move(previous)); }
+};
+
+// A report handler that drops everything (crashes on purpose stay off stderr).
+inline otpp::report_handler quiet() {
+  return [](const otpp::report&) {};
+}
+
+// A report handler that sends each report as a message to `to`.
+inline otpp::report_handler reports_to(otpp::pid to) {
+  return [to](const otpp::report& r) { otpp::send(to, r); };
 }
 
 // Yield `k` times (lets other processes of the scheduler run in between).

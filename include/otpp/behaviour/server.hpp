@@ -1562,7 +1562,7 @@ start_result<server_ref<std::decay_t<Def>>> start_impl(const Def& def, start_opt
 /// `gen_server:start/3,4`.
 template <server_definition_type Def, class... Args>
 auto try_start(const Def& def, Args&&... args) {
-  return server_detail::start_impl(def, start_options{}, false, std::forward<Args>(args)...);
+  return try_start(start_options{}, def, std::forward<Args>(args)...);
 }
 template <server_definition_type Def, class... Args>
 auto try_start(start_options opts, const Def& def, Args&&... args) {
@@ -1576,7 +1576,7 @@ auto try_start(start_options opts, const Def& def, Args&&... args) {
 /// `gen_server:start_link/3,4`.
 template <server_definition_type Def, class... Args>
 auto try_start_link(const Def& def, Args&&... args) {
-  return server_detail::start_impl(def, start_options{}, true, std::forward<Args>(args)...);
+  return try_start_link(start_options{}, def, std::forward<Args>(args)...);
 }
 template <server_definition_type Def, class... Args>
 auto try_start_link(start_options opts, const Def& def, Args&&... args) {
@@ -1586,7 +1586,7 @@ auto try_start_link(start_options opts, const Def& def, Args&&... args) {
 /// `try_start(...).value()`: the handle, or throws `start_error`.
 template <server_definition_type Def, class... Args>
 server_ref<std::decay_t<Def>> start(const Def& def, Args&&... args) {
-  return try_start(def, std::forward<Args>(args)...).value();
+  return start(start_options{}, def, std::forward<Args>(args)...);
 }
 template <server_definition_type Def, class... Args>
 server_ref<std::decay_t<Def>> start(start_options opts, const Def& def, Args&&... args) {
@@ -1595,7 +1595,7 @@ server_ref<std::decay_t<Def>> start(start_options opts, const Def& def, Args&&..
 /// `try_start_link(...).value()`: the handle, or throws `start_error`.
 template <server_definition_type Def, class... Args>
 server_ref<std::decay_t<Def>> start_link(const Def& def, Args&&... args) {
-  return try_start_link(def, std::forward<Args>(args)...).value();
+  return start_link(start_options{}, def, std::forward<Args>(args)...);
 }
 template <server_definition_type Def, class... Args>
 server_ref<std::decay_t<Def>> start_link(start_options opts, const Def& def, Args&&... args) {
@@ -1615,12 +1615,7 @@ inline void check_same_runtime(runtime& rt) {
 /// waits as a temporary scoped_process). Unlinked.
 template <server_definition_type Def, class... Args>
 server_ref<std::decay_t<Def>> start(runtime& rt, const Def& def, Args&&... args) {
-  if (this_process::is_process()) {
-    server_detail::check_same_runtime(rt);
-    return start(def, std::forward<Args>(args)...);
-  }
-  scoped_process waiter(rt);
-  return start(def, std::forward<Args>(args)...);
+  return start(rt, start_options{}, def, std::forward<Args>(args)...);
 }
 template <server_definition_type Def, class... Args>
 server_ref<std::decay_t<Def>> start(runtime& rt, start_options opts, const Def& def,
