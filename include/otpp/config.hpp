@@ -43,9 +43,11 @@ inline constexpr unsigned io_poll_interval = 64;
 /// to another scheduler that sleeps idle (instead of staying local).
 inline constexpr std::size_t share_threshold = 16;
 
-/// Newly spawned processes that may be queued ahead of older ready ones
-/// before spawns queue at the back again (see scheduler::schedule_new).
-inline constexpr std::size_t spawn_front_limit = 64;
+/// Fresh (spawned, not yet started) processes a scheduler runs in a row
+/// while older ready processes wait (see scheduler::schedule_new). 1 means
+/// the two alternate: spawn trees still run depth first, and a spawning loop
+/// cannot hold back processes that became ready before.
+inline constexpr std::size_t fresh_run_limit = 1;
 
 /// Times an idle scheduler checks for work before it sleeps in its io_context.
 inline constexpr unsigned idle_spins = 4096;

@@ -321,3 +321,72 @@ TEST_CASE("two busy processes on one scheduler both progress when they yield", "
   rt.shutdown();
   CHECK(rt.run() == 0);
 }
+
+namespace {
+struct tree_done {
+  long leaves;
+};
+
+// A spawn tree (fan-out 10) that records how many of its processes had
+// started and not yet ended at once.
+void spawn_tree(otpp::pid parent, long size, std::atomic<long>& live, std::atomic<long>& peak) {
+  long now = ++live;
+  long seen = peak.load();
+  while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+  }
+  long leaves = 1;
+  if (size > 1) {
+    otpp::pid self = tp::self();
+    for (int i = 0; i < 10; ++i)
+      otpp::spawn([self, size, &live, &peak] { spawn_tree(self, size / 10, live, peak); });
+    leaves = 0;
+    for (int i = 0; i < 10; ++i)
+      leaves += tp::receive<tree_done>().leaves;
+  }
+  --live;
+  otpp::send(parent, tree_done{leaves});
+}
+} // namespace
+
+TEST_CASE("a spawn tree runs depth first: few of its processes are started at once",
+          "[core][runtime]") {
+  otpp::runtime rt({.schedulers = 1});
+  otpp::scoped_process sp(rt);
+  otpp::pid me = sp.self();
+  std::atomic<long> live{0};
+  std::atomic<long> peak{0};
+  rt.spawn([me, &live, &peak] { spawn_tree(me, 10000, live, peak); });
+  CHECK(otpp_test::expect<tree_done>().leaves == 10000);
+  // 11,111 processes; breadth first, all 1,111 inner ones would wait at once.
+  // Depth first, a few per level of the current path (5 here: one per level of the path being run).
+  CHECK(peak.load() <= 100);
+  CHECK(live.load() == 0);
+}
+
+TEST_CASE("a spawning loop does not hold back a process that became ready before",
+          "[core][runtime]") {
+  otpp::runtime rt({.schedulers = 1});
+  otpp::scoped_process sp(rt);
+  otpp::pid me = sp.self();
+  std::atomic<int> children_ran{0};
+  std::atomic<int> when_woken{-1};
+  otpp::pid waiter = rt.spawn([&] {
+    tp::receive<started>();
+    when_woken.store(children_ran.load());
+    otpp::send(me, reached{1});
+  });
+  rt.spawn([&, waiter] {
+    otpp::send(waiter, started{}); // the waiter is ready from here on
+    for (int i = 0; i < 10000; ++i)
+      otpp::spawn([&] { ++children_ran; });
+    otpp::send(me, reached{2});
+  });
+  int order[2] = {otpp_test::expect<reached>().who, otpp_test::expect<reached>().who};
+  // The spawner runs out of reductions before its loop ends; the waiter then
+  // runs after at most 64 of the 10,000 children.
+  CHECK(order[0] == 1);
+  CHECK(when_woken.load() >= 0);
+  CHECK(when_woken.load() <= static_cast<int>(otpp::config::fresh_run_limit));
+  rt.shutdown();
+  CHECK(rt.run() == 0);
+}

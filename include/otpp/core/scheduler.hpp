@@ -29,7 +29,8 @@ namespace otpp::detail {
 // One scheduler thread. Processes placed here live here until they end:
 // their fibers, stacks and private state are touched by this thread only.
 //
-// The loop resumes ready processes in FIFO order, polls its io_context every
+// The loop resumes ready processes in FIFO order (spawned ones newest first,
+// see schedule_new), polls its io_context every
 // `config::io_poll_interval` resumptions (timers, I/O completions), and
 // blocks in the io_context when nothing is ready. Other threads make a
 // process ready through a lock-free queue and wake the thread with one
@@ -79,22 +80,21 @@ public:
     ready_tail_ = p;
     ++ready_count_;
   }
-  // Queue a newly spawned process. On the owner thread it goes to the front
-  // (newest first, like Go's runnext): a tree of spawns then runs depth
-  // first, so few started processes hold a stack at once. At most
-  // config::spawn_front_limit in a row jump the queue, so processes already
-  // waiting there are not starved by a spawning loop.
+  // Queue a newly spawned process. On the owner thread it goes on a LIFO of
+  // fresh processes (newest first, like Go's runnext, but for every spawn)
+  // next to the FIFO of ready ones; the loop takes from the two in turn
+  // (config::fresh_run_limit fresh ones, then the oldest ready one). A tree
+  // of spawns then runs depth first, so few started processes hold a stack
+  // at once, and a spawning loop does not hold back processes that became
+  // ready before.
   void schedule_new(process* p) noexcept {
-    if (current_scheduler() != this || front_pushes_ >= config::spawn_front_limit) {
+    if (current_scheduler() != this) {
       schedule(p);
       return;
     }
-    ++front_pushes_;
-    p->next = ready_head_;
-    ready_head_ = p;
-    if (ready_tail_ == nullptr)
-      ready_tail_ = p;
-    ++ready_count_;
+    p->next = fresh_head_;
+    fresh_head_ = p;
+    ++fresh_count_;
   }
   // Process `p` (placed here) waits until `at` at the latest: when `at`
   // passes while it still waits in that receive, it gets a timeout signal.
@@ -104,8 +104,8 @@ public:
   // operation per call. The receive resets `p.deadline` when it returns.
   inline void add_deadline(process& p, std::chrono::steady_clock::time_point at);
 
-  // Ready processes queued here. Owner thread.
-  std::size_t ready_count() const noexcept { return ready_count_; }
+  // Ready processes queued here (fresh ones included). Owner thread.
+  std::size_t ready_count() const noexcept { return ready_count_ + fresh_count_; }
   // True while the thread sleeps in its io_context (not while it spins).
   bool sleeping() const noexcept { return sleeping_.load(std::memory_order_relaxed); }
 
@@ -186,10 +186,16 @@ private:
   inline void expire_deadlines();
 
   process* pop_local() noexcept {
-    process* p = ready_head_;
+    process* p = fresh_head_;
+    if (p != nullptr && (ready_head_ == nullptr || fresh_streak_ < config::fresh_run_limit)) {
+      ++fresh_streak_;
+      --fresh_count_;
+      fresh_head_ = p->next;
+      return p;
+    }
+    fresh_streak_ = 0;
+    p = ready_head_;
     if (p != nullptr) {
-      if (front_pushes_ > 0)
-        --front_pushes_;
       --ready_count_;
       ready_head_ = p->next;
       if (ready_head_ == nullptr)
@@ -218,7 +224,9 @@ private:
   process* ready_head_ = nullptr;
   process* ready_tail_ = nullptr;
   std::size_t ready_count_ = 0;
-  std::size_t front_pushes_ = 0; // spawned processes queued ahead of older ones
+  process* fresh_head_ = nullptr; // spawned here, not yet run: LIFO
+  std::size_t fresh_count_ = 0;
+  std::size_t fresh_streak_ = 0; // fresh processes run since the last ready one
   sanitizer::fiber_info stack_;  // this thread's own stack, for switches back
   std::map<std::size_t, std::unique_ptr<stack_pool>> pools_;
   std::mutex list_mutex_;
