@@ -110,7 +110,7 @@ public:
       reply_to& from = detail::request_origin(e);
       detail::send_down(from.pid.get(), from.tag.value(), to.ref_ptr(), exit_reason::noproc());
     }
-    e->destroy(e);
+    e->destroy();
   }
 
   /// @cond internal
@@ -120,7 +120,7 @@ public:
 private:
   void reset() noexcept {
     if (e_ != nullptr && owned_)
-      e_->destroy(e_);
+      e_->destroy();
     e_ = nullptr;
   }
 

@@ -27,7 +27,7 @@ inline void link(const pid& to) {
     auto* e = new detail::signal_envelope(detail::signal::link, detail::process_ref(&me));
     if (detail::push(to.get(), e))
       return;
-    e->destroy(e);
+    e->destroy();
     detail::remove_link(me, to.get());
   }
   if (me.trap_exit.load(std::memory_order_relaxed))
@@ -62,7 +62,7 @@ inline ref monitor(const pid& target) {
     auto* e = new detail::signal_envelope(detail::signal::monitor, detail::process_ref(&me), {}, r);
     if (detail::push(target.get(), e))
       return ref(r);
-    e->destroy(e);
+    e->destroy();
   }
   detail::send_down(&me, r, target.ref_ptr(), exit_reason::noproc());
   return ref(r);
@@ -95,7 +95,7 @@ inline bool demonitor(ref monitor_ref, demonitor_options opts = {}) {
           static_cast<detail::message_envelope<down>*>(e)->value.monitor == monitor_ref) {
         if (me.mark_node == e)
           me.mark_node = prev;
-        me.box.unlink_after(prev)->destroy(e);
+        me.box.unlink_after(prev)->destroy();
         continue;
       }
       prev = e;

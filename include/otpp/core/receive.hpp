@@ -143,7 +143,7 @@ template <class T, class... Ts> inline constexpr bool all_same_v = (std::is_same
 
 struct envelope_guard {
   envelope* e;
-  ~envelope_guard() { e->destroy(e); }
+  ~envelope_guard() { e->destroy(); }
 };
 
 // Does handler `h` (message type M) take envelope `e`?

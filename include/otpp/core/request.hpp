@@ -60,7 +60,7 @@ template <class T> ref send_request(const pid& to, T&& msg) {
     detail::set_origin(e, &e->value.from, detail::request_flag);
     sent = detail::push(to.get(), e);
     if (!sent)
-      e->destroy(e);
+      e->destroy();
   }
   if (!sent)
     detail::send_down(&me, tag, to.ref_ptr(), exit_reason::noproc());
@@ -111,7 +111,7 @@ inline bool cancel_request(ref tag) {
     if ((e->flags & detail::reply_flag) != 0 && detail::reply_tag(e) == tag.value()) {
       if (me.mark_node == e)
         me.mark_node = prev;
-      me.box.unlink_after(prev)->destroy(e);
+      me.box.unlink_after(prev)->destroy();
       break;
     }
     prev = e;

@@ -76,7 +76,7 @@ timer_ref send_after(const pid& dest, std::chrono::duration<Rep, Period> delay, 
     owned(const owned&) = delete;
     ~owned() {
       if (e != nullptr)
-        e->destroy(e);
+        e->destroy();
     }
   };
   auto arm = [timer, state, dest, m = owned(e)]() mutable {

@@ -4,6 +4,7 @@
 
 #include <otpp/config.hpp>
 #include <otpp/core/exit_reason.hpp>
+#include <otpp/detail/block_cache.hpp>
 #include <otpp/detail/eh_state.hpp>
 #include <otpp/detail/intrusive_stack.hpp>
 #include <otpp/detail/sanitizer.hpp>
@@ -18,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -65,11 +67,18 @@ template <class T> constexpr std::string_view type_name() noexcept {
 #endif
 }
 
+struct envelope;
+template <class T> void destroy_message(envelope* e) noexcept;
+
 // One per message type; its address is the type test of a selective receive.
+// It also frees the type's envelopes (so an envelope needs no pointer of its
+// own for that).
 struct type_descriptor {
   std::string_view name;
+  void (*destroy)(envelope*) noexcept;
 };
-template <class T> inline constexpr type_descriptor type_tag_v{type_name<T>()};
+template <class T>
+inline constexpr type_descriptor type_tag_v{type_name<T>(), &destroy_message<T>};
 
 template <class T> const type_descriptor* type_tag() noexcept {
   return &type_tag_v<T>;
@@ -83,9 +92,22 @@ enum envelope_flags : std::uint8_t {
 };
 
 struct envelope {
+  // Envelopes (messages and signals alike) come from the per-thread block
+  // caches; over-aligned ones from the global allocator.
+  static void* operator new(std::size_t size) { return blocks::allocate(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { blocks::deallocate(p, size); }
+  static void* operator new(std::size_t size, std::align_val_t a) {
+    return ::operator new(size, a);
+  }
+  static void operator delete(void* p, std::size_t size, std::align_val_t a) noexcept {
+    ::operator delete(p, size, a);
+  }
+
+  // Frees the envelope and what it carries.
+  void destroy() noexcept { type->destroy(this); }
+
   envelope* next = nullptr;
-  const type_descriptor* type = nullptr;
-  void (*destroy)(envelope*) noexcept = nullptr;
+  const type_descriptor* type = nullptr; // a message's type (signals have their own)
   signal kind = signal::message;
   std::uint8_t flags = 0;
   std::uint32_t origin = 0; // byte offset of the request header / reply tag (see flags)
@@ -95,26 +117,32 @@ template <class T> struct message_envelope final : envelope {
   template <class... Args>
   explicit message_envelope(Args&&... args) : value(std::forward<Args>(args)...) {
     type = type_tag<T>();
-    destroy = [](envelope* e) noexcept { delete static_cast<message_envelope*>(e); };
   }
   T value;
 };
+
+template <class T> void destroy_message(envelope* e) noexcept {
+  delete static_cast<message_envelope<T>*>(e);
+}
 
 struct signal_envelope final : envelope {
   signal_envelope(signal k, process_ref f, exit_reason r = {}, std::uint64_t rf = 0)
       : from(std::move(f)), reason(std::move(r)), ref(rf) {
     kind = k;
-    destroy = [](envelope* e) noexcept { delete static_cast<signal_envelope*>(e); };
+    type = &descriptor;
   }
   process_ref from;
   exit_reason reason;
   std::uint64_t ref;
+
+  static void destroy_signal(envelope* e) noexcept { delete static_cast<signal_envelope*>(e); }
+  static constexpr type_descriptor descriptor{"otpp::detail::signal_envelope", &destroy_signal};
 };
 
 inline void destroy_chain(envelope* e) noexcept {
   while (e != nullptr) {
     envelope* next = e->next;
-    e->destroy(e);
+    e->destroy();
     e = next;
   }
 }

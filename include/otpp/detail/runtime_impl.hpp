@@ -53,7 +53,7 @@ inline bool push(process* to, envelope* e) noexcept {
 
 inline void push_or_drop(process* to, envelope* e) noexcept {
   if (!push(to, e))
-    e->destroy(e);
+    e->destroy();
 }
 
 inline void send_signal(process* to, signal k, process_ref from, exit_reason r = {},
@@ -161,7 +161,7 @@ inline void handle(process& p, envelope* e, std::optional<exit_reason>& die) {
   };
   if (e->kind == signal::message) {
     if (e->flags != 0 && !accept_tagged(p, e))
-      e->destroy(e);
+      e->destroy();
     else
       append_message(p, e);
     return;
@@ -172,7 +172,7 @@ inline void handle(process& p, envelope* e, std::optional<exit_reason>& die) {
       e->kind = signal::message;
       append_message(p, e);
     } else {
-      e->destroy(e); // demonitored meanwhile: never delivered
+      e->destroy(); // demonitored meanwhile: never delivered
     }
     return;
   }
@@ -221,7 +221,7 @@ inline void handle(process& p, envelope* e, std::optional<exit_reason>& die) {
   default:
     break; // wake: the waiter checks its own state
   }
-  s->destroy(s);
+  s->destroy();
 }
 
 // End the calling process with `r` (throws process_exit).
@@ -503,7 +503,7 @@ inline void finish_process(process& p, exit_reason reason) {
       reply_to& from = request_origin(rest);
       send_down(from.pid.get(), from.tag.value(), self, reason);
     }
-    rest->destroy(rest);
+    rest->destroy();
     rest = next;
   }
 
