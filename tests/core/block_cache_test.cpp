@@ -46,8 +46,7 @@ struct big {
 
 } // namespace
 
-TEST_CASE("blocks of every size are distinct, usable and keep their contents",
-          "[core][blocks]") {
+TEST_CASE("blocks of every size are distinct, usable and keep their contents", "[core][blocks]") {
   for (std::size_t size = 1; size <= blocks::max_size + 64; size += 7) {
     auto v = allocate_many(size, 600); // more than a batch and a bin hold
     std::set<void*> distinct(v.begin(), v.end());
@@ -137,7 +136,5 @@ TEST_CASE("over-aligned and large messages travel intact", "[core][blocks]") {
   }
   // The receive handler sees the envelope's own copy: it must be aligned.
   otpp::send(me, wide{});
-  tp::receive([](wide& w) {
-    CHECK(reinterpret_cast<std::uintptr_t>(&w) % alignof(wide) == 0);
-  });
+  tp::receive([](wide& w) { CHECK(reinterpret_cast<std::uintptr_t>(&w) % alignof(wide) == 0); });
 }

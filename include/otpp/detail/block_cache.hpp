@@ -44,8 +44,12 @@ struct free_block {
   free_block* next;
 };
 
-constexpr std::size_t class_of(std::size_t size) noexcept { return (size - 1) / granule; }
-constexpr std::size_t size_of(std::size_t c) noexcept { return (c + 1) * granule; }
+constexpr std::size_t class_of(std::size_t size) noexcept {
+  return (size - 1) / granule;
+}
+constexpr std::size_t size_of(std::size_t c) noexcept {
+  return (c + 1) * granule;
+}
 
 // The free blocks no thread holds, one list per class.
 class depot {
@@ -87,7 +91,7 @@ public:
 private:
   static free_block* carve(std::size_t c) {
     const std::size_t size = size_of(c);
-    char* slab = static_cast<char*>(::operator new(size * batch));
+    char* slab = static_cast<char*>(::operator new(size* batch));
     for (std::uint32_t i = 0; i + 1 < batch; ++i)
       reinterpret_cast<free_block*>(slab + i * size)->next =
           reinterpret_cast<free_block*>(slab + (i + 1) * size);

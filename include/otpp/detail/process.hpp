@@ -77,8 +77,7 @@ struct type_descriptor {
   std::string_view name;
   void (*destroy)(envelope*) noexcept;
 };
-template <class T>
-inline constexpr type_descriptor type_tag_v{type_name<T>(), &destroy_message<T>};
+template <class T> inline constexpr type_descriptor type_tag_v{type_name<T>(), &destroy_message<T>};
 
 template <class T> const type_descriptor* type_tag() noexcept {
   return &type_tag_v<T>;
@@ -100,7 +99,8 @@ struct envelope {
     return ::operator new(size, a);
   }
   static void operator delete(void* p, std::size_t size, std::align_val_t a) noexcept {
-    ::operator delete(p, size, a);
+    static_cast<void>(size);
+    ::operator delete(p, a);
   }
 
   // Frees the envelope and what it carries.
