@@ -1,5 +1,6 @@
 #include <otpp/behaviour/server.hpp>
 
+#include "math_server.hpp"
 #include "otpp_test.hpp"
 
 #include <catch2/catch.hpp>
@@ -16,32 +17,15 @@
 using namespace std::chrono_literals;
 namespace tp = otpp::this_process;
 using otpp::exit_reason;
+using otpp_test::add;
 using otpp_test::expect;
+using otpp_test::get_count;
+using otpp_test::greet;
+using otpp_test::inc;
+using otpp_test::math;
+using otpp_test::touch;
 
 namespace {
-
-// Messages of the math server.
-struct add {
-  double x, y;
-};
-struct greet {
-  std::string who;
-};
-struct touch {};
-struct get_count {};
-struct inc {
-  int by;
-};
-
-// Reply types double, std::string, void and int; state: a counter.
-auto math() {
-  return otpp::server<int>()
-      .on_call([](int&, add a) { return a.x + a.y; })
-      .on_call([](int&, const greet& g) { return "hello " + g.who; })
-      .on_call([](int& n, touch) { ++n; })
-      .on_call([](const int& n, get_count) { return n; })
-      .on_cast([](int& n, inc i) { n += i.by; });
-}
 
 // What servers tell the test process.
 struct started {
