@@ -851,7 +851,10 @@ private:
       open.insert(x.m.value());
     bool killed = false;
     while (!open.empty()) {
-      auto left = deadline && !killed ? *deadline - std::chrono::steady_clock::now() : infinity;
+      duration left = deadline && !killed
+                          ? duration(std::max(*deadline - std::chrono::steady_clock::now(),
+                                              std::chrono::steady_clock::duration::zero()))
+                          : infinity;
       bool got = this_process::receive(
           mark,
           when([&open](const down& d) { return open.count(d.monitor.value()) != 0; },
@@ -859,10 +862,7 @@ private:
                  open.erase(d.monitor.value());
                  return true;
                }),
-          after(left < std::chrono::steady_clock::duration::zero()
-                    ? std::chrono::steady_clock::duration::zero()
-                    : left,
-                [] { return false; }));
+          after(left, [] { return false; }));
       if (!got && !killed) {
         for (auto& x : v)
           if (open.count(x.m.value()) != 0)
@@ -886,7 +886,7 @@ private:
   }
 
   static std::optional<exit_reason> wait_down(ref m, const shutdown_policy& sp) {
-    auto t = sp.which() == shutdown_policy::kind::timeout ? sp.timeout() : infinity;
+    duration t = sp.which() == shutdown_policy::kind::timeout ? duration(sp.timeout()) : infinity;
     return this_process::receive(
         when([m](const down& d) { return d.monitor == m; },
              [](down& d) -> std::optional<exit_reason> { return std::move(d.reason); }),

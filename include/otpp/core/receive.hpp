@@ -3,6 +3,7 @@
 #pragma once
 
 #include <otpp/core/any_message.hpp>
+#include <otpp/core/duration.hpp>
 #include <otpp/core/process.hpp>
 #include <otpp/core/runtime.hpp>
 
@@ -16,10 +17,6 @@
 
 namespace otpp {
 
-/// A timeout that never expires (for `after` and calls).
-inline constexpr std::chrono::steady_clock::duration infinity =
-    std::chrono::steady_clock::duration::max();
-
 /// The timeout clause of a receive: run `fn()` when no message matched
 /// within `timeout`. See `this_process::receive`.
 template <class F> struct after_clause {
@@ -27,16 +24,9 @@ template <class F> struct after_clause {
   F fn;
 };
 
-/// `after(timeout, fn)`: the last argument of a receive.
-template <class Rep, class Period, class F>
-after_clause<F> after(std::chrono::duration<Rep, Period> timeout, F fn) {
-  using D = std::chrono::steady_clock::duration;
-  D d = std::chrono::duration<Rep, Period>::max() == timeout ||
-                timeout >= std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(
-                               std::chrono::hours(24 * 365 * 100))
-            ? D::max()
-            : std::chrono::ceil<D>(timeout);
-  return {d, std::move(fn)};
+/// `after(timeout, fn)`: the last argument of a receive (`infinity`: never).
+template <class F> after_clause<F> after(duration timeout, F fn) {
+  return {timeout.get(), std::move(fn)};
 }
 
 /// A handler that takes a message only when `guard(message)` is true.
@@ -285,17 +275,16 @@ template <class T> T receive() {
 }
 
 /// Receive the next message of type `T`, or nothing after `timeout`.
-template <class T, class Rep, class Period>
-std::optional<T> receive_for(std::chrono::duration<Rep, Period> timeout) {
+template <class T> std::optional<T> receive_for(duration timeout) {
   return receive([](T& v) -> std::optional<T> { return std::optional<T>(std::move(v)); },
                  after(timeout, [] { return std::optional<T>(); }));
 }
 
 /// Suspend the calling process for `d`; messages wait in the mailbox.
 /// Outside a process, sleeps the calling thread.
-template <class Rep, class Period> void sleep_for(std::chrono::duration<Rep, Period> d) {
+inline void sleep_for(duration d) {
   if (!is_process()) {
-    std::this_thread::sleep_for(d);
+    std::this_thread::sleep_for(d.get());
     return;
   }
   receive(after(d, [] {}));

@@ -7,6 +7,7 @@
 #include <otpp/core/pid.hpp>
 #include <otpp/core/scheduler.hpp>
 #include <otpp/detail/process.hpp>
+#include <otpp/detail/unwind.hpp>
 
 #include <boost/asio/io_context.hpp>
 
@@ -71,6 +72,29 @@ public:
 private:
   exit_reason reason_;
 };
+
+/// Inside a `catch (...)` block: rethrow the exception being handled if it
+/// ends the process (a `process_exit`, or the unwinding of a killed
+/// process's stack), and return for any other exception. Code that catches
+/// everything calls it first, so it never swallows an exit:
+///
+/// ```cpp
+/// try { work(); } catch (...) {
+///   otpp::rethrow_if_exit();
+///   reason = otpp::exit_reason::from_exception(std::current_exception());
+/// }
+/// ```
+/// Precondition: an exception is being handled.
+inline void rethrow_if_exit() {
+  try {
+    throw;
+  } catch (const process_exit&) {
+    throw;
+  } catch (const detail::fiber_unwind&) {
+    throw;
+  } catch (...) { // NOLINT(bugprone-empty-catch): any other exception is the caller's to handle
+  }
+}
 
 /// The result of `spawn_monitor`.
 struct spawned_monitor {
