@@ -149,7 +149,7 @@ int main() {
     fmt::print("size() = {}\n", n);
 
     // sys:get_status: the state is printed with fmt when it can be.
-    const otpp::server_status st = otpp::status(db);
+    const otpp::sys_status st = otpp::status(db);
     fmt::print("status: {} {}, {} messages handled, {} waiting, state {}\n", st.name, st.pid,
                st.handled, st.mailbox_length, st.state);
 

@@ -109,7 +109,7 @@ int main() {
               otpp::worker("flaky", [&seed] { return otpp::start_link(flaky_def, seed++); }),
           },
       .name = "service"};
-  otpp::supervisor_ref root = otpp::start_supervisor(rt, root_spec);
+  otpp::supervisor_ref root = otpp::start(rt, root_spec);
 
   otpp::scoped_process main_process(rt); // main talks to the tree as a process
   otpp::pid pool;

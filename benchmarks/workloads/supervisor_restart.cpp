@@ -41,13 +41,12 @@ int main(int argc, char** argv) {
   // an OS-level wake-up to every step.
   rt.spawn([&] {
     // (1) Latency: crash the child, wait until its replacement answers.
-    auto sup =
-        otpp::start_supervisor(rt, otpp::supervisor_spec{.strategy = otpp::one_for_one,
-                                                         .intensity = static_cast<int>(rounds) + 10,
-                                                         .period = std::chrono::hours(1),
-                                                         .children = {otpp::worker("child", [] {
-                                                           return otpp::start_link(child_def, 0);
-                                                         })}});
+    auto sup = otpp::start(rt, otpp::supervisor_spec{.strategy = otpp::one_for_one,
+                                                     .intensity = static_cast<int>(rounds) + 10,
+                                                     .period = std::chrono::hours(1),
+                                                     .children = {otpp::worker("child", [] {
+                                                       return otpp::start_link(child_def, 0);
+                                                     })}});
     std::vector<double> micros;
     micros.reserve(static_cast<std::size_t>(rounds));
     otpp::pid child = otpp::which_children(sup).front().pid;
@@ -74,7 +73,7 @@ int main(int argc, char** argv) {
     // (2) Throughput: all simple_one_for_one children crash at once; done
     // when every replacement has run its init.
     otpp::pid me = otpp::this_process::self();
-    auto pool = otpp::start_supervisor(
+    auto pool = otpp::start(
         rt, otpp::supervisor_spec{.strategy = otpp::simple_one_for_one,
                                   .intensity = static_cast<int>(children) * 2,
                                   .period = std::chrono::hours(1),

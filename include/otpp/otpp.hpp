@@ -6,12 +6,18 @@
 #include <otpp/fwd.hpp>
 #include <otpp/version.hpp>
 
+#include <otpp/behaviour/call.hpp>
+#include <otpp/behaviour/handle.hpp>
 #include <otpp/behaviour/report.hpp>
 #include <otpp/behaviour/server.hpp>
+#include <otpp/behaviour/start.hpp>
+#include <otpp/behaviour/supervision_tree.hpp>
 #include <otpp/behaviour/supervisor.hpp>
+#include <otpp/behaviour/sys.hpp>
 
 #include <otpp/core/any_message.hpp>
 #include <otpp/core/asio.hpp>
+#include <otpp/core/duration.hpp>
 #include <otpp/core/exit_reason.hpp>
 #include <otpp/core/link.hpp>
 #include <otpp/core/message.hpp>

@@ -92,7 +92,7 @@ TEST_CASE("status reports the name, the formatted state, the mailbox length and 
   otpp::scoped_process sp(rt);
   auto srv = otpp::start(counter(), 40);
   otpp::cast(srv, inc{2});
-  otpp::server_status s = otpp::status(srv);
+  otpp::sys_status s = otpp::status(srv);
   CHECK(s.pid == srv.pid());
   CHECK(s.name == "counter");
   CHECK(s.state == "42");
@@ -108,7 +108,7 @@ TEST_CASE("status reports the name, the formatted state, the mailbox length and 
   for (int i = 0; i < 3; ++i)
     otpp::cast(srv, inc{1});
   otpp::send(srv, go{});
-  s = expect<otpp::server_status>();
+  s = expect<otpp::sys_status>();
   CHECK(s.mailbox_length == 3);
   CHECK(s.state == "42");
   CHECK(s.handled == 2); // inc, hold

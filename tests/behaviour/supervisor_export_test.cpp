@@ -1,3 +1,4 @@
+#include <otpp/behaviour/supervision_tree.hpp>
 #include <otpp/behaviour/supervisor.hpp>
 
 #include "otpp_test.hpp"
@@ -62,7 +63,7 @@ sample make_sample(otpp::runtime& rt) {
                                                                    .children = {idle("w")}}),
                    otpp::supervisor("empty", otpp::supervisor_spec{}), idle("r")}};
   sample s;
-  s.sup = otpp::start_supervisor(rt, spec);
+  s.sup = otpp::start(rt, spec);
   REQUIRE(otpp::terminate_child(s.sup, "s").ok());
   crash(s.sup, "r");
   s.a = info_of(s.sup, "a").pid;
@@ -87,7 +88,7 @@ TEST_CASE("which_children reports each child's id, pid, type, restart type, stat
                    otpp::supervisor("inner", otpp::supervisor_spec{}),
                    idle("tmp", {.restart = otpp::temporary})},
       .auto_shutdown = otpp::auto_shutdown_mode::all_significant};
-  auto sup = otpp::start_supervisor(rt, spec);
+  auto sup = otpp::start(rt, spec);
   crash(sup, "a");
   REQUIRE(otpp::terminate_child(sup, "t").ok());
 
@@ -139,11 +140,11 @@ TEST_CASE("count_children counts specs, running children, supervisors and worker
   CHECK(ci.workers == 1);
 
   // simple_one_for_one: one entry per dynamic child.
-  auto pool = otpp::start_supervisor(
-      rt, otpp::supervisor_spec{.strategy = otpp::simple_one_for_one,
-                                .children = {otpp::worker("w", [](int) {
-                                  return otpp::spawn_link([] { otpp_test::wait_forever(); });
-                                })}});
+  auto pool = otpp::start(rt, otpp::supervisor_spec{.strategy = otpp::simple_one_for_one,
+                                                    .children = {otpp::worker("w", [](int) {
+                                                      return otpp::spawn_link(
+                                                          [] { otpp_test::wait_forever(); });
+                                                    })}});
   REQUIRE(otpp::count_children(pool).active == 0);
   for (int k = 0; k < 3; ++k)
     REQUIRE(otpp::start_child(pool, k).ok());
@@ -247,11 +248,11 @@ TEST_CASE("to_dot tells simple_one_for_one siblings of one id apart, in start or
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);
   report_guard g(quiet());
-  auto pool = otpp::start_supervisor(
-      rt, otpp::supervisor_spec{.strategy = otpp::simple_one_for_one,
-                                .children = {otpp::worker("w", [](int) {
-                                  return otpp::spawn_link([] { otpp_test::wait_forever(); });
-                                })}});
+  auto pool = otpp::start(rt, otpp::supervisor_spec{.strategy = otpp::simple_one_for_one,
+                                                    .children = {otpp::worker("w", [](int) {
+                                                      return otpp::spawn_link(
+                                                          [] { otpp_test::wait_forever(); });
+                                                    })}});
   std::vector<otpp::pid> p;
   for (int k = 0; k < 3; ++k)
     p.push_back(otpp::start_child(pool, k).value());

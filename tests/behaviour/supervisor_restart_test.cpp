@@ -125,8 +125,8 @@ TEST_CASE("one_for_one restarts only the child that ended", "[behaviour][supervi
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
-  auto sup = otpp::start_supervisor(
-      rt, spec_of(otpp::one_for_one, {probe("a", me), probe("b", me), probe("c", me)}));
+  auto sup =
+      otpp::start(rt, spec_of(otpp::one_for_one, {probe("a", me), probe("b", me), probe("c", me)}));
   rec.take(3);
   auto before = rec.pid;
 
@@ -150,9 +150,8 @@ TEST_CASE("one_for_all stops the others in reverse start order, then restarts al
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
-  auto sup = otpp::start_supervisor(
-      rt,
-      spec_of(otpp::one_for_all, {probe("a", me), probe("b", me), probe("c", me), probe("d", me)}));
+  auto sup = otpp::start(rt, spec_of(otpp::one_for_all, {probe("a", me), probe("b", me),
+                                                         probe("c", me), probe("d", me)}));
   rec.take(4);
   auto before = rec.pid;
 
@@ -176,9 +175,8 @@ TEST_CASE("rest_for_one stops the children started after it in reverse order, th
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
-  auto sup =
-      otpp::start_supervisor(rt, spec_of(otpp::rest_for_one, {probe("a", me), probe("b", me),
-                                                              probe("c", me), probe("d", me)}));
+  auto sup = otpp::start(rt, spec_of(otpp::rest_for_one, {probe("a", me), probe("b", me),
+                                                          probe("c", me), probe("d", me)}));
   rec.take(4);
   otpp::pid a = rec.pid["a"];
 
@@ -207,7 +205,7 @@ TEST_CASE("one_for_all and rest_for_one stop a temporary sibling and do not rest
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
-  auto sup = otpp::start_supervisor(
+  auto sup = otpp::start(
       rt, spec_of(strategy,
                   {probe("a", me), probe("t", me, {.restart = otpp::temporary}), probe("c", me)}));
   rec.take(3);
@@ -237,8 +235,7 @@ TEST_CASE("a sibling that fails to restart is tried again until the whole set ru
     }
     return {spawn_probe("beta", me), false, std::nullopt};
   });
-  auto sup =
-      otpp::start_supervisor(rt, spec_of(strategy, {probe("alpha", me), beta, probe("gamma", me)}));
+  auto sup = otpp::start(rt, spec_of(strategy, {probe("alpha", me), beta, probe("gamma", me)}));
   rec.take(3);
 
   crash(rec.pid["alpha"]);
@@ -270,7 +267,7 @@ TEST_CASE("simple_one_for_one with 1,000 children restarts only the one that end
   otpp::pid me = tp::self();
   recorder rec;
   auto templ = otpp::worker("w", [me](int k) { return spawn_probe(fmt::format("w{}", k), me); });
-  auto sup = otpp::start_supervisor(rt, spec_of(otpp::simple_one_for_one, {templ}));
+  auto sup = otpp::start(rt, spec_of(otpp::simple_one_for_one, {templ}));
   constexpr int count = 1000;
   for (int k = 0; k < count; ++k)
     REQUIRE(otpp::start_child(sup, k).ok());
@@ -317,7 +314,7 @@ TEST_CASE("a permanent child is restarted whatever its exit reason, normal inclu
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
-  auto sup = otpp::start_supervisor(rt, spec_of(otpp::one_for_one, {probe("p", me)}));
+  auto sup = otpp::start(rt, spec_of(otpp::one_for_one, {probe("p", me)}));
   rec.take(1);
   for (auto r : {exit_reason::normal(), exit_reason::shutdown(), exit_reason::shutdown("bye"),
                  exit_reason::user("boom")}) {
@@ -340,7 +337,7 @@ TEST_CASE("a transient child is restarted only after an abnormal exit", "[behavi
   });
   recorder rec;
   otpp::child_options tr{.restart = otpp::transient};
-  auto sup = otpp::start_supervisor(
+  auto sup = otpp::start(
       rt, spec_of(otpp::one_for_one, {probe("normal", me, tr), probe("shutdown", me, tr),
                                       probe("detail", me, tr), probe("abnormal", me, tr)}));
   rec.take(4);
@@ -376,9 +373,9 @@ TEST_CASE("a temporary child is never restarted and leaves which_children",
   otpp::pid me = tp::self();
   recorder rec;
   otpp::child_options tmp{.restart = otpp::temporary};
-  auto sup = otpp::start_supervisor(
-      rt,
-      spec_of(otpp::one_for_one, {probe("a", me), probe("t1", me, tmp), probe("t2", me, tmp)}, 0));
+  auto sup =
+      otpp::start(rt, spec_of(otpp::one_for_one,
+                              {probe("a", me), probe("t1", me, tmp), probe("t2", me, tmp)}, 0));
   rec.take(3);
   crash(rec.pid["t1"], exit_reason::normal());
   crash(rec.pid["t2"], exit_reason::user("boom")); // intensity 0: not counted as a restart
@@ -398,7 +395,7 @@ TEST_CASE("simple_one_for_one children follow their restart type and are forgott
   recorder rec;
   auto templ = otpp::worker("w", [me](std::string id) { return spawn_probe(id, me); },
                             {.restart = otpp::transient});
-  auto sup = otpp::start_supervisor(rt, spec_of(otpp::simple_one_for_one, {templ}));
+  auto sup = otpp::start(rt, spec_of(otpp::simple_one_for_one, {templ}));
   for (const char* id : {"x", "y"})
     REQUIRE(otpp::start_child(sup, std::string(id)).ok());
   rec.take(2);
@@ -429,7 +426,7 @@ TEST_CASE("intensity N allows N restarts within the period, and one more shuts t
       otpp::send(me, r);
   });
   recorder rec;
-  auto sup = otpp::start_supervisor(
+  auto sup = otpp::start(
       rt, spec_of(otpp::one_for_one, {probe("a", me), probe("b", me), probe("c", me)}, limit));
   rec.take(3);
   otpp::ref m = otpp::monitor(sup);
@@ -457,9 +454,9 @@ TEST_CASE("exits that cause no restart do not count towards the intensity",
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
-  auto sup = otpp::start_supervisor(
-      rt, spec_of(otpp::one_for_one, {probe("a", me), probe("t", me, {.restart = otpp::transient})},
-                  0));
+  auto sup =
+      otpp::start(rt, spec_of(otpp::one_for_one,
+                              {probe("a", me), probe("t", me, {.restart = otpp::transient})}, 0));
   rec.take(2);
   crash(rec.pid["t"], exit_reason::shutdown());
   REQUIRE(otpp::restart_child(sup, "t").ok()); // by hand: not a supervisor restart either
@@ -478,7 +475,7 @@ TEST_CASE("restarts older than the period are forgotten", "[behaviour][superviso
   recorder rec;
   auto spec = spec_of(otpp::one_for_one, {probe("a", me)}, 1);
   spec.period = 100ms;
-  auto sup = otpp::start_supervisor(rt, spec);
+  auto sup = otpp::start(rt, spec);
   rec.take(1);
   otpp::ref m = otpp::monitor(sup);
   for (int i = 0; i < 3; ++i) {
@@ -507,7 +504,7 @@ TEST_CASE("with a backoff a restart comes no earlier than its delay, which grows
   recorder rec;
   auto spec = spec_of(otpp::one_for_one, {probe("a", me)});
   spec.backoff = {.initial = 20ms, .max = 1s, .factor = 2.0};
-  auto sup = otpp::start_supervisor(rt, spec);
+  auto sup = otpp::start(rt, spec);
   rec.take(1);
   for (auto least : {20ms, 40ms, 80ms}) {
     auto t0 = std::chrono::steady_clock::now();
@@ -529,7 +526,7 @@ TEST_CASE("during a backoff delay the child is restarting, and terminate_child c
   recorder rec;
   auto spec = spec_of(otpp::one_for_one, {probe("a", me)});
   spec.backoff = {.initial = 10s, .max = 10s, .factor = 2.0};
-  auto sup = otpp::start_supervisor(rt, spec);
+  auto sup = otpp::start(rt, spec);
   rec.take(1);
   crash(rec.pid["a"]);
   auto a = info_of(sup, "a");
@@ -556,7 +553,7 @@ TEST_CASE("auto_shutdown never: a significant child that ends leaves the supervi
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
-  auto sup = otpp::start_supervisor(
+  auto sup = otpp::start(
       rt,
       spec_of(otpp::one_for_one,
               {probe("a", me), probe("s", me, {.restart = otpp::transient, .significant = true})}));
@@ -583,7 +580,7 @@ TEST_CASE("auto_shutdown any_significant: the first significant child that ends 
   auto spec = spec_of(otpp::one_for_one, {probe("a", me), probe("s1", me, sig),
                                           probe("s2", me, sig), probe("s3", me, sig)});
   spec.auto_shutdown = otpp::auto_shutdown_mode::any_significant;
-  auto sup = otpp::start_supervisor(rt, spec);
+  auto sup = otpp::start(rt, spec);
   rec.take(4);
   otpp::ref m = otpp::monitor(sup);
 
@@ -613,7 +610,7 @@ TEST_CASE("auto_shutdown all_significant: the supervisor shuts down once the las
   auto spec =
       spec_of(otpp::one_for_one, {probe("a", me), probe("s1", me, sig), probe("s2", me, sig)});
   spec.auto_shutdown = otpp::auto_shutdown_mode::all_significant;
-  auto sup = otpp::start_supervisor(rt, spec);
+  auto sup = otpp::start(rt, spec);
   rec.take(3);
   otpp::ref m = otpp::monitor(sup);
   crash(rec.pid["s1"], exit_reason::normal());
@@ -638,7 +635,7 @@ TEST_CASE("an inner supervisor that exceeds its intensity exits with shutdown an
   otpp::pid me = tp::self();
   recorder rec;
   auto inner = spec_of(otpp::one_for_one, {probe("w", me)}, 1);
-  auto root = otpp::start_supervisor(
+  auto root = otpp::start(
       rt, spec_of(otpp::one_for_one, {probe("r", me), otpp::supervisor("inner", inner)}, 5));
   REQUIRE(rec.take(2) == strings{"start r", "start w"});
   otpp::pid old_inner = info_of(root, "inner").pid;
@@ -670,7 +667,7 @@ TEST_CASE("a parent that exceeds its own intensity when its inner supervisor end
   otpp::pid me = tp::self();
   recorder rec;
   auto inner = spec_of(otpp::one_for_one, {probe("w", me)}, 0);
-  auto root = otpp::start_supervisor(
+  auto root = otpp::start(
       rt, spec_of(otpp::one_for_one,
                   {probe("r1", me), otpp::supervisor("inner", inner), probe("r2", me)}, 0));
   rec.take(3);

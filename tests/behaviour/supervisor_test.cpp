@@ -157,8 +157,8 @@ TEST_CASE("children start in spec order and stop in reverse order when the super
   otpp::pid me = tp::self();
   recorder rec;
 
-  auto sup = otpp::start_supervisor(
-      rt, spec_of(otpp::one_for_one, {probe("a", me), probe("b", me), probe("c", me)}));
+  auto sup =
+      otpp::start(rt, spec_of(otpp::one_for_one, {probe("a", me), probe("b", me), probe("c", me)}));
   REQUIRE(rec.take(3) == std::vector<std::string>{"start a", "start b", "start c"});
   auto kids = otpp::which_children(sup);
   REQUIRE(ids_of(kids) == std::vector<std::string>{"c", "b", "a"});
@@ -184,7 +184,7 @@ TEST_CASE("an exit signal from the parent stops the children in reverse order, t
   auto spec = spec_of(otpp::one_for_one, {probe("a", me), probe("b", me), probe("c", me)});
 
   otpp::pid parent = otpp::spawn([me, spec] {
-    auto sup = otpp::start_link_supervisor(spec);
+    auto sup = otpp::start_link(spec);
     otpp::send(me, sup_is{sup});
     tp::receive<go>();
     tp::exit(exit_reason::user("parent_gone"));
@@ -208,7 +208,7 @@ TEST_CASE("a child that ignores shutdown is killed after its shutdown timeout",
   report_guard g(reports_to(me));
   recorder rec;
 
-  auto sup = otpp::start_supervisor(
+  auto sup = otpp::start(
       rt, spec_of(otpp::one_for_one,
                   {probe("a", me),
                    probe("stubborn", me, {.shutdown = otpp::shutdown_policy::after(50ms)},
@@ -234,7 +234,7 @@ TEST_CASE("brutal_kill kills a child at once, without a shutdown signal",
   report_guard g(reports_to(me));
   recorder rec;
 
-  auto sup = otpp::start_supervisor(
+  auto sup = otpp::start(
       rt, spec_of(otpp::one_for_one,
                   {probe("a", me),
                    probe("b", me, {.shutdown = otpp::shutdown_policy::brutal_kill()})}));
@@ -257,7 +257,7 @@ TEST_CASE("a child with an infinite shutdown is waited for however long it takes
   otpp::pid me = tp::self();
   recorder rec;
 
-  auto sup = otpp::start_supervisor(
+  auto sup = otpp::start(
       rt,
       spec_of(otpp::one_for_one,
               {probe("a", me), probe("slow", me, {.shutdown = otpp::shutdown_policy::infinite()},
@@ -323,7 +323,7 @@ TEST_CASE("a child that fails to start stops those started before it in reverse 
                       {probe("alpha", me), probe("beta", me), gamma, probe("delta", me)});
   exit_reason reason;
   try {
-    otpp::start_supervisor(rt, spec);
+    otpp::start(rt, spec);
     FAIL("the start succeeded");
   } catch (const otpp::start_error& e) {
     reason = e.reason();
@@ -351,7 +351,7 @@ TEST_CASE("start_link_supervisor in a process reports a failed child start as st
   // A trapping parent gets the error (and no exit message stays behind).
   auto r = otpp_test::in_process([spec] {
     tp::trap_exit(true);
-    auto res = otpp::try_start_link_supervisor(spec);
+    auto res = otpp::try_start_link(spec);
     bool leftover = tp::receive_for<otpp::exit_message>(20ms).has_value();
     return std::make_pair(res.ok() ? std::string("ok") : std::string(res.error().detail()),
                           leftover);
@@ -371,7 +371,7 @@ TEST_CASE("an ignored child is not started: kept as stopped, or dropped if tempo
   auto ignoring =
       otpp::server<int>().init([]() -> otpp::init_result<int> { return otpp::init_ignore(); });
 
-  auto sup = otpp::start_supervisor(
+  auto sup = otpp::start(
       rt, spec_of(otpp::one_for_one,
                   {otpp::worker("kept", [ignoring] { return otpp::try_start_link(ignoring); }),
                    otpp::worker("dropped",
@@ -440,7 +440,7 @@ TEST_CASE("invalid specs are rejected with invalid_argument before any child sta
   for (auto& c : cases) {
     INFO(c.says);
     try {
-      otpp::start_supervisor(rt, c.spec);
+      otpp::start(rt, c.spec);
       FAIL("accepted");
     } catch (const std::invalid_argument& e) {
       CHECK_THAT(e.what(), Catch::Contains(c.says));
@@ -475,7 +475,7 @@ TEST_CASE("start_child starts a child, or fails with already_started, already_pr
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
-  auto sup = otpp::start_supervisor(rt, spec_of(otpp::one_for_one, {probe("a", me)}));
+  auto sup = otpp::start(rt, spec_of(otpp::one_for_one, {probe("a", me)}));
   rec.take(1);
 
   auto b = otpp::start_child(sup, probe("b", me));
@@ -529,9 +529,9 @@ TEST_CASE("terminate_child, restart_child and delete_child follow OTP, errors in
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
-  auto sup = otpp::start_supervisor(
-      rt, spec_of(otpp::one_for_one,
-                  {probe("a", me), probe("b", me), probe("t", me, {.restart = otpp::temporary})}));
+  auto sup =
+      otpp::start(rt, spec_of(otpp::one_for_one, {probe("a", me), probe("b", me),
+                                                  probe("t", me, {.restart = otpp::temporary})}));
   rec.take(3);
   auto user = [](const char* s) { return exit_reason::user(s); };
 
@@ -590,7 +590,7 @@ TEST_CASE("simple_one_for_one: start_child(sup, args...) and terminate_child by 
   auto templ = otpp::worker("w", [me](int k, std::string tag) {
     return probe(tag + std::to_string(k), me).start(nullptr).pid;
   });
-  auto sup = otpp::start_supervisor(rt, spec_of(otpp::simple_one_for_one, {templ}));
+  auto sup = otpp::start(rt, spec_of(otpp::simple_one_for_one, {templ}));
   auto user = [](const char* s) { return exit_reason::user(s); };
   REQUIRE(otpp::which_children(sup).empty());
 
@@ -623,7 +623,7 @@ TEST_CASE("simple_one_for_one: start_child(sup, args...) and terminate_child by 
   REQUIRE(otpp::which_children(sup).size() == 1);
 
   // start_child(sup, args...) needs a simple_one_for_one supervisor.
-  auto other = otpp::start_supervisor(rt, spec_of(otpp::one_for_one, {}));
+  auto other = otpp::start(rt, spec_of(otpp::one_for_one, {}));
   REQUIRE_FALSE(otpp::start_child(other, 3, std::string("w")).ok());
   otpp::stop(other, exit_reason::shutdown());
 

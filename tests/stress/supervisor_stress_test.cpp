@@ -150,7 +150,7 @@ TEST_CASE("crash storm: servers crashing at random under calling clients, every 
     // Odd rounds stop the supervisor in the middle of the storm.
     const bool stop_mid = round % 2 == 1;
     auto names = names_of(round);
-    auto sup = otpp::start_supervisor(rt, storm_spec(names));
+    auto sup = otpp::start(rt, storm_spec(names));
     auto base = static_cast<unsigned>(round * 100);
     otpp::pid ch = otpp::spawn([me, names, base] { chaos(me, names, base); });
     std::vector<otpp::pid> callers;

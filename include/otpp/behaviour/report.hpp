@@ -37,16 +37,16 @@ struct report {
 /// short and thread-safe.
 using report_handler = std::function<void(const report&)>;
 
-namespace detail_report {
-struct hook {
+namespace detail {
+struct report_hook {
   std::mutex mutex;
   std::shared_ptr<const report_handler> handler;
 };
-inline hook& the_hook() {
-  static hook h;
+inline report_hook& the_hook() {
+  static report_hook h;
   return h;
 }
-} // namespace detail_report
+} // namespace detail
 
 /// The default handler: one line on stderr, `=KIND REPORT==== <pid> text`.
 /// Progress reports are left out, as OTP's default logger level does.
@@ -60,7 +60,7 @@ inline void print_report(const report& r) {
 /// Replace the report handler (an empty function restores the default);
 /// returns the previous one.
 inline report_handler set_report_handler(report_handler h) {
-  auto& hk = detail_report::the_hook();
+  auto& hk = detail::the_hook();
   std::shared_ptr<const report_handler> next =
       h ? std::make_shared<const report_handler>(std::move(h)) : nullptr;
   std::lock_guard lock(hk.mutex);
@@ -70,7 +70,7 @@ inline report_handler set_report_handler(report_handler h) {
 
 /// Send a report to the current handler.
 inline void send_report(report_kind kind, const pid& from, std::string text) {
-  auto& hk = detail_report::the_hook();
+  auto& hk = detail::the_hook();
   std::shared_ptr<const report_handler> h;
   {
     std::lock_guard lock(hk.mutex);

@@ -1,29 +1,29 @@
-// Signature deduction for server handlers.
+// Signature deduction for behaviour handlers (the state first, the message last).
 // Distributed under the Boost Software License, Version 1.0.
 #pragma once
 
 #include <tuple>
 #include <type_traits>
 
-namespace otpp::server_detail {
+namespace otpp::detail {
 
 template <class...> inline constexpr bool always_false = false;
 
 // The parameters and result of a callable with one call operator.
 template <class T> struct fn_sig { static constexpr bool valid = false; };
-#define OTPP_SERVER_SIG(QUALS)                                                                     \
+#define OTPP_DETAIL_SIG(QUALS)                                                                     \
   template <class R, class C, class... A> struct fn_sig<R (C::*)(A...) QUALS> {                    \
     static constexpr bool valid = true;                                                            \
     using result = R;                                                                              \
     using args = std::tuple<A...>;                                                                 \
   };
-OTPP_SERVER_SIG()
-OTPP_SERVER_SIG(const)
-OTPP_SERVER_SIG(noexcept)
-OTPP_SERVER_SIG(const noexcept)
-OTPP_SERVER_SIG(&)
-OTPP_SERVER_SIG(const&)
-#undef OTPP_SERVER_SIG
+OTPP_DETAIL_SIG()
+OTPP_DETAIL_SIG(const)
+OTPP_DETAIL_SIG(noexcept)
+OTPP_DETAIL_SIG(const noexcept)
+OTPP_DETAIL_SIG(&)
+OTPP_DETAIL_SIG(const&)
+#undef OTPP_DETAIL_SIG
 template <class R, class... A> struct fn_sig<R (*)(A...)> {
   static constexpr bool valid = true;
   using result = R;
@@ -83,4 +83,4 @@ template <class F, class S, std::size_t I> struct arg_at {
   using type = std::remove_cvref_t<std::tuple_element_t<I, typename handler_sig<F, S>::args>>;
 };
 
-} // namespace otpp::server_detail
+} // namespace otpp::detail

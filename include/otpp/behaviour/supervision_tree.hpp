@@ -1,0 +1,173 @@
+// Supervision tree snapshots, exported as JSON, Graphviz DOT or text.
+// Distributed under the Boost Software License, Version 1.0.
+#pragma once
+
+#include <otpp/behaviour/call.hpp>
+#include <otpp/behaviour/call_result.hpp>
+#include <otpp/behaviour/detail/supervisor_state.hpp>
+#include <otpp/behaviour/supervisor.hpp>
+#include <otpp/behaviour/supervisor_spec.hpp>
+#include <otpp/core/duration.hpp>
+#include <otpp/core/pid.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace otpp {
+
+// ---------------------------------------------------------------------------
+// Tree export
+// ---------------------------------------------------------------------------
+
+/// One node of a supervision tree snapshot.
+struct tree_node {
+  std::string id;
+  otpp::pid pid;
+  child_type type = child_type::supervisor;
+  restart_type restart = permanent;
+  child_info::status state = child_info::status::running;
+  std::uint64_t restarts = 0;
+  /// For supervisors: their strategy and children (in start order).
+  std::optional<supervision_strategy> strategy;
+  std::vector<tree_node> children;
+};
+
+/// A snapshot of the live tree under supervisor `sup` (children in start
+/// order). The root's id is `id`, else the spec's `name`, else "root".
+template <process_target T> tree_node supervision_tree(const T& sup, std::string id = {}) {
+  tree_node root;
+  auto summary = call<detail::supervisor_summary>(sup, detail::get_spec_req{}, infinity);
+  root.id = !id.empty() ? std::move(id) : !summary.name.empty() ? summary.name : "root";
+  root.pid = detail::target_of<T>::resolve(sup);
+  root.strategy = summary.strategy;
+  auto kids = which_children(sup);
+  std::reverse(kids.begin(), kids.end());
+  for (auto& k : kids) {
+    tree_node n;
+    if (k.type == child_type::supervisor && k.pid) {
+      try {
+        n = supervision_tree(k.pid, k.id);
+      } catch (const call_error&) { // it ended meanwhile
+        n.id = k.id;
+      }
+    } else {
+      n.id = k.id;
+    }
+    n.pid = k.pid;
+    n.type = k.type;
+    n.restart = k.restart;
+    n.state = k.state;
+    n.restarts = k.restarts;
+    root.children.push_back(std::move(n));
+  }
+  return root;
+}
+
+namespace detail {
+inline void json_escape(std::string& out, std::string_view s) {
+  for (char ch : s) {
+    switch (ch) {
+    case '"':
+      out += "\\\"";
+      break;
+    case '\\':
+      out += "\\\\";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    default:
+      if (static_cast<unsigned char>(ch) < 0x20)
+        out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(ch)));
+      else
+        out += ch;
+    }
+  }
+}
+inline void to_json(std::string& out, const tree_node& n, int depth) {
+  std::string pad(static_cast<std::size_t>(depth) * 2, ' ');
+  out += pad + "{\"id\": \"";
+  json_escape(out, n.id);
+  out += fmt::format("\", \"pid\": {}, \"type\": \"{}\", \"restart\": \"{}\", \"status\": \"{}\", "
+                     "\"restarts\": {}",
+                     n.pid ? fmt::format("\"{}\"", n.pid) : std::string("null"), name_of(n.type),
+                     name_of(n.restart), name_of(n.state), n.restarts);
+  if (n.strategy)
+    out += fmt::format(", \"strategy\": \"{}\"", name_of(*n.strategy));
+  if (n.type == child_type::supervisor) {
+    out += ", \"children\": [";
+    if (!n.children.empty()) {
+      out += "\n";
+      for (std::size_t i = 0; i < n.children.size(); ++i) {
+        to_json(out, n.children[i], depth + 1);
+        out += i + 1 < n.children.size() ? ",\n" : "\n";
+      }
+      out += pad;
+    }
+    out += "]";
+  }
+  out += "}";
+}
+// An id inside a DOT quoted string: '"' and '\\' escaped (a bare '\\' could
+// escape the closing quote).
+inline std::string dot_escape(std::string_view s) {
+  std::string out;
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\')
+      out += '\\';
+    out += ch;
+  }
+  return out;
+}
+inline void to_dot(std::string& out, const tree_node& n, const std::string& path) {
+  std::string label = fmt::format(
+      "{}\\n{}{}", dot_escape(n.id), n.pid ? fmt::format("{}", n.pid) : std::string("-"),
+      n.restarts ? fmt::format("\\nrestarts: {}", n.restarts) : std::string());
+  if (n.strategy)
+    label += fmt::format("\\n{}", name_of(*n.strategy));
+  out += fmt::format("  \"{}\" [label=\"{}\", shape={}, style={}];\n", path, label,
+                     n.type == child_type::supervisor ? "box" : "ellipse",
+                     n.state == child_info::status::running ? "solid" : "dashed");
+  // Siblings of one id (simple_one_for_one children) are told apart by their
+  // rank among themselves, so node names stay unique and stable.
+  std::unordered_map<std::string, std::size_t> total, seen;
+  for (auto& c : n.children)
+    ++total[c.id];
+  for (auto& c : n.children) {
+    std::string child_path = path + "/" + dot_escape(c.id);
+    if (total[c.id] > 1)
+      child_path += fmt::format("#{}", ++seen[c.id]);
+    to_dot(out, c, child_path);
+    out += fmt::format("  \"{}\" -> \"{}\";\n", path, child_path);
+  }
+}
+} // namespace detail
+
+/// The tree as JSON (one object per node: id, pid, type, restart, status,
+/// restarts, strategy and children for supervisors).
+inline std::string to_json(const tree_node& tree) {
+  std::string out;
+  detail::to_json(out, tree, 0);
+  out += "\n";
+  return out;
+}
+
+/// The tree as a Graphviz digraph (supervisors as boxes, workers as
+/// ellipses, stopped or restarting children dashed). Node names are id
+/// paths, so two snapshots of one tree diff line by line.
+inline std::string to_dot(const tree_node& tree) {
+  std::string out = "digraph supervision_tree {\n";
+  detail::to_dot(out, tree, detail::dot_escape(tree.id));
+  out += "}\n";
+  return out;
+}
+
+} // namespace otpp
