@@ -27,5 +27,4 @@
 #include <otpp/core/registry.hpp>
 #include <otpp/core/request.hpp>
 #include <otpp/core/runtime.hpp>
-#include <otpp/core/scheduler.hpp>
 #include <otpp/core/timer.hpp>

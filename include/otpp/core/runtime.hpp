@@ -5,8 +5,8 @@
 #include <otpp/config.hpp>
 #include <otpp/core/exit_reason.hpp>
 #include <otpp/core/pid.hpp>
-#include <otpp/core/scheduler.hpp>
 #include <otpp/detail/process.hpp>
+#include <otpp/detail/scheduler.hpp>
 #include <otpp/detail/unwind.hpp>
 
 #include <boost/asio/io_context.hpp>

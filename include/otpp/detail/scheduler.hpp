@@ -29,12 +29,26 @@ namespace otpp::detail {
 // One scheduler thread. Processes placed here live here until they end:
 // their fibers, stacks and private state are touched by this thread only.
 //
-// The loop resumes ready processes in FIFO order (spawned ones newest first,
-// see schedule_new), polls its io_context every
-// `config::io_poll_interval` resumptions (timers, I/O completions), and
-// blocks in the io_context when nothing is ready. Other threads make a
-// process ready through a lock-free queue and wake the thread with one
-// coalesced post, only when it sleeps.
+// The loop (see loop() below), one turn at a time:
+// - Remote queue: other threads make a process ready by pushing it on
+//   `remote_`, a lock-free LIFO (mpsc_stack). Each turn first takes the
+//   whole of it and appends it to the ready FIFO.
+// - Ready FIFO: processes that became ready (woken, or yielding) run oldest
+//   first, from `ready_head_` to `ready_tail_`.
+// - Fresh LIFO: a process spawned on this thread goes on `fresh_head_`,
+//   newest first (see schedule_new). pop_local() takes up to
+//   `config::fresh_run_limit` fresh ones in a row, then the oldest ready one,
+//   so spawning cannot starve the ready FIFO.
+// - I/O: every `config::io_poll_interval` resumptions the loop polls its
+//   io_context (timers, I/O completions, receive deadlines).
+// - Idle spin: with nothing ready it spins `config::idle_spins` rounds on
+//   the remote queue (polling the io_context every 64), because a wake-up
+//   through the kernel costs tens of microseconds and a message from another
+//   scheduler often comes right back.
+// - Sleep and wake-ups: then it sets `sleeping_` and blocks in
+//   io_context::run_one(). schedule() from another thread posts one empty
+//   handler, only if it finds `sleeping_` set and is the one to clear it, so
+//   wake-ups are coalesced and a busy scheduler gets no syscall.
 class scheduler {
 public:
   scheduler(unsigned index, std::size_t default_stack_size, bool guard_pages)
@@ -180,7 +194,7 @@ private:
   static bool later(const deadline_entry& a, const deadline_entry& b) noexcept {
     return a.at > b.at;
   }
-  // Defined in runtime_impl.hpp (they send signals).
+  // Defined in detail/wait.hpp (they send signals).
   inline void insert_deadline(process& p, std::chrono::steady_clock::time_point at);
   inline void arm(std::chrono::steady_clock::time_point at);
   inline void expire_deadlines();
@@ -241,6 +255,8 @@ inline void scheduler::loop() {
   stack_.tsan_fiber = sanitizer::tsan_current_fiber();
   unsigned since_poll = 0;
   for (;;) {
+    // Remote queue -> ready FIFO (the LIFO's order within one batch does not
+    // matter: each was made ready by a different event).
     if (process* chain = remote_.take_all()) {
       while (chain != nullptr) {
         process* next = chain->next;
@@ -248,6 +264,8 @@ inline void scheduler::loop() {
         chain = next;
       }
     }
+    // Run one process (fresh LIFO or ready FIFO, see pop_local) until it
+    // suspends; poll for I/O now and then so a busy loop still sees timers.
     if (process* p = pop_local()) {
       resume(p);
       if (++since_poll >= config::io_poll_interval) {
@@ -256,6 +274,7 @@ inline void scheduler::loop() {
       }
       continue;
     }
+    // Nothing ready.
     since_poll = 0;
     if (stop_.load())
       break;
@@ -264,12 +283,15 @@ inline void scheduler::loop() {
     // scheduler often comes right back.
     if (spin_for_work())
       continue;
+    // Announce the sleep, then look once more: a schedule() that pushed
+    // before it could see `sleeping_` is caught here, one that pushed after
+    // posts a wake-up, so no ready process is missed.
     sleeping_.store(true);
     if (!remote_.empty() || stop_.load()) {
       sleeping_.store(false);
       continue;
     }
-    io_.run_one();
+    io_.run_one(); // a wake-up, a timer or an I/O completion
     sleeping_.store(false);
     io_.poll();
   }
@@ -277,6 +299,9 @@ inline void scheduler::loop() {
   current_scheduler() = nullptr;
 }
 
+// Switch to `p` until it suspends or ends. Its fiber (and stack) is made on
+// its first run; the C++ exception state is swapped with the process's own
+// around the switch (see eh_state.hpp), and the sanitizers are told.
 inline void scheduler::resume(process* p) {
   process* previous = current_process;
   current_process = p;
