@@ -1,0 +1,161 @@
+// The process life cycle: spawn and start, the fiber's main, what an ending process owes.
+// Distributed under the Boost Software License, Version 1.0.
+
+// Part of the runtime's definitions (see detail/runtime_impl.hpp). The
+// runtime include comes before the guard so that this header also compiles
+// on its own: core/runtime.hpp then includes it, in its place, through
+// detail/runtime_impl.hpp.
+#include <otpp/core/runtime.hpp>
+
+#ifndef OTPP_DETAIL_LIFECYCLE_HPP
+#define OTPP_DETAIL_LIFECYCLE_HPP
+
+#include <otpp/detail/process.hpp>
+#include <otpp/detail/scheduler.hpp>
+#include <otpp/detail/signals.hpp>
+#include <otpp/detail/unwind.hpp>
+#include <otpp/detail/wait.hpp>
+
+#include <boost/context/fiber.hpp>
+
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace otpp::detail {
+
+// ---------------------------------------------------------------------------
+// Exit
+// ---------------------------------------------------------------------------
+
+// Everything a process owes the others when it ends: refuse new signals,
+// answer pending link/monitor requests with noproc, send exit signals to
+// links and down messages to monitors, drop its name and its mailbox.
+inline void finish_process(process& p, exit_reason reason) {
+  p.exiting = true;
+  envelope* rest = p.inbox.close();
+  p.reason = reason;
+  p.status.store(process_status::exited);
+  // Free the name before any link or monitor hears of the exit, as Erlang
+  // does: a supervisor restarts a named child as soon as it is told.
+  if (p.named.load())
+    p.rt->unregister_dead(&p); // see register_name
+  process_ref self(&p);
+
+  while (rest != nullptr) {
+    envelope* next = rest->next;
+    if (rest->kind == signal::link) {
+      send_signal(static_cast<signal_envelope*>(rest)->from.get(), signal::link_exit, self,
+                  exit_reason::noproc());
+    } else if (rest->kind == signal::monitor) {
+      auto* s = static_cast<signal_envelope*>(rest);
+      send_down(s->from.get(), s->ref, self, exit_reason::noproc());
+    } else if (rest->kind == signal::message && (rest->flags & request_flag) != 0) {
+      // A request that arrived while we were alive: its requester learns
+      // why it will get no answer.
+      reply_to& from = request_origin(rest);
+      send_down(from.pid.get(), from.tag.value(), self, reason);
+    }
+    rest->destroy();
+    rest = next;
+  }
+
+  std::vector<link_entry> links;
+  std::vector<monitor_entry> monitors, monitored_by;
+  {
+    std::lock_guard lock(p.meta);
+    links.swap(p.links);
+    monitors.swap(p.monitors);
+    monitored_by.swap(p.monitored_by);
+  }
+  for (auto& l : links)
+    send_signal(l.other.get(), signal::link_exit, self, reason);
+  for (auto& m : monitored_by)
+    send_down(m.other.get(), m.ref, self, reason);
+  for (auto& m : monitors)
+    send_signal(m.other.get(), signal::demonitor, self, {}, m.ref);
+  p.box.clear();
+  p.mark_node = nullptr;
+  if (!p.is_foreign())
+    p.rt->process_ended(p);
+}
+
+// The main function of every process fiber.
+inline boost::context::fiber process_main(process* p, boost::context::fiber&& sched) {
+  p->sched_ctx = std::move(sched);
+  p->sched->entered(*p);
+  exit_reason reason;
+  try {
+    drain(*p); // exit signals sent before the first run
+    p->body->run();
+  } catch (const process_exit& e) {
+    reason = e.reason();
+  } catch (const boost::context::detail::forced_unwind&) {
+    throw;
+  } catch (...) {
+    reason = exit_reason::from_exception(std::current_exception());
+  }
+  p->exiting = true;
+  p->body.reset();
+  finish_process(*p, std::move(reason));
+  return p->sched->finish(*p);
+}
+
+} // namespace otpp::detail
+
+namespace otpp {
+
+template <class F> spawned_monitor runtime::spawn_and_monitor(F&& f, spawn_options opts) {
+  static_assert(std::is_invocable_v<std::decay_t<F>&>,
+                "otpp::spawn: the process function must be callable with no arguments");
+  detail::process* parent = detail::current_process;
+  if ((opts.link || opts.monitor) && parent == nullptr)
+    throw std::logic_error(
+        "otpp::spawn: link or monitor requested from a thread that is not a process");
+  detail::scheduler& sched = pick(opts); // may throw: before anything is allocated
+  auto owner = std::make_unique<detail::process>();
+  detail::process* p = owner.get();
+  p->id = detail::next_unique();
+  p->rt = this;
+  p->body = std::make_unique<detail::body_impl<std::decay_t<F>>>(std::forward<F>(f));
+  p->entry = &detail::process_main;
+  p->stack_size = opts.stack_size;
+  p->trap_exit.store(opts.trap_exit, std::memory_order_relaxed);
+  p->budget = options_.reductions;
+  p->sched = &sched;
+  return start(owner.release(), opts);
+}
+
+inline spawned_monitor runtime::start(detail::process* p, const spawn_options& opts) {
+  detail::process* parent = detail::current_process;
+  if (opts.link) {
+    p->links.push_back({detail::process_ref(parent)});
+    std::lock_guard lock(parent->meta);
+    parent->links.push_back({detail::process_ref(p)});
+  }
+  std::uint64_t r = 0;
+  if (opts.monitor) {
+    r = detail::next_unique();
+    p->monitored_by.push_back({r, detail::process_ref(parent)});
+    std::lock_guard lock(parent->meta);
+    parent->monitors.push_back({r, detail::process_ref(p)});
+  }
+  live_.fetch_add(1);
+  p->sched->add(p);
+  if (shutting_down_.load())
+    detail::send_signal(p, detail::signal::forced_exit, nullptr, exit_reason::shutdown());
+  pid result{detail::process_ref(p)};
+  p->sched->schedule_new(p); // from here on the process may run (and end)
+  if (parent != nullptr)
+    detail::count_reduction(*parent);
+  return {result, ref(r)};
+}
+
+} // namespace otpp
+
+#endif // OTPP_DETAIL_LIFECYCLE_HPP

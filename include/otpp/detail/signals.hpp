@@ -1,0 +1,239 @@
+// Delivery of messages and signals (exit, link, monitor), and how a process applies them.
+// Distributed under the Boost Software License, Version 1.0.
+
+// Part of the runtime's definitions (see detail/runtime_impl.hpp). The
+// runtime include comes before the guard so that this header also compiles
+// on its own: core/runtime.hpp then includes it, in its place, through
+// detail/runtime_impl.hpp.
+#include <otpp/core/runtime.hpp>
+
+#ifndef OTPP_DETAIL_SIGNALS_HPP
+#define OTPP_DETAIL_SIGNALS_HPP
+
+#include <otpp/core/message.hpp>
+#include <otpp/detail/process.hpp>
+#include <otpp/detail/scheduler.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace otpp::detail {
+
+// ---------------------------------------------------------------------------
+// Delivery
+// ---------------------------------------------------------------------------
+
+// Make a process that waits on its inbox run again. Any thread.
+inline void wake(process* p) noexcept {
+  if (p->waiter) {
+    std::lock_guard lock(p->waiter->mutex);
+    p->waiter->woken = true;
+    p->waiter->cv.notify_one();
+    return;
+  }
+  p->status.store(process_status::ready, std::memory_order_relaxed);
+  p->sched->schedule(p);
+}
+
+// Push `e` into `to`'s inbox. False if `to` has ended: `e` is still the caller's.
+inline bool push(process* to, envelope* e) noexcept {
+  switch (to->inbox.push(e)) {
+  case closable_inbox<envelope>::push_result::ok:
+    return true;
+  case closable_inbox<envelope>::push_result::woke_reader:
+    wake(to);
+    return true;
+  case closable_inbox<envelope>::push_result::closed:
+    return false;
+  }
+  return false;
+}
+
+inline void push_or_drop(process* to, envelope* e) noexcept {
+  if (!push(to, e))
+    e->destroy();
+}
+
+inline void send_signal(process* to, signal k, process_ref from, exit_reason r = {},
+                        std::uint64_t ref = 0) {
+  push_or_drop(to, new signal_envelope(k, std::move(from), std::move(r), ref));
+}
+
+inline void send_down(process* to, std::uint64_t ref, process_ref who, exit_reason r) {
+  auto* e = new message_envelope<down>(down{otpp::ref(ref), pid(std::move(who)), std::move(r)});
+  e->kind = signal::down;
+  push_or_drop(to, e);
+}
+
+template <class T> void post_message(process* to, T&& msg) {
+  push_or_drop(to, new message_envelope<std::decay_t<T>>(std::forward<T>(msg)));
+}
+
+// ---------------------------------------------------------------------------
+// Owner-side tables (links, monitors); writes under `meta` for readers.
+// ---------------------------------------------------------------------------
+
+inline bool has_link(process& p, process* other) noexcept {
+  return std::any_of(p.links.begin(), p.links.end(),
+                     [&](const link_entry& l) { return l.other.get() == other; });
+}
+inline void add_link(process& p, process_ref other) {
+  if (other.get() == &p || has_link(p, other.get()))
+    return;
+  std::lock_guard lock(p.meta);
+  p.links.push_back({std::move(other)});
+}
+inline bool remove_link(process& p, process* other) {
+  auto it = std::find_if(p.links.begin(), p.links.end(),
+                         [&](const link_entry& l) { return l.other.get() == other; });
+  if (it == p.links.end())
+    return false;
+  std::lock_guard lock(p.meta);
+  *it = std::move(p.links.back()); // the order of links does not matter
+  p.links.pop_back();
+  return true;
+}
+inline std::optional<monitor_entry> take_monitor(std::vector<monitor_entry>& table, spinlock& meta,
+                                                 std::uint64_t ref) {
+  auto it = std::find_if(table.begin(), table.end(),
+                         [&](const monitor_entry& m) { return m.ref == ref; });
+  if (it == table.end())
+    return std::nullopt;
+  std::lock_guard lock(meta);
+  monitor_entry out = std::move(*it);
+  *it = std::move(table.back()); // the order of monitors does not matter
+  table.pop_back();
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Signals
+// ---------------------------------------------------------------------------
+
+inline void append_message(process& p, envelope* e) noexcept {
+  p.box.push_back(e);
+}
+
+// The reply_to of a request envelope / the tag of a reply envelope.
+inline reply_to& request_origin(envelope* e) noexcept {
+  return *reinterpret_cast<reply_to*>(reinterpret_cast<char*>(e) + e->origin);
+}
+inline std::uint64_t reply_tag(const envelope* e) noexcept {
+  return reinterpret_cast<const otpp::ref*>(reinterpret_cast<const char*>(e) + e->origin)->value();
+}
+
+// A request arriving: the requester now monitors us (one envelope for
+// monitor + message). A reply arriving: delivered only if its request is
+// still pending (the requester did not give up), which also ends the
+// request's monitor. False: drop it.
+inline bool accept_tagged(process& p, envelope* e) {
+  if ((e->flags & request_flag) != 0) {
+    reply_to& from = request_origin(e);
+    std::lock_guard lock(p.meta);
+    p.monitored_by.push_back({from.tag.value(), from.pid.ref_ptr()});
+    return true;
+  }
+  std::uint64_t tag = reply_tag(e);
+  auto it = std::find(p.requests.begin(), p.requests.end(), tag);
+  if (it == p.requests.end())
+    return false; // a late reply: its requester gave up
+  *it = p.requests.back();
+  p.requests.pop_back();
+  auto m = take_monitor(p.monitors, p.meta, tag);
+  if (m && m->other && (e->flags & monitor_cleared) == 0)
+    send_signal(m->other.get(), signal::demonitor, process_ref(&p), {}, tag);
+  return true;
+}
+
+inline void append_exit_message(process& p, process_ref from, exit_reason r) {
+  append_message(
+      p, new message_envelope<exit_message>(exit_message{pid(std::move(from)), std::move(r)}));
+}
+
+// Apply one envelope from the inbox. An exit the process must die of is
+// recorded in `die` (the first one wins); the caller throws after the batch.
+inline void handle(process& p, envelope* e, std::optional<exit_reason>& die) {
+  auto set_die = [&](exit_reason r) {
+    if (!die)
+      die = std::move(r);
+  };
+  if (e->kind == signal::message) {
+    if (e->flags != 0 && !accept_tagged(p, e))
+      e->destroy();
+    else
+      append_message(p, e);
+    return;
+  }
+  if (e->kind == signal::down) {
+    auto* m = static_cast<message_envelope<down>*>(e);
+    if (take_monitor(p.monitors, p.meta, m->value.monitor.value())) {
+      e->kind = signal::message;
+      append_message(p, e);
+    } else {
+      e->destroy(); // demonitored meanwhile: never delivered
+    }
+    return;
+  }
+  auto* s = static_cast<signal_envelope*>(e);
+  switch (s->kind) {
+  case signal::exit:
+    if (s->reason.which() == exit_reason::kind::kill)
+      set_die(exit_reason::killed());
+    else if (p.trap_exit.load(std::memory_order_relaxed))
+      append_exit_message(p, s->from, s->reason);
+    else if (s->reason.is_normal()) {
+      if (s->from.get() == &p)
+        set_die(exit_reason::normal());
+    } else
+      set_die(s->reason);
+    break;
+  case signal::link_exit:
+    if (!remove_link(p, s->from.get()))
+      break; // unlinked meanwhile
+    if (p.trap_exit.load(std::memory_order_relaxed))
+      append_exit_message(p, s->from, s->reason);
+    else if (!s->reason.is_normal())
+      set_die(s->reason);
+    break;
+  case signal::forced_exit:
+    set_die(s->reason);
+    break;
+  case signal::link:
+    add_link(p, s->from);
+    break;
+  case signal::unlink:
+    remove_link(p, s->from.get());
+    break;
+  case signal::monitor: {
+    std::lock_guard lock(p.meta);
+    p.monitored_by.push_back({s->ref, s->from});
+    break;
+  }
+  case signal::demonitor:
+    take_monitor(p.monitored_by, p.meta, s->ref);
+    break;
+  case signal::timeout:
+    if (s->ref == p.recv_gen)
+      p.timed_out = true;
+    break;
+  default:
+    break; // wake: the waiter checks its own state
+  }
+  s->destroy();
+}
+
+// End the calling process with `r` (throws process_exit).
+[[noreturn]] inline void die(process& p, exit_reason r) {
+  p.reason = r;
+  p.exiting = true;
+  throw process_exit(std::move(r));
+}
+
+} // namespace otpp::detail
+
+#endif // OTPP_DETAIL_SIGNALS_HPP

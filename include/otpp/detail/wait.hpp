@@ -1,0 +1,275 @@
+// The receive engine: draining the inbox, yielding, blocking, deadlines, selective receive.
+// Distributed under the Boost Software License, Version 1.0.
+
+// Part of the runtime's definitions (see detail/runtime_impl.hpp). The
+// runtime include comes before the guard so that this header also compiles
+// on its own: core/runtime.hpp then includes it, in its place, through
+// detail/runtime_impl.hpp.
+#include <otpp/core/runtime.hpp>
+
+#ifndef OTPP_DETAIL_WAIT_HPP
+#define OTPP_DETAIL_WAIT_HPP
+
+#include <otpp/detail/process.hpp>
+#include <otpp/detail/scheduler.hpp>
+#include <otpp/detail/signals.hpp>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <utility>
+
+namespace otpp::detail {
+
+// Move everything from the inbox into the mailbox, applying signals.
+// Throws process_exit if a signal ends the process.
+inline void drain(process& p) {
+  envelope* chain = p.inbox.take_all();
+  if (chain == nullptr)
+    return;
+  std::optional<exit_reason> dying;
+  while (chain != nullptr) {
+    envelope* next = chain->next;
+    handle(p, chain, dying);
+    chain = next;
+  }
+  if (dying && !p.exiting)
+    die(p, std::move(*dying));
+}
+
+// A process that swallowed its process_exit is made to exit again.
+inline void check_exiting(process& p) {
+  if (p.exiting && std::uncaught_exceptions() == 0)
+    throw process_exit(p.reason);
+}
+
+// ---------------------------------------------------------------------------
+// Waiting
+// ---------------------------------------------------------------------------
+
+// Let the other ready processes of this scheduler run first.
+inline void reschedule(process& p) noexcept {
+  p.budget = p.rt->options().reductions;
+  if (p.is_foreign())
+    return;
+  p.status.store(process_status::ready, std::memory_order_relaxed);
+  p.sched->push_local(&p);
+  p.sched->suspend(p);
+}
+
+// this_process::yield(): reschedule, then apply signals (may end the process).
+inline void yield_now(process& p) {
+  check_exiting(p);
+  reschedule(p);
+  drain(p);
+}
+
+// One reduction; reschedules when the budget is spent. Never throws, so
+// `send` is safe in destructors: exit signals wait for the next receive or
+// yield().
+inline void count_reduction(process& p) noexcept {
+  p.reductions.store(p.reductions.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  if (--p.budget == 0)
+    reschedule(p);
+}
+
+// Sleep until the inbox is not empty. Precondition: it was drained.
+// Returns false only for a foreign process whose deadline passed.
+inline bool block(process& p, const std::chrono::steady_clock::time_point* deadline = nullptr) {
+  p.status.store(process_status::waiting, std::memory_order_relaxed);
+  if (!p.inbox.try_block()) {
+    p.status.store(process_status::running, std::memory_order_relaxed);
+    return true;
+  }
+  if (p.is_foreign()) {
+    foreign_waiter& w = *p.waiter;
+    std::unique_lock lock(w.mutex);
+    auto woken = [&] { return w.woken; };
+    if (deadline != nullptr) {
+      if (!w.cv.wait_until(lock, *deadline, woken) && p.inbox.try_unblock()) {
+        p.status.store(process_status::running, std::memory_order_relaxed);
+        return false;
+      }
+    }
+    w.cv.wait(lock, woken); // a producer replaced the tag: its wake-up is coming
+    w.woken = false;
+    p.status.store(process_status::running, std::memory_order_relaxed);
+    return true;
+  }
+  p.sched->suspend(p);
+  return true;
+}
+
+// Return the pages of `p`'s stack below `frame` (the caller's frame, with two
+// pages of margin) to the kernel; they read as zeros when touched again.
+inline void release_stack_below(process& p, void* frame) noexcept {
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  auto low = reinterpret_cast<std::uintptr_t>(p.self_stack.stack_bottom);
+  if (low == 0)
+    return;
+  if (p.rt->options().guard_pages)
+    low += page;
+  auto high = (reinterpret_cast<std::uintptr_t>(frame) & ~(page - 1));
+  if (high < low + 3 * page)
+    return;
+  high -= 2 * page; // room for the frames of this call and the switch that follows
+  ::madvise(reinterpret_cast<void*>(low), high - low, MADV_DONTNEED);
+}
+
+// ---------------------------------------------------------------------------
+// Receive deadlines (a heap per scheduler; see scheduler::add_deadline)
+// ---------------------------------------------------------------------------
+
+inline void scheduler::add_deadline(process& p, std::chrono::steady_clock::time_point at) {
+  p.deadline = at;
+  if (at >= p.deadline_entry)
+    return;
+  insert_deadline(p, at);
+}
+
+inline void scheduler::insert_deadline(process& p, std::chrono::steady_clock::time_point at) {
+  p.deadline_entry = at;
+  deadlines_.push_back({at, process_ref(&p)});
+  std::push_heap(deadlines_.begin(), deadlines_.end(), later);
+  if (at < armed_)
+    arm(at);
+}
+inline void scheduler::arm(std::chrono::steady_clock::time_point at) {
+  armed_ = at;
+  deadline_timer_.expires_at(at);
+  deadline_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec)
+      expire_deadlines();
+  });
+}
+
+inline void scheduler::expire_deadlines() {
+  using clock = std::chrono::steady_clock;
+  armed_ = clock::time_point::max();
+  const auto now = clock::now();
+  while (!deadlines_.empty() && deadlines_.front().at <= now) {
+    std::pop_heap(deadlines_.begin(), deadlines_.end(), later);
+    deadline_entry e = std::move(deadlines_.back());
+    deadlines_.pop_back();
+    process& p = *e.p;
+    if (p.deadline_entry == e.at)
+      p.deadline_entry = clock::time_point::max();
+    if (p.deadline == clock::time_point::max())
+      continue; // not waiting with a deadline (any more)
+    if (p.deadline <= now) {
+      p.deadline = clock::time_point::max();
+      send_signal(&p, signal::timeout, nullptr, {}, p.recv_gen);
+    } else if (p.deadline < p.deadline_entry) {
+      insert_deadline(p, p.deadline); // waits again, with a later deadline
+    }
+  }
+  if (!deadlines_.empty() && deadlines_.front().at < armed_)
+    arm(deadlines_.front().at);
+}
+
+// Decides whether a mailbox entry matches a receive: the index of the
+// handler that takes it, or -1. Type-erased so the wait loop is not a template.
+struct matcher {
+  void* ctx;
+  int (*fn)(void* ctx, envelope& e);
+};
+
+using clock = std::chrono::steady_clock;
+
+// The deadline `timeout` from now; never earlier than `timeout` from now.
+// Long timeouts read the coarse clock (a few ns, where the precise one costs
+// tens on these VMs) and add its resolution: they may end a few milliseconds
+// late, never early.
+inline clock::time_point deadline_after(clock::duration timeout) noexcept {
+  static const clock::duration coarse_resolution = [] {
+    timespec res{};
+    ::clock_getres(CLOCK_MONOTONIC_COARSE, &res);
+    return std::chrono::seconds(res.tv_sec) + std::chrono::nanoseconds(res.tv_nsec);
+  }();
+  clock::time_point now;
+  clock::duration pad{};
+  if (timeout >= std::chrono::milliseconds(100) &&
+      coarse_resolution <= std::chrono::milliseconds(10)) {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts); // the epoch of steady_clock (CLOCK_MONOTONIC)
+    now = clock::time_point(std::chrono::duration_cast<clock::duration>(
+        std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
+    pad = coarse_resolution;
+  } else {
+    now = clock::now();
+  }
+  if (timeout >= clock::time_point::max() - now - pad)
+    return clock::time_point::max();
+  return now + timeout + pad;
+}
+
+// The selective receive: find, unlink and return the first envelope after
+// `start` that `m` accepts (with the handler index), or {nullptr, -1} when
+// the deadline passes. Unmatched envelopes stay in order. While waiting only
+// new arrivals are examined.
+// `timeout`: duration::max() waits for ever, zero only looks.
+inline std::pair<envelope*, int> receive_raw(process& p, matcher m, clock::duration timeout,
+                                             envelope* start) {
+  check_exiting(p);
+  count_reduction(p);
+  drain(p);
+  envelope* prev = start != nullptr ? start : &p.box.head;
+  auto scan = [&]() -> std::pair<envelope*, int> {
+    while (envelope* e = prev->next) {
+      if (e->kind == signal::message) {
+        int i = m.fn(m.ctx, *e);
+        if (i >= 0) {
+          if (p.mark_node == e)
+            p.mark_node = prev;
+          p.box.unlink_after(prev);
+          return {e, i};
+        }
+      }
+      prev = e;
+    }
+    return {nullptr, -1};
+  };
+  if (auto r = scan(); r.first != nullptr)
+    return r;
+  if (timeout <= clock::duration::zero())
+    return {nullptr, -1};
+  std::optional<clock::time_point> deadline;
+  if (timeout != clock::duration::max())
+    deadline = deadline_after(timeout);
+
+  ++p.recv_gen;
+  p.timed_out = false;
+  struct deadline_guard {
+    process* p;
+    ~deadline_guard() {
+      if (p != nullptr)
+        p->deadline = clock::time_point::max();
+    }
+  } guard{nullptr};
+  if (deadline && !p.is_foreign()) {
+    p.sched->add_deadline(p, *deadline);
+    guard.p = &p;
+  }
+  for (;;) {
+    if (!block(p, deadline && p.is_foreign() ? &*deadline : nullptr))
+      return {nullptr, -1};
+    drain(p);
+    if (auto r = scan(); r.first != nullptr)
+      return r;
+    if (p.timed_out)
+      return {nullptr, -1};
+  }
+}
+
+} // namespace otpp::detail
+
+#endif // OTPP_DETAIL_WAIT_HPP
