@@ -95,7 +95,7 @@ inline boost::context::fiber process_main(process* p, boost::context::fiber&& sc
     p->body->run();
   } catch (const process_exit& e) {
     reason = e.reason();
-  } catch (const boost::context::detail::forced_unwind&) {
+  } catch (const fiber_unwind&) {
     throw;
   } catch (...) {
     reason = exit_reason::from_exception(std::current_exception());
