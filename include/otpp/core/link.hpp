@@ -93,9 +93,7 @@ inline bool demonitor(ref monitor_ref, demonitor_options opts = {}) {
     while (detail::envelope* e = prev->next) {
       if (e->type == detail::type_tag<down>() &&
           static_cast<detail::message_envelope<down>*>(e)->value.monitor == monitor_ref) {
-        if (me.mark_node == e)
-          me.mark_node = prev;
-        me.box.unlink_after(prev)->destroy();
+        detail::unlink_message(me, prev)->destroy();
         continue;
       }
       prev = e;

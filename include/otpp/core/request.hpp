@@ -109,9 +109,7 @@ inline bool cancel_request(ref tag) {
   detail::envelope* prev = &me.box.head;
   while (detail::envelope* e = prev->next) {
     if ((e->flags & detail::reply_flag) != 0 && detail::reply_tag(e) == tag.value()) {
-      if (me.mark_node == e)
-        me.mark_node = prev;
-      me.box.unlink_after(prev)->destroy();
+      detail::unlink_message(me, prev)->destroy();
       break;
     }
     prev = e;

@@ -266,6 +266,16 @@ struct process {
   bool is_foreign() const noexcept { return sched == nullptr; }
 };
 
+// Unlink and return the envelope after `prev` in `p`'s mailbox. A receive
+// mark on that envelope moves back to `prev`, so a later
+// receive(mark, ...) still starts right after what was there when the mark
+// was taken. The one way envelopes leave the mailbox before it is cleared.
+inline envelope* unlink_message(process& p, envelope* prev) noexcept {
+  if (p.mark_node == prev->next)
+    p.mark_node = prev;
+  return p.box.unlink_after(prev);
+}
+
 inline void intrusive_ptr_add_ref(process* p) noexcept {
   p->refs.fetch_add(1, std::memory_order_relaxed);
 }

@@ -228,9 +228,7 @@ inline std::pair<envelope*, int> receive_raw(process& p, matcher m, clock::durat
       if (e->kind == signal::message) {
         int i = m.fn(m.ctx, *e);
         if (i >= 0) {
-          if (p.mark_node == e)
-            p.mark_node = prev;
-          p.box.unlink_after(prev);
+          unlink_message(p, prev);
           return {e, i};
         }
       }
