@@ -21,6 +21,7 @@
 #include <otpp/core/exit_reason.hpp>
 #include <otpp/core/link.hpp>
 #include <otpp/core/message.hpp>
+#include <otpp/core/monitor.hpp>
 #include <otpp/core/pid.hpp>
 #include <otpp/core/process.hpp>
 #include <otpp/core/receive.hpp>

@@ -3,6 +3,8 @@
 #include "math_server.hpp"
 #include "otpp_test.hpp"
 
+#include <otpp/core/monitor.hpp>
+
 #include <catch2/catch.hpp>
 
 #include <chrono>

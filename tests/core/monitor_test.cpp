@@ -1,4 +1,4 @@
-#include <otpp/core/link.hpp>
+#include <otpp/core/monitor.hpp>
 
 #include "otpp_test.hpp"
 

@@ -2,6 +2,7 @@
 
 #include "otpp_test.hpp"
 
+#include <otpp/core/monitor.hpp>
 #include <otpp/core/registry.hpp>
 
 #include <catch2/catch.hpp>

@@ -5,6 +5,7 @@
 #include "otpp_test.hpp"
 
 #include <otpp/core/message.hpp>
+#include <otpp/core/monitor.hpp>
 #include <otpp/core/process.hpp>
 #include <otpp/core/receive.hpp>
 #include <otpp/core/runtime.hpp>

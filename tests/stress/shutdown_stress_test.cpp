@@ -4,6 +4,7 @@
 
 #include "otpp_test.hpp"
 
+#include <otpp/core/monitor.hpp>
 #include <otpp/core/process.hpp>
 #include <otpp/core/receive.hpp>
 #include <otpp/core/timer.hpp>

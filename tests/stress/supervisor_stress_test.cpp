@@ -4,6 +4,8 @@
 
 #include "otpp_test.hpp"
 
+#include <otpp/core/monitor.hpp>
+
 #include <catch2/catch.hpp>
 
 #include <chrono>

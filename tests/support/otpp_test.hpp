@@ -4,6 +4,7 @@
 
 #include <otpp/behaviour/report.hpp>
 #include <otpp/core/link.hpp>
+#include <otpp/core/monitor.hpp>
 #include <otpp/core/process.hpp>
 #include <otpp/core/receive.hpp>
 #include <otpp/core/runtime.hpp>

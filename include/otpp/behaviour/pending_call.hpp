@@ -8,6 +8,7 @@
 #include <otpp/core/duration.hpp>
 #include <otpp/core/exit_reason.hpp>
 #include <otpp/core/link.hpp>
+#include <otpp/core/monitor.hpp>
 #include <otpp/core/pid.hpp>
 #include <otpp/core/receive.hpp>
 #include <otpp/core/request.hpp>

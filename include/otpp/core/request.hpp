@@ -4,8 +4,8 @@
 #pragma once
 
 #include <otpp/core/any_message.hpp>
-#include <otpp/core/link.hpp>
 #include <otpp/core/message.hpp>
+#include <otpp/core/monitor.hpp>
 #include <otpp/core/pid.hpp>
 #include <otpp/core/process.hpp>
 #include <otpp/core/runtime.hpp>
