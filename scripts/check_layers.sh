@@ -4,6 +4,10 @@
 #   include/otpp/behaviour/** must not include otpp/detail/...
 #                             (otpp/behaviour/detail/... is fine)
 #   include/otpp/otpp.hpp     must not include otpp/detail/...
+#   include/otpp/** outside include/otpp/detail/ must not include or name
+#                             boost/context (boost::context)
+#   include/otpp/**           has one internal namespace, `detail`: no
+#                             namespace named *_detail or detail_*
 # Quoted relative includes ("../detail/x.hpp") are resolved against the
 # including file before the rules are applied.
 set -euo pipefail
@@ -46,12 +50,97 @@ check() {
   done < <(find "$scope" -type f \( -name '*.hpp' -o -name '*.h' -o -name '*.ipp' -o -name '*.inl' \) -print0 | sort -z)
 }
 
+# Headers under include/otpp (all kinds), NUL-separated, sorted.
+headers() {
+  find "$root/otpp" -type f \( -name '*.hpp' -o -name '*.h' -o -name '*.ipp' -o -name '*.inl' \) -print0 |
+    sort -z
+}
+
+# Headers outside detail/ that still use Boost.Context today.
+# removed by the behaviour-layer rewrite
+boost_context_allow="$root/otpp/behaviour/server.hpp"
+
+# Only include/otpp/detail/ may include <boost/context/...> or name
+# boost::context: the rest of the library says detail::fiber_unwind or
+# otpp::rethrow_if_exit. Run on its own: --boost-context [--strict].
+check_boost_context() {
+  local strict=${1:-} file inc
+  while IFS= read -r -d '' file; do
+    case "$file" in "$root/otpp/detail/"*) continue ;; esac
+    if [ "$strict" != "--strict" ]; then
+      case " $boost_context_allow " in *" $file "*) continue ;; esac
+    fi
+    while IFS= read -r inc; do
+      case "$inc" in
+        boost/context/*)
+          echo "check_layers: $file includes <$inc>: only otpp/detail/ may use Boost.Context" >&2
+          status=1
+          ;;
+      esac
+    done < <(includes_of "$file")
+    if grep -n 'boost::context' "$file" >/dev/null; then
+      grep -n 'boost::context' "$file" | while IFS= read -r hit; do
+        echo "check_layers: $file:${hit%%:*} names boost::context: only otpp/detail/ may (use detail::fiber_unwind, otpp::rethrow_if_exit)" >&2
+      done
+      status=1
+    fi
+  done < <(headers)
+}
+
+# The internal namespaces that exist today besides `detail`.
+# removed by the behaviour-layer rewrite
+internal_namespace_allow="server_detail sup_detail detail_report"
+
+# `detail` is the one internal namespace: reject `namespace x_detail` and
+# `namespace detail_x` (also as part of a nested name, a::x_detail::b).
+# Run on its own: bash scripts/check_layers.sh --namespaces [--strict]
+# (--strict ignores the allow-list).
+check_internal_namespaces() {
+  local strict=${1:-} file line name allowed
+  while IFS= read -r -d '' file; do
+    while IFS= read -r line; do
+      for name in $(sed -nE 's/.*namespace[[:space:]]+([A-Za-z_][A-Za-z0-9_:]*).*/\1/p' <<<"${line#*:}" | tr ':' ' '); do
+        case "$name" in
+          *_detail | detail_*) ;;
+          *) continue ;;
+        esac
+        allowed=no
+        if [ "$strict" != "--strict" ]; then
+          case " $internal_namespace_allow " in *" $name "*) allowed=yes ;; esac
+        fi
+        if [ "$allowed" = no ]; then
+          echo "check_layers: $file:${line%%:*} namespace $name: the one internal namespace is detail" >&2
+          status=1
+        fi
+      done
+    done < <(grep -nE '^[[:space:]]*(inline[[:space:]]+)?namespace[[:space:]]+[A-Za-z_]' "$file" || true)
+  done < <(headers)
+}
+
+finish() {
+  if [ "$status" -ne 0 ]; then
+    echo "check_layers: FAILED" >&2
+    exit 1
+  fi
+  echo "check_layers: OK"
+  exit 0
+}
+
+case "${1:-}" in
+  --namespaces)
+    check_internal_namespaces "${2:-}"
+    finish
+    ;;
+  --boost-context)
+    check_boost_context "${2:-}"
+    finish
+    ;;
+esac
+
 check "$root/otpp/core"      "otpp/behaviour/" "core/ must not depend on behaviour/"
 check "$root/otpp/behaviour" "otpp/detail/"    "behaviour/ must not use otpp/detail/ (use otpp/behaviour/detail/)"
 check "$root/otpp/otpp.hpp"  "otpp/detail/"    "the umbrella header must not include otpp/detail/"
+check_boost_context
+check_internal_namespaces
 
-if [ "$status" -ne 0 ]; then
-  echo "check_layers: FAILED" >&2
-  exit 1
-fi
-echo "check_layers: OK"
+finish
