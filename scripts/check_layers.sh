@@ -56,20 +56,13 @@ headers() {
     sort -z
 }
 
-# Headers outside detail/ that still use Boost.Context today.
-# removed by the behaviour-layer rewrite
-boost_context_allow="$root/otpp/behaviour/server.hpp"
-
 # Only include/otpp/detail/ may include <boost/context/...> or name
 # boost::context: the rest of the library says detail::fiber_unwind or
-# otpp::rethrow_if_exit. Run on its own: --boost-context [--strict].
+# otpp::rethrow_if_exit. Run on its own: --boost-context.
 check_boost_context() {
-  local strict=${1:-} file inc
+  local file inc
   while IFS= read -r -d '' file; do
     case "$file" in "$root/otpp/detail/"*) continue ;; esac
-    if [ "$strict" != "--strict" ]; then
-      case " $boost_context_allow " in *" $file "*) continue ;; esac
-    fi
     while IFS= read -r inc; do
       case "$inc" in
         boost/context/*)
@@ -87,16 +80,11 @@ check_boost_context() {
   done < <(headers)
 }
 
-# The internal namespaces that exist today besides `detail`.
-# removed by the behaviour-layer rewrite
-internal_namespace_allow="server_detail sup_detail detail_report"
-
 # `detail` is the one internal namespace: reject `namespace x_detail` and
 # `namespace detail_x` (also as part of a nested name, a::x_detail::b).
-# Run on its own: bash scripts/check_layers.sh --namespaces [--strict]
-# (--strict ignores the allow-list).
+# Run on its own: bash scripts/check_layers.sh --namespaces.
 check_internal_namespaces() {
-  local strict=${1:-} file line name allowed
+  local file line name
   while IFS= read -r -d '' file; do
     while IFS= read -r line; do
       for name in $(sed -nE 's/.*namespace[[:space:]]+([A-Za-z_][A-Za-z0-9_:]*).*/\1/p' <<<"${line#*:}" | tr ':' ' '); do
@@ -104,14 +92,8 @@ check_internal_namespaces() {
           *_detail | detail_*) ;;
           *) continue ;;
         esac
-        allowed=no
-        if [ "$strict" != "--strict" ]; then
-          case " $internal_namespace_allow " in *" $name "*) allowed=yes ;; esac
-        fi
-        if [ "$allowed" = no ]; then
-          echo "check_layers: $file:${line%%:*} namespace $name: the one internal namespace is detail" >&2
-          status=1
-        fi
+        echo "check_layers: $file:${line%%:*} namespace $name: the one internal namespace is detail" >&2
+        status=1
       done
     done < <(grep -nE '^[[:space:]]*(inline[[:space:]]+)?namespace[[:space:]]+[A-Za-z_]' "$file" || true)
   done < <(headers)
@@ -128,11 +110,11 @@ finish() {
 
 case "${1:-}" in
   --namespaces)
-    check_internal_namespaces "${2:-}"
+    check_internal_namespaces
     finish
     ;;
   --boost-context)
-    check_boost_context "${2:-}"
+    check_boost_context
     finish
     ;;
 esac
