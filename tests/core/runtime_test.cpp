@@ -392,3 +392,65 @@ TEST_CASE("a spawning loop does not hold back a process that became ready before
   rt.shutdown();
   CHECK(rt.run() == 0);
 }
+
+TEST_CASE("rethrow_if_exit in a catch-all lets this_process::exit end the process with its reason",
+          "[core][runtime]") {
+  const unsigned n = GENERATE(1u, 3u);
+  otpp::runtime rt({.schedulers = n});
+  otpp::scoped_process sp(rt);
+  otpp::exit_reason r = exit_of([] {
+    try {
+      tp::exit(otpp::exit_reason::user("chosen"));
+    } catch (...) {
+      otpp::rethrow_if_exit();
+    }
+    tp::exit(otpp::exit_reason::user("swallowed"));
+  });
+  CHECK(r == otpp::exit_reason::user("chosen"));
+}
+
+TEST_CASE("a killed process unwinds through a catch-all that calls rethrow_if_exit",
+          "[core][runtime]") {
+  const unsigned n = GENERATE(1u, 3u);
+  otpp::runtime rt({.schedulers = n});
+  otpp::scoped_process sp(rt);
+  const otpp::pid test = sp.self();
+  struct swallowed {};
+  std::atomic<int> destroyed{0};
+  otpp::spawned_monitor s = otpp::spawn_monitor([test, &destroyed] {
+    unwind_probe probe{destroyed};
+    try {
+      otpp::send(test, started{});
+      otpp_test::wait_forever();
+    } catch (...) {
+      otpp::rethrow_if_exit();
+      otpp::send(test, swallowed{});
+    }
+  });
+  otpp_test::expect<started>();
+  otpp::kill(s.pid);
+  CHECK(otpp_test::down_reason(s.monitor) == otpp::exit_reason::killed());
+  CHECK(destroyed.load() == 1);
+  CHECK(otpp_test::nothing<swallowed>(0ms));
+}
+
+TEST_CASE("rethrow_if_exit returns for an ordinary exception such as std::runtime_error",
+          "[core][runtime]") {
+  const unsigned n = GENERATE(1u, 3u);
+  otpp::runtime rt({.schedulers = n});
+  otpp::scoped_process sp(rt);
+  std::string what = otpp_test::in_process([] {
+    try {
+      throw std::runtime_error("ordinary");
+    } catch (...) {
+      otpp::rethrow_if_exit();
+      try {
+        throw;
+      } catch (const std::runtime_error& e) {
+        return std::string(e.what());
+      }
+    }
+    return std::string("not thrown");
+  });
+  CHECK(what == "ordinary");
+}
