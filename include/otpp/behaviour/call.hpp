@@ -10,8 +10,8 @@
 #include <otpp/core/duration.hpp>
 #include <otpp/core/exit_reason.hpp>
 #include <otpp/core/link.hpp>
-#include <otpp/core/monitor.hpp>
 #include <otpp/core/message.hpp>
+#include <otpp/core/monitor.hpp>
 #include <otpp/core/pid.hpp>
 #include <otpp/core/process.hpp>
 #include <otpp/core/receive.hpp>

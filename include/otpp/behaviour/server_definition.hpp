@@ -42,8 +42,10 @@ public:
   using parts_type = std::tuple<Parts...>;
 
   server_definition() = default;
-  server_definition(parts_type parts, std::string name, unhandled_policy policy)
-      : parts_(std::move(parts)), name_(std::move(name)), policy_(std::move(policy)) {}
+  server_definition(parts_type parts, std::string name, unhandled_policy policy,
+                    std::string behaviour)
+      : parts_(std::move(parts)), name_(std::move(name)), policy_(std::move(policy)),
+        behaviour_(std::move(behaviour)) {}
 
   /// A call handler: `(S&, M) -> R` replies R (void: the call returns once
   /// handled); `-> reply_and(r, action)` replies and acts;
@@ -139,6 +141,17 @@ public:
     name_ = std::move(n);
     return std::move(*this);
   }
+  /// The behaviour named by `status` (default "server"; a behaviour built
+  /// on a server definition, as the supervisor is, names itself).
+  server_definition behaviour(std::string b) const& {
+    auto d = *this;
+    d.behaviour_ = std::move(b);
+    return d;
+  }
+  server_definition behaviour(std::string b) && {
+    behaviour_ = std::move(b);
+    return std::move(*this);
+  }
 
   /// True if a call of `M` has a handler.
   template <class M> static constexpr bool handles_call = detail::find_call<M, Parts...>() >= 0;
@@ -156,6 +169,7 @@ public:
   const parts_type& parts() const noexcept { return parts_; }
   parts_type& parts() noexcept { return parts_; }
   const std::string& display_name() const noexcept { return name_; }
+  const std::string& behaviour_name() const noexcept { return behaviour_; }
   const unhandled_policy& policy() const noexcept { return policy_; }
   /// @endcond
 
@@ -167,7 +181,7 @@ private:
   template <class P> auto with(P part) && {
     return server_definition<State, Parts..., P>(
         std::tuple_cat(std::move(parts_), std::tuple<P>(std::move(part))), std::move(name_),
-        std::move(policy_));
+        std::move(policy_), std::move(behaviour_));
   }
 
   template <class M, class F> auto add_call(F f) && {
@@ -270,6 +284,7 @@ private:
   parts_type parts_;
   std::string name_ = std::string(otpp::type_name<State>());
   unhandled_policy policy_ = unhandled_policy::terminate;
+  std::string behaviour_ = "server";
 };
 
 /// Start a server definition with state type `State` (default: no state).

@@ -28,6 +28,7 @@ namespace detail {
 inline auto supervisor_definition() {
   return server<supervisor_state>()
       .name("supervisor")
+      .behaviour("supervisor")
       .init([](std::shared_ptr<const supervisor_spec> spec) -> init_result<supervisor_state> {
         supervisor_state s(std::move(spec));
         if (auto failed = s.start_children())
@@ -58,8 +59,8 @@ inline auto start_supervisor(const supervisor_spec& spec, start_mode mode) {
   validate(spec);
   start_options opts;
   opts.name = spec.name;
-  return start_server(supervisor_definition(), std::move(opts), mode,
-                      std::make_shared<const supervisor_spec>(spec));
+  return start_server(supervisor_definition().name(spec.name.empty() ? "supervisor" : spec.name),
+                      std::move(opts), mode, std::make_shared<const supervisor_spec>(spec));
 }
 
 } // namespace detail

@@ -43,7 +43,8 @@ template <class Def> class server_loop {
 
 public:
   server_loop(Def def, pid parent)
-      : def_(std::move(def)), parent_(std::move(parent)), sys_("server", def_.display_name()) {}
+      : def_(std::move(def)), parent_(std::move(parent)),
+        sys_(def_.behaviour_name(), def_.display_name()) {}
 
   // The body of the server process, after start_process registered its name.
   template <class... Args> void run(init_context& ctx, Args&... args) {
