@@ -6,7 +6,10 @@
 #include <otpp/fwd.hpp>
 #include <otpp/version.hpp>
 
+#include <otpp/behaviour/async_call.hpp>
 #include <otpp/behaviour/call.hpp>
+#include <otpp/behaviour/call_chan.hpp>
+#include <otpp/behaviour/control_channel.hpp>
 #include <otpp/behaviour/handle.hpp>
 #include <otpp/behaviour/report.hpp>
 #include <otpp/behaviour/server.hpp>
@@ -17,6 +20,7 @@
 
 #include <otpp/core/any_message.hpp>
 #include <otpp/core/asio.hpp>
+#include <otpp/core/channel.hpp>
 #include <otpp/core/duration.hpp>
 #include <otpp/core/exit_reason.hpp>
 #include <otpp/core/link.hpp>

@@ -3,6 +3,8 @@
 // Distributed under the Boost Software License, Version 1.0.
 #pragma once
 
+#include <otpp/behaviour/call_chan.hpp>
+#include <otpp/behaviour/control_channel.hpp>
 #include <otpp/behaviour/detail/server_parts.hpp>
 #include <otpp/behaviour/detail/traits.hpp>
 #include <otpp/behaviour/server_action.hpp>
@@ -58,10 +60,74 @@ public:
   }
   /// A cast handler: `(S&, M) -> void | action`.
   template <class M = deduce_message, class F> auto on_cast(F f) const& {
-    return copy().template add_simple<detail::cast_part, M>(std::move(f), "on_cast");
+    return copy().template add_simple<detail::plain_cast_part, M>(std::move(f), "on_cast");
   }
   template <class M = deduce_message, class F> auto on_cast(F f) && {
-    return std::move(*this).template add_simple<detail::cast_part, M>(std::move(f), "on_cast");
+    return std::move(*this).template add_simple<detail::plain_cast_part, M>(std::move(f),
+                                                                            "on_cast");
+  }
+  /// A conditional call handler: taken only when `pred(const S&, const M&)`
+  /// is true; otherwise the message goes on to the next handler for its
+  /// type, then the catch-all, then the unhandled policy.
+  /// @par Cloud Haskell
+  /// `handleCallIf` (with `condition`/`state`/`input` predicates).
+  template <class M = deduce_message, class P, class F> auto on_call_if(P pred, F f) const& {
+    return copy().template add_call<M>(std::move(f), guard_of(std::move(pred)));
+  }
+  template <class M = deduce_message, class P, class F> auto on_call_if(P pred, F f) && {
+    return std::move(*this).template add_call<M>(std::move(f), guard_of(std::move(pred)));
+  }
+  /// A conditional cast handler (`handleCastIf`), as `on_call_if`.
+  template <class M = deduce_message, class P, class F> auto on_cast_if(P pred, F f) const& {
+    return copy().template add_simple<detail::guarded_cast<P>::template part, M>(
+        std::move(f), "on_cast_if", std::move(pred));
+  }
+  template <class M = deduce_message, class P, class F> auto on_cast_if(P pred, F f) && {
+    return std::move(*this).template add_simple<detail::guarded_cast<P>::template part, M>(
+        std::move(f), "on_cast_if", std::move(pred));
+  }
+  /// A priority rule: queued messages of type `M` (an info message, a cast
+  /// or a call of `M`) are handled before those of lower priority (default
+  /// 0; negative levels go after). The first rule that matches a message
+  /// gives its priority; within one priority, arrival order. System
+  /// messages, exit messages and downs always come first. A definition with
+  /// a rule moves what arrives into its own queue (`status().mailbox_length`
+  /// counts only what it has not taken yet).
+  /// @par Cloud Haskell
+  /// `PrioritisedProcessDefinition` with `prioritiseCall_` / `prioritiseCast_`
+  /// / `prioritiseInfo_`.
+  template <class M> auto prioritise(int level) const& {
+    return copy().with(detail::priority_part<M>{level});
+  }
+  template <class M> auto prioritise(int level) && {
+    return std::move(*this).with(detail::priority_part<M>{level});
+  }
+  /// A priority rule that applies when `pred(const S&, const M&)` holds.
+  template <class M, class P> auto prioritise_if(P pred, int level) const& {
+    return copy().with(detail::priority_part<M, P>{level, std::move(pred)});
+  }
+  template <class M, class P> auto prioritise_if(P pred, int level) && {
+    return std::move(*this).with(detail::priority_part<M, P>{level, std::move(pred)});
+  }
+  /// A channel call handler `(S&, send_port<R>, M) -> void | action`: the
+  /// caller (`call_chan`) passes a typed channel and the reply goes on it,
+  /// now or later, from any process holding the port.
+  /// @par Cloud Haskell
+  /// `handleRpcChan`.
+  template <class F> auto on_call_chan(F f) const& { return copy().add_call_chan(std::move(f)); }
+  template <class F> auto on_call_chan(F f) && {
+    return std::move(*this).add_call_chan(std::move(f));
+  }
+  /// A control channel's handler `(S&, M) -> void | action`: messages sent
+  /// on `chan.port()` are handled before anything waiting in the mailbox
+  /// (after system messages). Starting the server binds the channel to it.
+  /// @par Cloud Haskell
+  /// `handleControlChan`.
+  template <class M, class F> auto on_control(control_channel<M> chan, F f) const& {
+    return copy().add_control(std::move(chan), std::move(f));
+  }
+  template <class M, class F> auto on_control(control_channel<M> chan, F f) && {
+    return std::move(*this).add_control(std::move(chan), std::move(f));
   }
   /// An info handler for any other message type `M` (down messages,
   /// timers, plain sends): `(S&, M) -> void | action`.
@@ -162,6 +228,18 @@ public:
       State>::type;
   /// True if a cast of `M` has a handler.
   template <class M> static constexpr bool handles_cast = (detail::casts_with<Parts, M>() || ...);
+  /// True if a channel call (`call_chan`) of `M` has a handler.
+  template <class M>
+  static constexpr bool handles_call_chan = detail::find_chan_call<M, Parts...>() >= 0;
+  /// The reply type of a channel call of `M` (precondition: `handles_call_chan<M>`).
+  template <class M>
+  using call_chan_reply_t = typename detail::is_chan_request<typename detail::is_info_part<
+      std::tuple_element_t<static_cast<std::size_t>(detail::find_chan_call<M, Parts...>()),
+                           parts_type>>::message>::reply;
+  /// True if the definition has control channels (`on_control`).
+  static constexpr bool has_control = (detail::is_control_part<Parts>::value || ...);
+  /// True if the definition has priority rules (`prioritise`).
+  static constexpr bool prioritised = (detail::is_priority_part<Parts>::value || ...);
   /// True if the server traps exits (it has an exit handler).
   static constexpr bool traps_exits = (detail::is_exit_part<Parts>() || ...);
 
@@ -178,18 +256,24 @@ private:
 
   server_definition copy() const { return *this; }
 
+  template <class P> static P guard_of(P pred) {
+    static_assert(std::is_copy_constructible_v<P> || std::is_move_constructible_v<P>,
+                  "otpp::server::on_call_if: the predicate must be movable");
+    return pred;
+  }
+
   template <class P> auto with(P part) && {
     return server_definition<State, Parts..., P>(
         std::tuple_cat(std::move(parts_), std::tuple<P>(std::move(part))), std::move(name_),
         std::move(policy_), std::move(behaviour_));
   }
 
-  template <class M, class F> auto add_call(F f) && {
+  template <class M, class F, class G = detail::no_guard> auto add_call(F f, G g = {}) && {
     using namespace detail;
     if constexpr (!std::is_same_v<M, deduce_message>) {
       static_assert(std::is_invocable_v<F&, State&, M&&> || std::is_invocable_v<F&, State&, M&>,
                     "otpp::server::on_call<M>(f): f must be callable as f(State&, M)");
-      return std::move(*this).with(call_part<M, F, false>{std::move(f)});
+      return std::move(*this).with(call_part<M, F, false, G>{std::move(f), std::move(g)});
     } else if constexpr (!sig_known<F, State>) {
       static_assert(always_false<F>,
                     "otpp::server::on_call(f): cannot deduce the message type of f; take the "
@@ -208,7 +292,7 @@ private:
           !std::is_same_v<std::remove_cvref_t<R>, action>,
           "otpp::server::on_call: a call handler returns its reply; to reply later take "
           "a call_ref<Reply> parameter (S&, call_ref<R>, M) and return void or an action");
-      return std::move(*this).with(call_part<Msg, F, false>{std::move(f)});
+      return std::move(*this).with(call_part<Msg, F, false, G>{std::move(f), std::move(g)});
     } else if constexpr (arity<F, State> == 3 &&
                          is_call_ref<typename arg_at<F, State, 1>::type>::value) {
       using Msg = typename last_arg<F, State>::type;
@@ -216,7 +300,7 @@ private:
       static_assert(std::is_void_v<R> || std::is_same_v<R, action>,
                     "otpp::server::on_call: a handler taking a call_ref replies through it; it "
                     "must return void or an otpp::action");
-      return std::move(*this).with(call_part<Msg, F, true>{std::move(f)});
+      return std::move(*this).with(call_part<Msg, F, true, G>{std::move(f), std::move(g)});
     } else {
       static_assert(always_false<F>,
                     "otpp::server::on_call: a call handler takes (State&, Message) or (State&, "
@@ -225,14 +309,14 @@ private:
     }
   }
 
-  template <template <class, class> class Part, class M, class F>
-  auto add_simple(F f, const char*) && {
+  template <template <class, class> class Part, class M, class F, class... Guard>
+  auto add_simple(F f, const char*, Guard... guard) && {
     using namespace detail;
     if constexpr (!std::is_same_v<M, deduce_message>) {
       static_assert(std::is_invocable_v<F&, State&, M&&> || std::is_invocable_v<F&, State&, M&>,
                     "otpp::server: a handler for message type M must be callable as f(State&, M)");
       check_result<std::invoke_result_t<F&, State&, M&>>();
-      return std::move(*this).with(Part<M, F>{std::move(f)});
+      return std::move(*this).with(Part<M, F>{std::move(f), std::move(guard)...});
     } else if constexpr (!sig_known<F, State>) {
       static_assert(always_false<F>,
                     "otpp::server: cannot deduce the message type of a cast/info/continue "
@@ -250,7 +334,8 @@ private:
       return std::move(*this);
     } else {
       check_result<typename handler_sig<F, State>::result>();
-      return std::move(*this).with(Part<typename last_arg<F, State>::type, F>{std::move(f)});
+      return std::move(*this).with(
+          Part<typename last_arg<F, State>::type, F>{std::move(f), std::move(guard)...});
     }
   }
 
@@ -266,6 +351,37 @@ private:
     check_result<std::invoke_result_t<F&, State&>>();
     auto g = [fn = std::move(f)](State& s, server_timeout) mutable { return fn(s); };
     return std::move(*this).with(detail::info_part<server_timeout, decltype(g)>{std::move(g)});
+  }
+
+  template <class F> auto add_call_chan(F f) && {
+    using namespace detail;
+    if constexpr (!sig_known<F, State> || arity<F, State> != 3) {
+      static_assert(always_false<F>,
+                    "otpp::server::on_call_chan(f): f takes (State&, send_port<Reply>, Message)");
+      return std::move(*this);
+    } else {
+      using Port = typename arg_at<F, State, 1>::type;
+      using Msg = typename last_arg<F, State>::type;
+      static_assert(is_send_port<Port>::value,
+                    "otpp::server::on_call_chan(f): the second parameter is the reply's "
+                    "send_port<Reply>");
+      using R = typename is_send_port<Port>::value_type;
+      check_result<typename handler_sig<F, State>::result>();
+      auto g = [fn = std::move(f)](State& s, chan_request<Msg, R>& r) mutable {
+        return fn(s, std::move(r.reply), std::move(r.value));
+      };
+      return std::move(*this).with(info_part<chan_request<Msg, R>, decltype(g)>{std::move(g)});
+    }
+  }
+
+  template <class M, class F> auto add_control(control_channel<M> chan, F f) && {
+    static_assert(std::is_invocable_v<F&, State&, M&&> || std::is_invocable_v<F&, State&, M&>,
+                  "otpp::server::on_control(chan, f): f must be callable as f(State&, M)");
+    using R = typename std::conditional_t<std::is_invocable_v<F&, State&, M&&>,
+                                          std::invoke_result<F&, State&, M&&>,
+                                          std::invoke_result<F&, State&, M&>>::type;
+    check_result<R>();
+    return std::move(*this).with(detail::control_part<M, F>{std::move(chan), std::move(f)});
   }
 
   template <class F> auto add_any(F f) && {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <otpp/behaviour/call.hpp>
+#include <otpp/behaviour/detail/priority_queue.hpp>
 #include <otpp/behaviour/detail/server_parts.hpp>
 #include <otpp/behaviour/report.hpp>
 #include <otpp/behaviour/server_action.hpp>
@@ -27,6 +28,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -66,6 +68,7 @@ public:
     }
     if (crash) // out of the catch block: send may suspend (see loop)
       ctx.fail(std::move(*crash));
+    bind_controls();
     ctx.ack();
     loop(std::move(first));
   }
@@ -104,6 +107,100 @@ private:
     (std::make_index_sequence<std::tuple_size_v<typename Def::parts_type>>{});
   }
 
+  // Control channels deliver to this process from now on.
+  void bind_controls() {
+    if constexpr (Def::has_control) {
+      [&]<std::size_t... I>(std::index_sequence<I...>) {
+        (bind_control<I>(), ...);
+      }
+      (std::make_index_sequence<std::tuple_size_v<typename Def::parts_type>>{});
+    }
+  }
+  template <std::size_t I> void bind_control() {
+    if constexpr (is_control_part<std::tuple_element_t<I, typename Def::parts_type>>::value)
+      std::get<I>(def_.parts()).chan.bind(this_process::self());
+  }
+  // Is `m` a message on one of this server's control channels?
+  bool is_control(const any_message& m) const {
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      return (control_of<I>(m) || ...);
+    }
+    (std::make_index_sequence<std::tuple_size_v<typename Def::parts_type>>{});
+  }
+  template <std::size_t I> bool control_of(const any_message& m) const {
+    using P = std::tuple_element_t<I, typename Def::parts_type>;
+    if constexpr (is_control_part<P>::value) {
+      const auto* c = m.get_if<control_message<typename is_control_part<P>::message>>();
+      return c != nullptr && c->channel() == std::get<I>(def_.parts()).chan.channel();
+    } else {
+      return false;
+    }
+  }
+
+  // The next message to handle, or an empty one after `timeout`. A
+  // prioritised definition moves what has arrived into its own queue and
+  // takes the highest priority first (arrival order within a priority).
+  any_message next_message(duration timeout) {
+    if constexpr (!Def::prioritised) {
+      if constexpr (Def::has_control) { // control channels before the mailbox
+        any_message c =
+            this_process::receive(when([this](const any_message& a) { return is_control(a); },
+                                       [](any_message& a) { return std::move(a); }),
+                                  after(duration(), [] { return any_message(); }));
+        if (c)
+          return c;
+      }
+      return this_process::receive([](any_message& a) { return std::move(a); },
+                                   after(timeout, [] { return any_message(); }));
+    } else {
+      take_arrived();
+      if (queue_.empty()) {
+        any_message m = this_process::receive([](any_message& a) { return std::move(a); },
+                                              after(timeout, [] { return any_message(); }));
+        if (!m)
+          return m;
+        queue_.push(m, priority_of(m));
+        take_arrived();
+      }
+      return queue_.pop();
+    }
+  }
+  // System messages and signals first, then the first matching rule, else 0.
+  int priority_of(any_message& m) {
+    if (detail::is_system_message(m) || m.is<exit_message>() || m.is<down>())
+      return std::numeric_limits<int>::max();
+    if (is_control(m))
+      return std::numeric_limits<int>::max() - 1;
+    int level = 0;
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (void)(priority_rule<I>(m, level) || ...);
+    }
+    (std::make_index_sequence<std::tuple_size_v<typename Def::parts_type>>{});
+    return level;
+  }
+  template <std::size_t I> bool priority_rule(any_message& m, int& level) {
+    using P = std::tuple_element_t<I, typename Def::parts_type>;
+    if constexpr (is_priority_part<P>::value) {
+      const auto& rule = std::get<I>(def_.parts());
+      if (priority_matches(rule, std::as_const(*state_), m)) {
+        level = rule.level;
+        return true;
+      }
+    }
+    return false;
+  }
+  void take_arrived() {
+    if constexpr (Def::prioritised) {
+      for (;;) {
+        any_message m = this_process::receive([](any_message& a) { return std::move(a); },
+                                              after(duration(), [] { return any_message(); }));
+        if (!m)
+          return;
+        queue_.push(m, priority_of(m));
+      }
+    }
+  }
+
   [[noreturn]] void loop(action next) {
     exit_reason crash;
     try {
@@ -115,12 +212,10 @@ private:
         if (next.which() == action::kind::hibernate)
           hibernate();
         if (next.which() == action::kind::timeout) {
-          auto d = next.timeout();
-          any_message m = this_process::receive([](any_message& a) { return std::move(a); },
-                                                after(d, [] { return any_message(); }));
+          any_message m = next_message(next.timeout());
           next = m ? dispatch(m) : on_timeout();
         } else {
-          any_message m = this_process::receive([](any_message& a) { return std::move(a); });
+          any_message m = next_message(infinity);
           next = dispatch(m);
         }
       }
@@ -253,7 +348,7 @@ private:
     if constexpr (is_call_part<P>::value) {
       using M = typename is_call_part<P>::message;
       auto* req = m.get_if<request<M>>();
-      if (req == nullptr)
+      if (req == nullptr || !part.guard(std::as_const(*state_), std::as_const(req->value)))
         return false;
       out = handle_call(part, *req);
       trace_event("call", type_name_of<M>, out);
@@ -261,10 +356,18 @@ private:
     } else if constexpr (is_cast_part<P>::value) {
       using M = typename is_cast_part<P>::message;
       auto* c = m.get_if<cast_message<M>>();
-      if (c == nullptr)
+      if (c == nullptr || !part.guard(std::as_const(*state_), std::as_const(c->value)))
         return false;
       out = to_action(part.fn, c->value);
       trace_event("cast", type_name_of<M>, out);
+      return true;
+    } else if constexpr (is_control_part<P>::value) {
+      using M = typename is_control_part<P>::message;
+      auto* c = m.get_if<control_message<M>>();
+      if (c == nullptr || c->channel() != part.chan.channel())
+        return false;
+      out = to_action(part.fn, c->value());
+      trace_event("control", type_name_of<M>, out);
       return true;
     } else if constexpr (is_info_part<P>::value) {
       using M = typename is_info_part<P>::message;
@@ -308,8 +411,8 @@ private:
     }
   }
 
-  template <class M, class F, bool Deferred>
-  action handle_call(call_part<M, F, Deferred>& part, request<M>& req) {
+  template <class M, class F, bool Deferred, class G>
+  action handle_call(call_part<M, F, Deferred, G>& part, request<M>& req) {
     if constexpr (Deferred) {
       using C = typename arg_at<F, S, 1>::type;
       C ref(req.from);
@@ -381,6 +484,7 @@ private:
   pid parent_;
   std::optional<S> state_;
   sys_handler sys_;
+  [[no_unique_address]] std::conditional_t<Def::prioritised, priority_queue, std::monostate> queue_;
 };
 
 } // namespace detail
