@@ -298,3 +298,37 @@ TEST_CASE("to_json and to_dot escape ids", "[behaviour][supervisor]") {
 }
 )");
 }
+
+TEST_CASE("to_text and fmt print a tree as indented lines, and specs' enums as OTP's atoms",
+          "[behaviour][supervisor]") {
+  CHECK(fmt::format("{}", otpp::simple_one_for_one) == "simple_one_for_one");
+  CHECK(fmt::format("{}", otpp::transient) == "transient");
+  CHECK(fmt::format("{:>8}", otpp::child_type::worker) == "  worker");
+  CHECK(fmt::format("{}", otpp::child_info::status::restarting) == "restarting");
+  otpp::tree_node root;
+  root.id = "app";
+  root.strategy = otpp::one_for_one;
+  otpp::tree_node cache;
+  cache.id = "cache";
+  cache.type = otpp::child_type::worker;
+  otpp::tree_node pool;
+  pool.id = "pool";
+  pool.strategy = otpp::simple_one_for_one;
+  otpp::tree_node conn;
+  conn.id = "conn";
+  conn.type = otpp::child_type::worker;
+  conn.restart = otpp::temporary;
+  conn.state = otpp::child_info::status::restarting;
+  conn.restarts = 1;
+  pool.children.push_back(conn);
+  otpp::tree_node last = cache;
+  last.id = "log";
+  root.children = {cache, pool, last};
+  const std::string expected = "app - supervisor one_for_one\n"
+                               "|- cache - worker permanent\n"
+                               "|- pool - supervisor simple_one_for_one permanent\n"
+                               "|  `- conn - worker temporary restarting restarts=1\n"
+                               "`- log - worker permanent\n";
+  CHECK(otpp::to_text(root) == expected);
+  CHECK(fmt::format("{}", root) == expected);
+}

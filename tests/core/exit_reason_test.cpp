@@ -48,3 +48,14 @@ TEST_CASE("exit reasons compare by kind and text, and carry a payload", "[core][
   REQUIRE(r.payload().has_value());
   CHECK(std::any_cast<int>(r.payload()) == 404);
 }
+
+TEST_CASE("texts inside an exit reason's text are escaped, so a nested reason stays readable",
+          "[core][exit_reason]") {
+  auto inner = otpp::exit_reason::user("boom \"x\"");
+  CHECK(inner.to_string() == R"({user, "boom \"x\""})");
+  auto outer = otpp::exit_reason::shutdown("failed_to_start_child a: " + inner.to_string());
+  CHECK(outer.to_string() ==
+        R"({shutdown, "failed_to_start_child a: {user, \"boom \\\"x\\\"\"}"})");
+  CHECK(otpp::exit_reason::exception("E", "a\\b\nc").to_string() == R"({exception, E, "a\\b\nc"})");
+  CHECK(fmt::format("{}", otpp::exit_reason::user("plain")) == R"({user, "plain"})");
+}

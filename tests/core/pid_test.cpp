@@ -39,6 +39,14 @@ TEST_CASE("a pid formats as <0.N.0> with its id", "[core][pid]") {
   otpp::send(p, 0);
 }
 
+TEST_CASE("pids and refs honour width, fill and alignment when formatted", "[core][pid]") {
+  CHECK(fmt::format("[{:>9}]", otpp::pid()) == "[  <0.0.0>]");
+  CHECK(fmt::format("[{:<9}]", otpp::pid()) == "[<0.0.0>  ]");
+  CHECK(fmt::format("[{:*^9}]", otpp::pid()) == "[*<0.0.0>*]");
+  CHECK(fmt::format("[{:>9}]", otpp::ref()) == "[#Ref<0.0>]");
+  CHECK(fmt::format("[{:>10}]", otpp::ref()) == "[ #Ref<0.0>]");
+}
+
 TEST_CASE("pids compare equal exactly when they name the same process", "[core][pid]") {
   const unsigned n = GENERATE(1u, 3u);
   otpp::runtime rt({.schedulers = n});

@@ -170,4 +170,46 @@ inline std::string to_dot(const tree_node& tree) {
   return out;
 }
 
+namespace detail {
+inline void to_text(std::string& out, const tree_node& n, const std::string& prefix, bool root,
+                    bool last) {
+  out += root ? std::string() : prefix + (last ? "`- " : "|- ");
+  out += fmt::format("{} {} {}", n.id, n.pid ? fmt::format("{}", n.pid) : std::string("-"), n.type);
+  if (n.strategy)
+    out += fmt::format(" {}", *n.strategy);
+  if (!root)
+    out += fmt::format(" {}", n.restart);
+  if (n.state != child_info::status::running)
+    out += fmt::format(" {}", n.state);
+  if (n.restarts != 0)
+    out += fmt::format(" restarts={}", n.restarts);
+  out += "\n";
+  std::string next = root ? std::string() : prefix + (last ? "   " : "|  ");
+  for (std::size_t i = 0; i < n.children.size(); ++i)
+    to_text(out, n.children[i], next, false, i + 1 == n.children.size());
+}
+} // namespace detail
+
+/// The tree as indented text, one line per node: id, pid, type, strategy
+/// (supervisors), restart type (children), status when not running and
+/// restarts when any:
+/// ```
+/// app <0.5.0> supervisor one_for_one
+/// |- cache <0.6.0> worker permanent
+/// `- pool <0.7.0> supervisor simple_one_for_one permanent
+///    `- conn <0.9.0> worker temporary restarts=1
+/// ```
+/// The same text comes from `fmt::format("{}", tree)`.
+inline std::string to_text(const tree_node& tree) {
+  std::string out;
+  detail::to_text(out, tree, {}, true, true);
+  return out;
+}
+
 } // namespace otpp
+
+template <> struct fmt::formatter<otpp::tree_node> : fmt::formatter<std::string_view> {
+  template <class Ctx> auto format(const otpp::tree_node& t, Ctx& ctx) const {
+    return fmt::formatter<std::string_view>::format(otpp::to_text(t), ctx);
+  }
+};

@@ -313,4 +313,45 @@ inline std::string check_childspecs(const std::vector<child_spec>& children,
   return {};
 }
 
+namespace detail {
+inline std::string_view name_of(supervision_strategy s) {
+  constexpr std::string_view n[] = {"one_for_one", "one_for_all", "rest_for_one",
+                                    "simple_one_for_one"};
+  return n[static_cast<int>(s)];
+}
+inline std::string_view name_of(restart_type r) {
+  constexpr std::string_view n[] = {"permanent", "transient", "temporary"};
+  return n[static_cast<int>(r)];
+}
+inline std::string_view name_of(child_type t) {
+  return t == child_type::worker ? "worker" : "supervisor";
+}
+inline std::string_view name_of(child_info::status s) {
+  constexpr std::string_view n[] = {"running", "restarting", "stopped"};
+  return n[static_cast<int>(s)];
+}
+} // namespace detail
+
 } // namespace otpp
+
+// Strategies, restart types, child types and statuses format as OTP's atoms.
+template <> struct fmt::formatter<otpp::supervision_strategy> : fmt::formatter<std::string_view> {
+  template <class Ctx> auto format(otpp::supervision_strategy v, Ctx& ctx) const {
+    return fmt::formatter<std::string_view>::format(otpp::detail::name_of(v), ctx);
+  }
+};
+template <> struct fmt::formatter<otpp::restart_type> : fmt::formatter<std::string_view> {
+  template <class Ctx> auto format(otpp::restart_type v, Ctx& ctx) const {
+    return fmt::formatter<std::string_view>::format(otpp::detail::name_of(v), ctx);
+  }
+};
+template <> struct fmt::formatter<otpp::child_type> : fmt::formatter<std::string_view> {
+  template <class Ctx> auto format(otpp::child_type v, Ctx& ctx) const {
+    return fmt::formatter<std::string_view>::format(otpp::detail::name_of(v), ctx);
+  }
+};
+template <> struct fmt::formatter<otpp::child_info::status> : fmt::formatter<std::string_view> {
+  template <class Ctx> auto format(otpp::child_info::status v, Ctx& ctx) const {
+    return fmt::formatter<std::string_view>::format(otpp::detail::name_of(v), ctx);
+  }
+};

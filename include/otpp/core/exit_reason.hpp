@@ -95,7 +95,8 @@ public:
            a.detail() == b.detail();
   }
 
-  /// Erlang-like text: `normal`, `{shutdown, "x"}`, `{exception, std::runtime_error, "boom"}`.
+  /// Erlang-like text: `normal`, `{shutdown, "x"}`, `{exception, std::runtime_error, "boom"}`;
+  /// quotes, backslashes and line breaks in the texts are escaped.
   std::string to_string() const;
 
 private:
@@ -124,12 +125,33 @@ inline exit_reason exit_reason::from_exception(std::exception_ptr e) {
   }
 }
 
+namespace detail {
+// A detail inside the quotes of to_string(): quotes, backslashes and line
+// breaks escaped, so a nested reason's text stays readable and unambiguous.
+inline std::string quoted(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  out += '"';
+  for (char c : s) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+} // namespace detail
+
 inline std::string exit_reason::to_string() const {
   switch (kind_) {
   case kind::normal:
     return "normal";
   case kind::shutdown:
-    return data_ ? fmt::format("{{shutdown, \"{}\"}}", detail()) : "shutdown";
+    return data_ ? fmt::format("{{shutdown, {}}}", detail::quoted(detail())) : "shutdown";
   case kind::kill:
     return "kill";
   case kind::killed:
@@ -139,9 +161,9 @@ inline std::string exit_reason::to_string() const {
   case kind::timeout:
     return "timeout";
   case kind::exception:
-    return fmt::format("{{exception, {}, \"{}\"}}", exception_type(), detail());
+    return fmt::format("{{exception, {}, {}}}", exception_type(), detail::quoted(detail()));
   case kind::user:
-    return fmt::format("{{user, \"{}\"}}", detail());
+    return fmt::format("{{user, {}}}", detail::quoted(detail()));
   }
   return "unknown";
 }

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <compare>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <utility>
@@ -93,13 +94,20 @@ template <> struct std::hash<otpp::ref> {
   }
 };
 
+// Both honour the string format spec (width, fill, alignment): "{:>12}".
 template <> struct fmt::formatter<otpp::pid> : fmt::formatter<std::string_view> {
   template <class FormatContext> auto format(const otpp::pid& p, FormatContext& ctx) const {
-    return fmt::format_to(ctx.out(), "<0.{}.0>", p.id());
+    char buf[32];
+    auto end = fmt::format_to_n(buf, sizeof buf, "<0.{}.0>", p.id()).out;
+    return fmt::formatter<std::string_view>::format(
+        std::string_view(buf, static_cast<std::size_t>(end - buf)), ctx);
   }
 };
 template <> struct fmt::formatter<otpp::ref> : fmt::formatter<std::string_view> {
   template <class FormatContext> auto format(otpp::ref r, FormatContext& ctx) const {
-    return fmt::format_to(ctx.out(), "#Ref<0.{}>", r.value());
+    char buf[40];
+    auto end = fmt::format_to_n(buf, sizeof buf, "#Ref<0.{}>", r.value()).out;
+    return fmt::formatter<std::string_view>::format(
+        std::string_view(buf, static_cast<std::size_t>(end - buf)), ctx);
   }
 };

@@ -80,23 +80,6 @@ struct supervisor_summary {
   std::string name;
 };
 
-inline std::string_view name_of(supervision_strategy s) {
-  constexpr std::string_view n[] = {"one_for_one", "one_for_all", "rest_for_one",
-                                    "simple_one_for_one"};
-  return n[static_cast<int>(s)];
-}
-inline std::string_view name_of(restart_type r) {
-  constexpr std::string_view n[] = {"permanent", "transient", "temporary"};
-  return n[static_cast<int>(r)];
-}
-inline std::string_view name_of(child_type t) {
-  return t == child_type::worker ? "worker" : "supervisor";
-}
-inline std::string_view name_of(child_info::status s) {
-  constexpr std::string_view n[] = {"running", "restarting", "stopped"};
-  return n[static_cast<int>(s)];
-}
-
 // The state of a supervisor process.
 class supervisor_state {
 public:
