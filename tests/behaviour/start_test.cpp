@@ -314,8 +314,7 @@ TEST_CASE("a user-written loop started with start_process acks, then serves call
 
   SECTION("a typed handle, monitored, registered") {
     auto [r, mon] = otpp::start_process<otpp::handle<echo_protocol>>(
-        otpp::start_options{.name = "echo"}, otpp::detail::start_mode::monitor,
-        echo_once(me, "echo"));
+        otpp::start_options{.name = "echo"}, otpp::start_mode::monitor, echo_once(me, "echo"));
     REQUIRE(r.ok());
     otpp::handle<echo_protocol> h = r.value();
     seen_ctx c = expect<seen_ctx>();
@@ -327,8 +326,7 @@ TEST_CASE("a user-written loop started with start_process acks, then serves call
     CHECK(otpp_test::down_reason(mon) == exit_reason::normal()); // it served one and ended
   }
   SECTION("a pid, linked") {
-    auto r =
-        otpp::start_process<otpp::pid>({}, otpp::detail::start_mode::link, echo_once(me)).first;
+    auto r = otpp::start_process<otpp::pid>({}, otpp::start_mode::link, echo_once(me)).first;
     REQUIRE(r.ok());
     otpp::pid p = r.value();
     seen_ctx c = expect<seen_ctx>();
@@ -340,8 +338,7 @@ TEST_CASE("a user-written loop started with start_process acks, then serves call
     CHECK(otpp_test::down_reason(m) == exit_reason::normal());
   }
   SECTION("a pid, not linked") {
-    auto r =
-        otpp::start_process<otpp::pid>({}, otpp::detail::start_mode::plain, echo_once(me)).first;
+    auto r = otpp::start_process<otpp::pid>({}, otpp::start_mode::plain, echo_once(me)).first;
     REQUIRE(r.ok());
     CHECK_FALSE(expect<seen_ctx>().parent);
     CHECK_FALSE(contains(otpp::info(r.value()).links, me));
@@ -354,8 +351,8 @@ TEST_CASE("a user-written loop that calls ctx.fail, ctx.fail_quietly or ctx.igno
           "start_process report it, and has ended when it returns",
           "[behaviour][start]") {
   const unsigned n = GENERATE(1u, 3u);
-  const auto mode = GENERATE(otpp::detail::start_mode::plain, otpp::detail::start_mode::link,
-                             otpp::detail::start_mode::monitor);
+  const auto mode =
+      GENERATE(otpp::start_mode::plain, otpp::start_mode::link, otpp::start_mode::monitor);
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);
   tp::trap_exit(true); // a linked start that fails must not take the test process down
@@ -403,8 +400,8 @@ TEST_CASE("a user-written loop that ends, exits or throws before acknowledging m
           "start_process fail with its exit reason, and one that never acks fails with timeout",
           "[behaviour][start]") {
   const unsigned n = GENERATE(1u, 3u);
-  const auto mode = GENERATE(otpp::detail::start_mode::plain, otpp::detail::start_mode::link,
-                             otpp::detail::start_mode::monitor);
+  const auto mode =
+      GENERATE(otpp::start_mode::plain, otpp::start_mode::link, otpp::start_mode::monitor);
   report_guard g(quiet());
   otpp::runtime rt({.schedulers = n});
   otpp::scoped_process sp(rt);

@@ -57,8 +57,7 @@ start_server(const Def& def, start_options opts, start_mode mode, Args&&... args
 /// `gen_server:start/3,4`.
 template <server_definition_type Def, class... Args>
 auto try_start(start_options opts, const Def& def, Args&&... args) {
-  return detail::start_server(def, std::move(opts), detail::start_mode::plain,
-                              std::forward<Args>(args)...)
+  return detail::start_server(def, std::move(opts), start_mode::plain, std::forward<Args>(args)...)
       .first;
 }
 template <server_definition_type Def, class... Args>
@@ -74,8 +73,7 @@ auto try_start(const Def& def, Args&&... args) {
 /// `gen_server:start_link/3,4`.
 template <server_definition_type Def, class... Args>
 auto try_start_link(start_options opts, const Def& def, Args&&... args) {
-  return detail::start_server(def, std::move(opts), detail::start_mode::link,
-                              std::forward<Args>(args)...)
+  return detail::start_server(def, std::move(opts), start_mode::link, std::forward<Args>(args)...)
       .first;
 }
 template <server_definition_type Def, class... Args>
@@ -91,8 +89,8 @@ auto try_start_link(const Def& def, Args&&... args) {
 template <server_definition_type Def, class... Args>
 auto try_start_monitor(start_options opts, const Def& def, Args&&... args) {
   using H = server_ref<std::decay_t<Def>>;
-  auto started = detail::start_server(def, std::move(opts), detail::start_mode::monitor,
-                                      std::forward<Args>(args)...);
+  auto started =
+      detail::start_server(def, std::move(opts), start_mode::monitor, std::forward<Args>(args)...);
   ref mon = started.second;
   return started.first.template map<monitored<H>>([mon](const H& h) {
     return monitored<H>{h, mon};

@@ -95,13 +95,16 @@ private:
   state state_;
 };
 
+/// How a start ties the new process to its starter: not at all, a link
+/// (`start_link`), or a monitor (`start_monitor`).
+enum class start_mode : std::uint8_t { plain, link, monitor };
+
 namespace detail {
 struct init_ack {
   std::uint64_t tag;
   int status; // 0 ok, 1 stop/error, 2 ignore
   exit_reason reason;
 };
-enum class start_mode : std::uint8_t { plain, link, monitor };
 } // namespace detail
 
 /// What a behaviour's process body gets from `start_process`: who started
@@ -231,12 +234,11 @@ inline std::pair<init_ack, ref> await_init(const spawned_monitor& sm, std::uint6
 /// @par OTP
 /// `proc_lib:start/3`, `start_link/3`, `start_monitor/3` with `init_ack`.
 template <class H, class Body>
-std::pair<start_result<H>, ref> start_process(start_options opts, detail::start_mode mode,
-                                              Body body) {
+std::pair<start_result<H>, ref> start_process(start_options opts, start_mode mode, Body body) {
   pid me = this_process::self();
   std::uint64_t tag = make_ref().value();
   spawn_options so = opts.spawn;
-  so.link = mode == detail::start_mode::link;
+  so.link = mode == start_mode::link;
   auto run = [body = std::move(body), parent = so.link ? me : pid(), me, tag,
               name = std::move(opts.name)]() mutable {
     init_context ctx(me, parent, tag);

@@ -81,7 +81,7 @@ inline child_spec supervisor(std::string id, supervisor_spec spec, child_options
 /// @par OTP
 /// `supervisor:start_link/2,3`.
 inline start_result<supervisor_ref> try_start_link(const supervisor_spec& spec) {
-  return detail::start_supervisor(spec, detail::start_mode::link).first;
+  return detail::start_supervisor(spec, start_mode::link).first;
 }
 /// `try_start_link(spec).value()`: the handle, or throws `start_error`.
 inline supervisor_ref start_link(const supervisor_spec& spec) {
@@ -90,7 +90,7 @@ inline supervisor_ref start_link(const supervisor_spec& spec) {
 /// Start a supervisor not linked to the caller: `ok(handle)`, `ignored()`
 /// or `error(reason)`.
 inline start_result<supervisor_ref> try_start(const supervisor_spec& spec) {
-  return detail::start_supervisor(spec, detail::start_mode::plain).first;
+  return detail::start_supervisor(spec, start_mode::plain).first;
 }
 /// `try_start(spec).value()`: the handle, or throws `start_error`.
 inline supervisor_ref start(const supervisor_spec& spec) {
@@ -100,7 +100,7 @@ inline supervisor_ref start(const supervisor_spec& spec) {
 /// @par OTP
 /// `gen_server:start_monitor/3,4` for a supervisor.
 inline start_result<monitored<supervisor_ref>> try_start_monitor(const supervisor_spec& spec) {
-  auto started = detail::start_supervisor(spec, detail::start_mode::monitor);
+  auto started = detail::start_supervisor(spec, start_mode::monitor);
   ref mon = started.second;
   return started.first.template map<monitored<supervisor_ref>>([mon](const supervisor_ref& h) {
     return monitored<supervisor_ref>{h, mon};
