@@ -5,11 +5,24 @@
 #include "math_server.hpp"
 #include "otpp_test.hpp"
 
+// clang++ 14 cannot emit coroutine frames under AddressSanitizer or
+// ThreadSanitizer ("Cannot represent a difference across sections", a
+// compiler bug fixed in clang 15): those builds run the callback and future
+// forms only; g++ and plain clang++ run the coroutine cases too.
+#if defined(__clang__) && __clang_major__ < 15 &&                                                  \
+    (defined(OTPP_DETAIL_ASAN) || defined(OTPP_DETAIL_TSAN))
+#define OTPP_TEST_COROUTINES 0
+#else
+#define OTPP_TEST_COROUTINES 1
+#endif
+
+#if OTPP_TEST_COROUTINES
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#endif
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 #include <catch2/catch.hpp>
 
@@ -46,6 +59,7 @@ auto holder() {
       });
 }
 
+#if OTPP_TEST_COROUTINES
 // In the coroutines below, arguments with non-trivial destructors (a
 // `greet`, a `named<>`) are named locals, never temporaries: g++ 12 destroys
 // a temporary in a full-expression that contains `co_await` twice (a
@@ -66,9 +80,11 @@ template <class F> void run_coroutine(F f) {
     std::rethrow_exception(failed);
   REQUIRE(finished);
 }
+#endif
 
 } // namespace
 
+#if OTPP_TEST_COROUTINES
 TEST_CASE("async_call from an Asio coroutine outside any process completes with the server's "
           "reply on the coroutine's executor",
           "[behaviour][call][asio]") {
@@ -142,6 +158,8 @@ TEST_CASE("async_call to an ended server or a null pid completes with noproc, to
   CHECK(waited >= 50ms);
 }
 
+#endif
+
 TEST_CASE("async_call takes other completion tokens: a plain callback, a callback bound to an "
           "io_context, use_future from several threads",
           "[behaviour][call][asio]") {
@@ -189,6 +207,7 @@ TEST_CASE("async_call takes other completion tokens: a plain callback, a callbac
   }
 }
 
+#if OTPP_TEST_COROUTINES
 TEST_CASE("async_call by registered name, typed or untyped, and a name nobody holds completes with "
           "noproc naming it",
           "[behaviour][call][asio]") {
@@ -217,3 +236,4 @@ TEST_CASE("async_call by registered name, typed or untyped, and a name nobody ho
   CHECK_THROWS_WITH(missing->value(), Catch::Contains("\"missing\""));
   CHECK(srv);
 }
+#endif

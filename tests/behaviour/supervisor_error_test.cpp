@@ -30,7 +30,7 @@ using otpp_test::report_guard;
 constexpr std::array<supervisor_errc, 8> all_codes{
     supervisor_errc::already_present, supervisor_errc::already_started,
     supervisor_errc::not_found,       supervisor_errc::running,
-    supervisor_errc::restarting,      supervisor_errc::simple_one_for_one,
+    supervisor_errc::restarting,      supervisor_errc::on_simple_one_for_one,
     supervisor_errc::wrong_strategy,  supervisor_errc::bad_child_spec};
 
 // A worker child: a server that does nothing.
@@ -148,8 +148,8 @@ TEST_CASE("each error of the dynamic API maps to its supervisor_errc, and a chil
   CHECK_FALSE(code_of(failed).has_value());
 
   auto pool = otpp::start(rt, spec_of(otpp::simple_one_for_one, {idle_template()}));
-  CHECK(code_of(otpp::restart_child(pool, "w")) == supervisor_errc::simple_one_for_one);
-  CHECK(code_of(otpp::delete_child(pool, "w")) == supervisor_errc::simple_one_for_one);
+  CHECK(code_of(otpp::restart_child(pool, "w")) == supervisor_errc::on_simple_one_for_one);
+  CHECK(code_of(otpp::delete_child(pool, "w")) == supervisor_errc::on_simple_one_for_one);
   CHECK(code_of(otpp::start_child(pool, idle("x"))) == supervisor_errc::wrong_strategy);
   CHECK(code_of(otpp::terminate_child(pool, tp::self())) == supervisor_errc::not_found);
   CHECK(code_of(otpp::terminate_child(pool, "w")) == supervisor_errc::not_found);

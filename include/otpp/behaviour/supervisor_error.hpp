@@ -22,15 +22,16 @@ namespace otpp {
 /// payload is this code (for `already_started`: the running child's pid);
 /// `supervisor_error_of` gives the code back. Formats as its OTP name.
 enum class supervisor_errc : std::uint8_t {
-  already_present,    ///< the id exists and its child is not running
-  already_started,    ///< the id exists and its child runs (payload: its pid)
-  not_found,          ///< no child has that id (or pid)
-  running,            ///< the child runs: terminate it first
-  restarting,         ///< the child is being restarted
-  simple_one_for_one, ///< not possible on a simple_one_for_one supervisor
-  wrong_strategy,     ///< start_child with arguments on another strategy (or a spec on
-                      ///< simple_one_for_one)
-  bad_child_spec,     ///< the spec given to start_child is invalid
+  already_present,       ///< the id exists and its child is not running
+  already_started,       ///< the id exists and its child runs (payload: its pid)
+  not_found,             ///< no child has that id (or pid)
+  running,               ///< the child runs: terminate it first
+  restarting,            ///< the child is being restarted
+  on_simple_one_for_one, ///< not possible on a simple_one_for_one supervisor (OTP:
+                         ///< simple_one_for_one)
+  wrong_strategy,        ///< start_child with arguments on another strategy (or a spec on
+                         ///< simple_one_for_one)
+  bad_child_spec,        ///< the spec given to start_child is invalid
 };
 
 /// The OTP name: `already_present`, `not_found`, ...

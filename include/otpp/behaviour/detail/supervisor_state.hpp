@@ -4,6 +4,7 @@
 #pragma once
 
 #include <otpp/behaviour/call_result.hpp>
+#include <otpp/behaviour/detail/supervisor_messages.hpp>
 #include <otpp/behaviour/report.hpp>
 #include <otpp/behaviour/server_action.hpp>
 #include <otpp/behaviour/supervisor_error.hpp>
@@ -36,51 +37,6 @@ namespace otpp {
 
 namespace detail {
 
-struct child {
-  child_spec spec;
-  pid pid_;
-  bool restarting = false;
-  std::uint64_t restarts = 0;
-  std::uint64_t seq = 0;          // start order (dynamic children)
-  std::shared_ptr<std::any> args; // dynamic children: their start arguments
-  std::chrono::steady_clock::time_point started{};
-  unsigned backoff_level = 0;
-};
-
-// Messages to the supervisor process.
-struct start_child_req {
-  child_spec spec;
-};
-struct start_dynamic_req {
-  std::shared_ptr<std::any> args;
-};
-struct terminate_child_req {
-  std::string id;
-  pid child; // simple_one_for_one: by pid
-};
-struct restart_child_req {
-  std::string id;
-};
-struct delete_child_req {
-  std::string id;
-};
-struct which_children_req {};
-struct count_children_req {};
-struct get_spec_req {};
-struct try_again_restart {
-  std::string id;
-  std::uint64_t dynamic_seq; // simple_one_for_one: which child
-  bool counted;              // a backoff delay: the restart was counted already
-};
-struct supervisor_summary {
-  supervision_strategy strategy;
-  int intensity;
-  std::chrono::steady_clock::duration period;
-  std::size_t recent_restarts;
-  std::string name;
-};
-
-// The state of a supervisor process.
 class supervisor_state {
 public:
   explicit supervisor_state(std::shared_ptr<const supervisor_spec> spec) : spec_(std::move(spec)) {
@@ -217,7 +173,7 @@ public:
 
   call_result<pid> restart_child(const std::string& id) {
     if (spec_->strategy == simple_one_for_one)
-      return fail<pid>(supervisor_errc::simple_one_for_one);
+      return fail<pid>(supervisor_errc::on_simple_one_for_one);
     auto i = index_of(id);
     if (!i)
       return fail<pid>(supervisor_errc::not_found);
@@ -234,7 +190,7 @@ public:
 
   call_result<void> delete_child(const std::string& id) {
     if (spec_->strategy == simple_one_for_one)
-      return fail<void>(supervisor_errc::simple_one_for_one);
+      return fail<void>(supervisor_errc::on_simple_one_for_one);
     auto i = index_of(id);
     if (!i)
       return fail<void>(supervisor_errc::not_found);

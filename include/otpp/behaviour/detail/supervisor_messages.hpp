@@ -1,0 +1,68 @@
+// What a supervisor keeps per child, and the messages of its dynamic API
+// and of delayed restarts.
+// Distributed under the Boost Software License, Version 1.0.
+#pragma once
+
+#include <otpp/behaviour/supervisor_spec.hpp>
+#include <otpp/core/pid.hpp>
+
+#include <any>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace otpp {
+
+namespace detail {
+
+struct child {
+  child_spec spec;
+  pid pid_;
+  bool restarting = false;
+  std::uint64_t restarts = 0;
+  std::uint64_t seq = 0;          // start order (dynamic children)
+  std::shared_ptr<std::any> args; // dynamic children: their start arguments
+  std::chrono::steady_clock::time_point started{};
+  unsigned backoff_level = 0;
+};
+
+// Messages to the supervisor process.
+struct start_child_req {
+  child_spec spec;
+};
+struct start_dynamic_req {
+  std::shared_ptr<std::any> args;
+};
+struct terminate_child_req {
+  std::string id;
+  pid child; // simple_one_for_one: by pid
+};
+struct restart_child_req {
+  std::string id;
+};
+struct delete_child_req {
+  std::string id;
+};
+struct which_children_req {};
+struct count_children_req {};
+struct get_spec_req {};
+struct try_again_restart {
+  std::string id;
+  std::uint64_t dynamic_seq; // simple_one_for_one: which child
+  bool counted;              // a backoff delay: the restart was counted already
+};
+struct supervisor_summary {
+  supervision_strategy strategy;
+  int intensity;
+  std::chrono::steady_clock::duration period;
+  std::size_t recent_restarts;
+  std::string name;
+};
+
+// The state of a supervisor process.
+
+} // namespace detail
+
+} // namespace otpp
