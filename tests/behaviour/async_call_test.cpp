@@ -52,7 +52,7 @@ using math_def = decltype(math());
 
 // A server that never answers `hold` calls.
 struct hold {};
-auto holder() {
+[[maybe_unused]] auto holder() {
   return otpp::server<std::vector<otpp::call_ref<int>>>().on_call(
       [](std::vector<otpp::call_ref<int>>& held, otpp::call_ref<int> from, hold) {
         held.push_back(std::move(from));
