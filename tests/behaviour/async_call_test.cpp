@@ -36,6 +36,8 @@
 #include <utility>
 #include <vector>
 
+namespace OTPP_TEST_FILE {
+
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 namespace tp = otpp::this_process;
@@ -237,3 +239,5 @@ TEST_CASE("async_call by registered name, typed or untyped, and a name nobody ho
   CHECK(srv);
 }
 #endif
+
+} // namespace OTPP_TEST_FILE

@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+namespace OTPP_TEST_FILE {
+
 using namespace std::chrono_literals;
 namespace tp = otpp::this_process;
 using otpp::exit_reason;
@@ -112,8 +114,7 @@ template <class F> otpp::call_error failure_of(F f) {
 TEST_CASE("a call to a server that has ended fails with noproc and names the server",
           "[behaviour][call]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto srv = otpp::start(kv(), tp::self());
   otpp::stop(srv);
   otpp::call_error e = failure_of([&] { otpp::call(srv, get{"a"}); });
@@ -132,8 +133,7 @@ TEST_CASE("a server that ends during a call makes the call fail with the server'
           "[behaviour][call]") {
   report_guard g(quiet());
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto a = otpp::start(kv(), tp::self());
   otpp::call_error e = failure_of([&] { otpp::call(a, die{}); });
   CHECK(e.reason() == exit_reason::user("died"));
@@ -159,8 +159,7 @@ TEST_CASE("a call with a floating-point timeout such as 0.05s fails with timeout
           "and the late reply is not left in the caller's mailbox",
           "[behaviour][call]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto srv = otpp::start(otpp::start_options{.name = "kv"}, kv(), tp::self());
   auto t0 = std::chrono::steady_clock::now();
   CHECK(failure_of([&] { otpp::call(srv, slow{}, 0.05s); }).reason() == exit_reason::timeout());
@@ -183,8 +182,7 @@ TEST_CASE("call, try_call, call_async, cast, send, monitor and stop reach a serv
           "registered name, typed or untyped",
           "[behaviour][call]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto srv = otpp::start(otpp::start_options{.name = "kv"}, kv(), tp::self());
   REQUIRE(otpp::whereis("kv") == srv.pid());
 
@@ -238,8 +236,7 @@ TEST_CASE("a name nobody holds: calls and stop fail with noproc naming it, casts
           "lost, a monitor gets a down with noproc at once",
           "[behaviour][call]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto missing = otpp::by_name<kv_def>("missing");
   auto untyped = otpp::by_name("missing");
   REQUIRE_FALSE(missing.resolve());
@@ -286,8 +283,7 @@ TEST_CASE("a process calling or stopping itself, by pid, handle or name, fails w
           "calling_self instead of deadlocking",
           "[behaviour][call]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto calling_self = exit_reason::user("calling_self");
   CHECK(failure_of([] { otpp::call<int>(tp::self(), get{"a"}); }).reason() == calling_self);
   CHECK(otpp::try_call(otpp::handle<kv_def>(tp::self()), get{"a"}).error() == calling_self);
@@ -300,3 +296,5 @@ TEST_CASE("a process calling or stopping itself, by pid, handle or name, fails w
   CHECK(otpp::call(otpp::by_name<kv_def>("kv"), get{"a"}) == 5); // still serving
   CHECK(tp::mailbox_length() == 0);
 }
+
+} // namespace OTPP_TEST_FILE

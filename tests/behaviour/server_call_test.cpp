@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+namespace OTPP_TEST_FILE {
+
 using namespace std::chrono_literals;
 namespace tp = otpp::this_process;
 using otpp::exit_reason;
@@ -72,8 +74,7 @@ auto gate() {
 TEST_CASE("reply_and with stop: terminate runs, then the caller gets its reply",
           "[behaviour][server]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   struct quit {};
   auto def = otpp::server<otpp::pid>()
                  .on_call([](otpp::pid&, quit) {
@@ -96,8 +97,7 @@ TEST_CASE("reply_and with stop: terminate runs, then the caller gets its reply",
 TEST_CASE("call_async: several calls in flight, to one or several servers, awaited in any order",
           "[behaviour][server]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   SECTION("one server") {
     auto srv = otpp::start(gate(), tp::self());
     auto a = otpp::call_async(srv, hold{1});
@@ -145,8 +145,7 @@ TEST_CASE("a deferred call is answered later by a cast, an info message or anoth
           "server serves others meanwhile",
           "[behaviour][server]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   struct await_value {};
   struct provide {
     int v;
@@ -233,8 +232,7 @@ TEST_CASE("a deferred call is answered later by a cast, an info message or anoth
 
 TEST_CASE("a copied call_ref lets another process answer the call", "[behaviour][server]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   struct delegate {
     int v;
   };
@@ -263,8 +261,7 @@ TEST_CASE("on_info takes down messages and plain sends, on_any takes what no typ
           "takes, the first handler for a type wins",
           "[behaviour][server]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   struct watch {
     otpp::pid who;
   };
@@ -297,8 +294,7 @@ TEST_CASE("on_info takes down messages and plain sends, on_any takes what no typ
 
 TEST_CASE("on_any declared before a typed handler still leaves it its messages",
           "[behaviour][server]") {
-  otpp::runtime rt({.schedulers = 1});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = 1});
   auto def =
       otpp::server<otpp::pid>()
           .on_any([](otpp::pid& owner, otpp::any_message&) { otpp::send(owner, seen{"any"}); })
@@ -314,8 +310,7 @@ TEST_CASE("on_any declared before a typed handler still leaves it its messages",
 
 TEST_CASE("a cast to an ended server or a null pid is silent", "[behaviour][server]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto srv = otpp::start(math());
   otpp::stop(srv);
   CHECK_NOTHROW(otpp::cast(srv, inc{1}));
@@ -329,8 +324,7 @@ TEST_CASE("stop runs terminate with the reason and returns once the server has e
           "an ended server fails with noproc",
           "[behaviour][server]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto def = otpp::server<otpp::pid>().on_terminate(
       [](otpp::pid& owner, const exit_reason& r) { otpp::send(owner, terminated{r}); });
   auto a = otpp::start(def, tp::self());
@@ -353,8 +347,7 @@ TEST_CASE("stop runs terminate with the reason and returns once the server has e
 TEST_CASE("many concurrent callers each get their own replies and the count is exact",
           "[behaviour][server]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   struct bump {
     long token;
   };
@@ -392,3 +385,5 @@ TEST_CASE("many concurrent callers each get their own replies and the count is e
   }
   CHECK(otpp::call(srv, total{}) == long{clients} * calls);
 }
+
+} // namespace OTPP_TEST_FILE

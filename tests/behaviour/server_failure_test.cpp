@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+namespace OTPP_TEST_FILE {
+
 using namespace std::chrono_literals;
 namespace tp = otpp::this_process;
 using otpp::exit_reason;
@@ -116,8 +118,7 @@ template <class F> exit_reason call_failure(F f) {
 
 TEST_CASE("a call to an ended server fails with noproc", "[behaviour][server]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto srv = otpp::start(fragile(), tp::self());
   otpp::stop(srv);
   CHECK(call_failure([&] { otpp::call(srv, add{1, 2}); }) == exit_reason::noproc());
@@ -131,8 +132,7 @@ TEST_CASE("a server that ends during a call makes the call fail with the server'
           "[behaviour][server]") {
   report_guard g(quiet());
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto a = otpp::start(fragile(), tp::self());
   CHECK(call_failure([&] { otpp::call(a, die{}); }) == exit_reason::user("died"));
   auto b = otpp::start(fragile(), tp::self());
@@ -151,8 +151,7 @@ TEST_CASE("a server that ends during a call makes the call fail with the server'
 TEST_CASE("a call that times out fails with timeout, and the late reply never reaches the caller",
           "[behaviour][server]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto srv = otpp::start(fragile(), tp::self());
   CHECK(call_failure([&] { otpp::call_for(srv, slow{}, 20ms); }) == exit_reason::timeout());
   CHECK(otpp::try_call(srv, slow{}, 20ms).error() == exit_reason::timeout());
@@ -170,8 +169,7 @@ TEST_CASE("a call that times out fails with timeout, and the late reply never re
 TEST_CASE("a pending call destroyed or cancelled unanswered drops the later reply",
           "[behaviour][server]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto srv = otpp::start(fragile(), tp::self());
   {
     auto p = otpp::call_async(srv, slow{});
@@ -192,8 +190,7 @@ TEST_CASE("a pending call destroyed or cancelled unanswered drops the later repl
 TEST_CASE("calling yourself fails with calling_self instead of deadlocking",
           "[behaviour][server]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   CHECK(call_failure([] { otpp::call<int>(tp::self(), query{1}); }) ==
         exit_reason::user("calling_self"));
   CHECK(call_failure([] { otpp::stop(tp::self()); }) == exit_reason::user("calling_self"));
@@ -208,8 +205,7 @@ TEST_CASE("calling yourself fails with calling_self instead of deadlocking",
 }
 
 TEST_CASE("a reply of another type than the caller named fails the call", "[behaviour][server]") {
-  otpp::runtime rt({.schedulers = 1});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = 1});
   auto srv = otpp::start(fragile(), tp::self());
   exit_reason why = call_failure([&] { otpp::call<int>(srv.pid(), add{1, 2}); });
   CHECK(why.which() == exit_reason::kind::user);
@@ -222,8 +218,7 @@ TEST_CASE("unhandled policy terminate (default): terminate runs and the server e
           "[behaviour][server]") {
   report_guard g(quiet());
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto expected = [](std::string_view type) {
     return exit_reason::user(fmt::format("unhandled message: {}", type));
   };
@@ -254,8 +249,7 @@ TEST_CASE("unhandled policies drop and log keep the server running, an unhandled
           "once",
           "[behaviour][server]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(reports_to(tp::self()));
   const bool log = GENERATE(false, true);
   auto srv = otpp::start(
@@ -286,8 +280,7 @@ TEST_CASE("unhandled policy dead_letter forwards the message unchanged, the targ
           "forwarded call",
           "[behaviour][server]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = tp::self();
   otpp::pid letters = otpp::spawn([me] {
     for (;;)
@@ -313,8 +306,7 @@ TEST_CASE("terminate runs with the reason of a stop action from a cast, an info 
           "[behaviour][server]") {
   report_guard g(quiet());
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto srv = otpp::start(watched(), tp::self());
   otpp::ref m = otpp::monitor(srv);
   const exit_reason why = exit_reason::user("halted");
@@ -335,8 +327,7 @@ TEST_CASE("an exception in a handler becomes the exit reason, terminate runs and
           "reported",
           "[behaviour][server]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(reports_to(tp::self()));
   auto srv = otpp::start(watched(), tp::self());
   otpp::ref m = otpp::monitor(srv);
@@ -346,7 +337,7 @@ TEST_CASE("an exception in a handler becomes the exit reason, terminate runs and
   else
     otpp::send(srv, explode{}); // the info handler throws an int
   const auto why = std_exception ? exit_reason::exception("std::runtime_error", "boom")
-                                 : exit_reason::exception("unknown exception", "");
+                                 : exit_reason::exception("int", "");
   CHECK(expect<terminated>().reason == why);
   CHECK(otpp_test::down_reason(m) == why);
   auto r = expect<otpp::report>();
@@ -358,8 +349,7 @@ TEST_CASE("an exception in a handler becomes the exit reason, terminate runs and
 TEST_CASE("an exception in terminate becomes the exit reason, and stop reports it",
           "[behaviour][server]") {
   report_guard g(quiet());
-  otpp::runtime rt({.schedulers = 1});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = 1});
   auto def = otpp::server<int>().on_terminate(
       [](int&, const exit_reason&) { throw std::logic_error("in terminate"); });
   auto srv = otpp::start(def);
@@ -371,8 +361,7 @@ TEST_CASE("a trapping server whose parent exits, or signals it, runs terminate w
           "[behaviour][server]") {
   report_guard g(quiet());
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = tp::self();
   exit_reason why;
   otpp::pid parent;
@@ -414,8 +403,7 @@ TEST_CASE("terminate does not run on kill, on an exit signal while not trapping,
           "fails",
           "[behaviour][server]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = tp::self();
   SECTION("kill, even while trapping") {
     auto srv = otpp::start(trapping(), me);
@@ -460,8 +448,7 @@ TEST_CASE("a trapping server gets exit signals from others than its parent as ex
           "goes on",
           "[behaviour][server]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = tp::self();
   otpp::spawn([me] { // the parent
     otpp::send(me, started{otpp::start_link(trapping(), me)});
@@ -489,8 +476,7 @@ TEST_CASE("a crashed server's terminate may wait without freeing an exception an
           "[behaviour][server]") {
   report_guard g(quiet());
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = tp::self();
   struct in_terminate {};
   struct in_catch {};
@@ -528,3 +514,5 @@ TEST_CASE("a crashed server's terminate may wait without freeing an exception an
   otpp::send(handler, go{});
   CHECK(expect<what>().text == text); // under ASan: no use after free
 }
+
+} // namespace OTPP_TEST_FILE

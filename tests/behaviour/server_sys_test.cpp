@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+namespace OTPP_TEST_FILE {
+
 using namespace std::chrono_literals;
 namespace tp = otpp::this_process;
 using otpp::exit_reason;
@@ -61,8 +63,7 @@ struct log_state {
 
 TEST_CASE("get_state returns a copy of the state", "[behaviour][server][sys]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   struct push {
     int v;
   };
@@ -90,8 +91,7 @@ TEST_CASE("status reports the name, the formatted state, the mailbox length and 
           "count",
           "[behaviour][server][sys]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto srv = otpp::start(counter(), 40);
   otpp::cast(srv, inc{2});
   otpp::sys_status s = otpp::status(srv);
@@ -128,8 +128,7 @@ TEST_CASE("status reports the name, the formatted state, the mailbox length and 
 TEST_CASE("trace reports each handled message with its kind, type and action until turned off",
           "[behaviour][server][sys]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g([me = tp::self()](const otpp::report& r) { otpp::send(me, r); });
   struct quit {};
   auto srv = otpp::start(counter().on_cast([](int&, quit) { return otpp::act::stop(); }));
@@ -165,8 +164,7 @@ TEST_CASE("trace reports each handled message with its kind, type and action unt
 TEST_CASE("hibernate runs the hook and the server resumes on the next message with its state",
           "[behaviour][server][sys]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   struct sleep {};
   auto def = otpp::server<log_state>()
                  .init([](otpp::pid owner) {
@@ -194,8 +192,7 @@ TEST_CASE("hibernate runs the hook and the server resumes on the next message wi
 TEST_CASE("an inactivity timeout runs the timeout handler, a message before it cancels it",
           "[behaviour][server][sys]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   struct arm {
     bool poke; // send a message to self before waiting
   };
@@ -226,8 +223,7 @@ TEST_CASE("an inactivity timeout runs the timeout handler, a message before it c
 TEST_CASE("continue_with runs its handlers, chained, before the next message",
           "[behaviour][server][sys]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   struct begin {};
   struct step {
     int i;
@@ -264,3 +260,5 @@ TEST_CASE("continue_with runs its handlers, chained, before the next message",
   CHECK(why.which() == exit_reason::kind::user);
   CHECK_THAT(std::string(why.detail()), Catch::StartsWith("no continue handler for a "));
 }
+
+} // namespace OTPP_TEST_FILE

@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+namespace OTPP_TEST_FILE {
+
 using namespace std::chrono_literals;
 namespace tp = otpp::this_process;
 using otpp::exit_reason;
@@ -50,8 +52,7 @@ auto failing_init() {
 TEST_CASE("a call returns the handler's result, its type deduced from the definition",
           "[behaviour][server]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto srv = otpp::start(math());
   STATIC_REQUIRE(std::is_same_v<decltype(otpp::call(srv, add{})), double>);
   STATIC_REQUIRE(std::is_same_v<decltype(otpp::call(srv, greet{})), std::string>);
@@ -76,8 +77,7 @@ TEST_CASE("a call returns the handler's result, its type deduced from the defini
 TEST_CASE("handler signatures: generic state, message by lvalue reference, reply by reference "
           "(the caller gets a value)",
           "[behaviour][server]") {
-  otpp::runtime rt({.schedulers = 1});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = 1});
   struct get_name {};
   auto def = otpp::server<std::string>()
                  .on_call([](auto& s, greet& g) {
@@ -103,8 +103,7 @@ TEST_CASE("start(runtime&) starts a server from a thread that is not a process",
 TEST_CASE("init_ok with continue_with runs the continue handler before any message",
           "[behaviour][server]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   struct warm_up {};
   struct get_log {};
   auto def =
@@ -124,8 +123,7 @@ TEST_CASE("init_ok with continue_with runs the continue handler before any messa
 TEST_CASE("init_ok with a timeout or hibernate starts the server with that action",
           "[behaviour][server]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   SECTION("timeout: the timeout handler runs when no message comes") {
     auto def =
         otpp::server<otpp::pid>()
@@ -157,8 +155,7 @@ TEST_CASE("init_stop makes start fail with the reason, the server has ended, an 
           "lives",
           "[behaviour][server]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto r = otpp::try_start(failing_init(), tp::self());
   CHECK_FALSE(r.ok());
   CHECK_FALSE(r.ignored());
@@ -183,8 +180,7 @@ TEST_CASE("start_link with init_stop: a trapping caller gets the error and no ex
           "a non-trapping one dies of the reason",
           "[behaviour][server]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   struct outcome {
     exit_reason error;
     bool exit_message;
@@ -209,8 +205,7 @@ TEST_CASE("start_link with init_stop: a trapping caller gets the error and no ex
 TEST_CASE("init_ignore: start reports ignored and the server has ended normally",
           "[behaviour][server]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto def = otpp::server<int>().init([](otpp::pid owner) -> otpp::init_result<int> {
     otpp::send(owner, started{tp::self()});
     return otpp::init_ignore();
@@ -232,8 +227,7 @@ TEST_CASE("init_ignore: start reports ignored and the server has ended normally"
 TEST_CASE("an exception in init makes start fail with the exception as the reason",
           "[behaviour][server]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto def = otpp::server<int>().init([]() -> int { throw std::runtime_error("bad init"); });
   auto r = otpp::try_start(def);
   CHECK(r.error() == exit_reason::exception("std::runtime_error", "bad init"));
@@ -247,8 +241,7 @@ TEST_CASE("a named start registers the server, a second start with the name fail
           "already_started",
           "[behaviour][server]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto srv = otpp::start(otpp::start_options{.name = "math"}, math());
   CHECK(otpp::whereis("math") == srv.pid());
   auto again = otpp::try_start(otpp::start_options{.name = "math"}, math());
@@ -268,8 +261,7 @@ TEST_CASE("a named start registers the server, a second start with the name fail
 TEST_CASE("an init that outlasts the start timeout is killed and start fails with timeout",
           "[behaviour][server]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto slow = otpp::server<int>().init([](otpp::pid owner) {
     otpp::send(owner, started{tp::self()});
     otpp_test::wait_forever();
@@ -295,3 +287,5 @@ TEST_CASE("an init that outlasts the start timeout is killed and start fails wit
         exit_reason::timeout());
   CHECK(tp::mailbox_length() == 0);
 }
+
+} // namespace OTPP_TEST_FILE

@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+namespace OTPP_TEST_FILE {
+
 using namespace std::chrono_literals;
 namespace tp = otpp::this_process;
 using otpp::exit_reason;
@@ -114,8 +116,7 @@ TEST_CASE("start, start_link and start_monitor and their try_ forms return a han
   const unsigned n = GENERATE(1u, 3u);
   const how h = GENERATE(how::state, how::ok_continue);
   const std::string log = h == how::state ? "state" : "init continue";
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = tp::self();
   auto served = [&](const otpp::server_ref<decltype(probe())>& s) {
     CHECK(expect<started>().server == s.pid());
@@ -127,6 +128,7 @@ TEST_CASE("start, start_link and start_monitor and their try_ forms return a han
   auto ta = otpp::try_start(probe(), me, h);
   REQUIRE(ta.ok());
   CHECK_FALSE(ta.ignored());
+  CHECK_FALSE(ta.errc().has_value());
   served(ta.value());
   CHECK_FALSE(contains(otpp::info(a).links, me));
 
@@ -161,11 +163,13 @@ TEST_CASE("init_stop, init_ignore, a throwing init and an init past the start ti
   const unsigned n = GENERATE(1u, 3u);
   const how h = GENERATE(how::stop, how::ignore, how::throws, how::hang);
   report_guard g(quiet());
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   tp::trap_exit(true); // a linked start that fails must not take the test process down
   otpp::pid me = tp::self();
   const otpp::start_options opts{.timeout = 0.05s};
+  const otpp::start_errc code = h == how::ignore ? otpp::start_errc::ignored
+                                : h == how::hang ? otpp::start_errc::timeout
+                                                 : otpp::start_errc::init_failed;
   auto check_reason = [h](const exit_reason& r) {
     switch (h) {
     case how::stop:
@@ -203,6 +207,7 @@ TEST_CASE("init_stop, init_ignore, a throwing init and an init past the start ti
     CHECK_FALSE(r.ok());
     CHECK_FALSE(r);
     CHECK(r.ignored() == (h == how::ignore));
+    CHECK(r.errc() == code);
     check_reason(r.error());
     CHECK_THROWS_AS(r.value(), otpp::start_error);
   }
@@ -214,6 +219,7 @@ TEST_CASE("init_stop, init_ignore, a throwing init and an init past the start ti
       FAIL("start did not throw");
     } catch (const otpp::start_error& e) {
       CHECK(e.ignored() == (h == how::ignore));
+      CHECK(e.code() == code);
       check_reason(e.reason());
       if (h == how::throws)
         CHECK_THAT(std::string(e.what()), Catch::Contains("init_failure"));
@@ -234,8 +240,7 @@ TEST_CASE("a linked start whose init stops or throws takes a caller that does no
           "[behaviour][start]") {
   const unsigned n = GENERATE(1u, 3u);
   report_guard g(quiet());
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto linked_start = [](how h) {
     return otpp_test::exit_of([h] {
       (void)otpp::try_start_link(probe(), tp::self(), h);
@@ -251,8 +256,7 @@ TEST_CASE("a name already taken fails every start form with already_started carr
           "holder's pid, before init runs",
           "[behaviour][start]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = tp::self();
   otpp::pid holder = otpp::spawn(otpp_test::wait_forever);
   otpp::register_name("taken", holder);
@@ -269,12 +273,15 @@ TEST_CASE("a name already taken fails every start form with already_started carr
   auto m = otpp::try_start_monitor(opts, probe(), me, how::state);
   REQUIRE_FALSE(m.ok());
   check(m.error());
+  CHECK(m.errc() == otpp::start_errc::already_started);
   try {
     (void)otpp::start(opts, probe(), me, how::state);
     FAIL("start did not throw");
   } catch (const otpp::start_error& e) {
     check(e.reason());
     CHECK_FALSE(e.ignored());
+    CHECK(e.code() == otpp::start_errc::already_started);
+    CHECK(fmt::format("{}", e.code()) == "already_started");
     CHECK_THAT(std::string(e.what()), Catch::Contains("already_started"));
   }
   CHECK(otpp_test::nothing<started>()); // no init ran
@@ -287,8 +294,7 @@ TEST_CASE("start_monitor's monitor delivers a down when the server is stopped or
           "[behaviour][start]") {
   const unsigned n = GENERATE(1u, 3u);
   report_guard g(quiet());
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = tp::self();
   auto a = otpp::start_monitor(probe(), me, how::state);
   auto b = otpp::try_start_monitor(probe(), me, how::ok_continue).value();
@@ -308,8 +314,7 @@ TEST_CASE("a user-written loop started with start_process acks, then serves call
           "handle or pid, and the init context names its starter and parent",
           "[behaviour][start]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = tp::self();
 
   SECTION("a typed handle, monitored, registered") {
@@ -353,8 +358,7 @@ TEST_CASE("a user-written loop that calls ctx.fail, ctx.fail_quietly or ctx.igno
   const unsigned n = GENERATE(1u, 3u);
   const auto mode =
       GENERATE(otpp::start_mode::plain, otpp::start_mode::link, otpp::start_mode::monitor);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   tp::trap_exit(true); // a linked start that fails must not take the test process down
   otpp::pid me = tp::self();
   auto body = [me](int which) {
@@ -403,8 +407,7 @@ TEST_CASE("a user-written loop that ends, exits or throws before acknowledging m
   const auto mode =
       GENERATE(otpp::start_mode::plain, otpp::start_mode::link, otpp::start_mode::monitor);
   report_guard g(quiet());
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   tp::trap_exit(true);
   auto error_of = [mode](auto body, otpp::start_options opts = {}) {
     auto [r, m] = otpp::start_process<otpp::pid>(std::move(opts), mode, std::move(body));
@@ -430,3 +433,5 @@ TEST_CASE("a user-written loop that ends, exits or throws before acknowledging m
   CHECK(info.exit_reason == exit_reason::killed());
   CHECK(otpp_test::nothing<otpp::any_message>());
 }
+
+} // namespace OTPP_TEST_FILE

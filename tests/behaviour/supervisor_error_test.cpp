@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+namespace OTPP_TEST_FILE {
+
 using namespace std::chrono_literals;
 namespace tp = otpp::this_process;
 using otpp::exit_reason;
@@ -103,8 +105,7 @@ TEST_CASE("supervisor_error_of gives nothing for a reason that is not a supervis
   CHECK_FALSE(otpp::supervisor_error_of(exit_reason::user("already_started", 42)));
   CHECK_FALSE(otpp::supervisor_error_of(exit_reason::user("no_c", std::string("x"))));
   // already_started carries the running child's pid instead of the code.
-  otpp::runtime rt({.schedulers = 1});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = 1});
   CHECK(otpp::supervisor_error_of(exit_reason::user("already_started", tp::self())) ==
         supervisor_errc::already_started);
 }
@@ -114,8 +115,7 @@ TEST_CASE("each error of the dynamic API maps to its supervisor_errc, and a chil
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
   report_guard g(quiet());
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto sup = otpp::start(rt, spec_of(otpp::one_for_one, {idle("a")}));
   const otpp::pid a = child_pid(sup, "a");
 
@@ -163,8 +163,7 @@ TEST_CASE("restart_child and delete_child of a child waiting out its restart bac
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
   report_guard g(quiet());
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto spec = spec_of(otpp::one_for_one, {idle("a")});
   spec.backoff = {.initial = 10min, .max = 10min, .factor = 2.0};
   auto sup = otpp::start(rt, spec);
@@ -187,8 +186,7 @@ TEST_CASE("the dynamic API reaches a supervisor by its registered name, and a na
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
   report_guard g(quiet());
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto sup = otpp::start(rt, spec_of(otpp::one_for_one, {idle("a")}, "sup"));
   auto pool = otpp::start(rt, spec_of(otpp::simple_one_for_one, {idle_template()}, "pool"));
   REQUIRE(otpp::whereis("sup") == sup.pid());
@@ -236,8 +234,7 @@ TEST_CASE("supervision_tree's root id is the one given, else the spec's name, el
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
   report_guard g(quiet());
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto inner = spec_of(otpp::one_for_one, {idle("leaf")}, "inner_sup");
   auto top = otpp::start(
       rt, spec_of(otpp::one_for_all, {idle("a"), otpp::supervisor("inner", inner)}, "top"));
@@ -265,3 +262,5 @@ TEST_CASE("supervision_tree's root id is the one given, else the spec's name, el
   otpp::stop(anonymous, exit_reason::shutdown());
   otpp::stop(top, exit_reason::shutdown());
 }
+
+} // namespace OTPP_TEST_FILE

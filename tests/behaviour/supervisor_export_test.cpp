@@ -2,6 +2,7 @@
 #include <otpp/behaviour/supervisor.hpp>
 
 #include "otpp_test.hpp"
+#include "supervisor_probe.hpp"
 
 #include <otpp/core/monitor.hpp>
 
@@ -13,6 +14,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+namespace OTPP_TEST_FILE {
 
 using namespace std::chrono_literals;
 namespace tp = otpp::this_process;
@@ -29,12 +32,7 @@ otpp::child_spec idle(std::string id, otpp::child_options opts = {}) {
       std::move(id), [] { return otpp::spawn_link([] { otpp_test::wait_forever(); }); }, opts);
 }
 
-otpp::child_info info_of(const otpp::pid& sup, const std::string& id) {
-  for (auto& c : otpp::which_children(sup))
-    if (c.id == id)
-      return c;
-  throw std::runtime_error("no child " + id);
-}
+using otpp_test::info_of;
 
 // Kill child `id` of `sup` with an abnormal reason and wait until it has
 // ended: the supervisor handles its exit before the test's next call.
@@ -82,8 +80,7 @@ TEST_CASE("which_children reports each child's id, pid, type, restart type, stat
           "and significance, most recent first",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   auto spec = otpp::supervisor_spec{
       .children = {idle("a"), idle("t", {.restart = otpp::transient, .significant = true}),
@@ -126,8 +123,7 @@ TEST_CASE("which_children reports each child's id, pid, type, restart type, stat
 TEST_CASE("count_children counts specs, running children, supervisors and workers",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   sample s = make_sample(rt);
   auto c = otpp::count_children(s.sup);
@@ -162,8 +158,7 @@ TEST_CASE("count_children counts specs, running children, supervisors and worker
 TEST_CASE("supervision_tree is a snapshot of the live tree, children in start order",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   sample s = make_sample(rt);
   otpp::tree_node t = otpp::supervision_tree(s.sup);
@@ -194,8 +189,7 @@ TEST_CASE("supervision_tree is a snapshot of the live tree, children in start or
 
 TEST_CASE("to_json writes the tree as nested JSON objects", "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   sample s = make_sample(rt);
   std::string json = otpp::to_json(otpp::supervision_tree(s.sup));
@@ -218,8 +212,7 @@ TEST_CASE("to_json writes the tree as nested JSON objects", "[behaviour][supervi
 TEST_CASE("to_dot writes the tree as a Graphviz digraph named by id paths",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   sample s = make_sample(rt);
   std::string dot = otpp::to_dot(otpp::supervision_tree(s.sup));
@@ -247,8 +240,7 @@ TEST_CASE("to_dot writes the tree as a Graphviz digraph named by id paths",
 TEST_CASE("to_dot tells simple_one_for_one siblings of one id apart, in start order",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   auto pool = otpp::start(rt, otpp::supervisor_spec{.strategy = otpp::simple_one_for_one,
                                                     .children = {otpp::worker("w", [](int) {
@@ -332,3 +324,5 @@ TEST_CASE("to_text and fmt print a tree as indented lines, and specs' enums as O
   CHECK(otpp::to_text(root) == expected);
   CHECK(fmt::format("{}", root) == expected);
 }
+
+} // namespace OTPP_TEST_FILE

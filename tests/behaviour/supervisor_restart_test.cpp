@@ -1,6 +1,7 @@
 #include <otpp/behaviour/supervisor.hpp>
 
 #include "otpp_test.hpp"
+#include "supervisor_probe.hpp"
 
 #include <otpp/core/monitor.hpp>
 
@@ -16,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+namespace OTPP_TEST_FILE {
+
 using namespace std::chrono_literals;
 namespace tp = otpp::this_process;
 using otpp::exit_reason;
@@ -26,93 +29,20 @@ namespace {
 using otpp_test::quiet;
 using otpp_test::report_guard;
 
-// A probe child tells the test process "start <id>" (from its start
-// function, which runs in the supervisor: starts arrive in start order) and
-// "stop <id>" when its supervisor's exit signal reaches it (it traps exits).
-// `die` makes it exit with a reason.
-struct ev {
-  std::string text;
-  otpp::pid pid;
-  exit_reason reason;
-};
-struct die {
-  exit_reason reason;
-};
-
-void probe_body(const std::string& id, const otpp::pid& test, const otpp::pid& sup) {
-  for (;;) {
-    tp::receive(
-        [&](otpp::exit_message& e) {
-          if (e.from == sup)
-            otpp::send(test, ev{"stop " + id, tp::self(), e.reason});
-          tp::exit(e.reason);
-        },
-        [](die& d) { tp::exit(d.reason); });
-  }
-}
-otpp::pid spawn_probe(const std::string& id, const otpp::pid& test) {
-  otpp::pid sup = tp::self();
-  otpp::pid p =
-      otpp::spawn_link([id, test, sup] { probe_body(id, test, sup); }, {.trap_exit = true});
-  otpp::send(test, ev{"start " + id, p, {}});
-  return p;
-}
-otpp::child_spec probe(std::string id, otpp::pid test, otpp::child_options opts = {}) {
-  return otpp::worker(
-      id, [id, test] { return spawn_probe(id, test); }, opts);
-}
-
-// The probes' events in arrival order; remembers each id's pid.
-struct recorder {
-  std::map<std::string, otpp::pid> pid;
-  std::vector<std::string> take(std::size_t n) {
-    std::vector<std::string> out;
-    for (std::size_t i = 0; i < n; ++i) {
-      ev e = expect<ev>();
-      if (e.text.starts_with("start "))
-        pid[e.text.substr(6)] = e.pid;
-      out.push_back(e.text);
-    }
-    return out;
-  }
-};
-using strings = std::vector<std::string>;
-
-// Make `p` exit with `r` and wait until it has: the supervisor's exit message
-// is then ahead of anything the test sends it next.
-void crash(const otpp::pid& p, exit_reason r = exit_reason::user("crash")) {
-  otpp::ref m = otpp::monitor(p);
-  otpp::send(p, die{std::move(r)});
-  otpp_test::down_reason(m);
-}
-
-strings ids_of(const std::vector<otpp::child_info>& v) {
-  strings out;
-  for (auto& c : v)
-    out.push_back(c.id);
-  return out;
-}
-otpp::child_info info_of(const otpp::pid& sup, const std::string& id) {
-  for (auto& c : otpp::which_children(sup))
-    if (c.id == id)
-      return c;
-  throw std::runtime_error("no child " + id);
-}
-
-void wait_count(otpp::runtime& rt, std::size_t n) {
-  auto deadline = std::chrono::steady_clock::now() + otpp_test::patience;
-  while (rt.process_count() != n) {
-    if (std::chrono::steady_clock::now() > deadline)
-      throw std::runtime_error("process_count never came back");
-    tp::sleep_for(1ms);
-  }
-}
-
-otpp::supervisor_spec spec_of(otpp::supervision_strategy s, std::vector<otpp::child_spec> children,
-                              int intensity = 10) {
-  return otpp::supervisor_spec{
-      .strategy = s, .intensity = intensity, .period = 60s, .children = std::move(children)};
-}
+using otpp_test::crash;
+using otpp_test::die;
+using otpp_test::ev;
+using otpp_test::has_report;
+using otpp_test::ids_of;
+using otpp_test::info_of;
+using otpp_test::on_shutdown;
+using otpp_test::probe;
+using otpp_test::recorder;
+using otpp_test::release;
+using otpp_test::spawn_probe;
+using otpp_test::spec_of;
+using otpp_test::strings;
+using otpp_test::wait_count;
 
 } // namespace
 
@@ -122,8 +52,7 @@ otpp::supervisor_spec spec_of(otpp::supervision_strategy s, std::vector<otpp::ch
 
 TEST_CASE("one_for_one restarts only the child that ended", "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
@@ -147,8 +76,7 @@ TEST_CASE("one_for_all stops the others in reverse start order, then restarts al
           "order",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
@@ -172,8 +100,7 @@ TEST_CASE("rest_for_one stops the children started after it in reverse order, th
           "and them in order",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
@@ -202,8 +129,7 @@ TEST_CASE("one_for_all and rest_for_one stop a temporary sibling and do not rest
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
   const auto strategy = GENERATE(otpp::one_for_all, otpp::rest_for_one);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
@@ -223,8 +149,7 @@ TEST_CASE("a sibling that fails to restart is tried again until the whole set ru
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
   const auto strategy = GENERATE(otpp::one_for_all, otpp::rest_for_one);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
@@ -263,8 +188,7 @@ TEST_CASE("simple_one_for_one with 1,000 children restarts only the one that end
           "them all at shutdown",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
@@ -311,8 +235,7 @@ TEST_CASE("simple_one_for_one with 1,000 children restarts only the one that end
 TEST_CASE("a permanent child is restarted whatever its exit reason, normal included",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
@@ -330,8 +253,7 @@ TEST_CASE("a permanent child is restarted whatever its exit reason, normal inclu
 
 TEST_CASE("a transient child is restarted only after an abnormal exit", "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = tp::self();
   report_guard g([me](const otpp::report& r) {
     if (r.kind == otpp::report_kind::supervisor)
@@ -369,8 +291,7 @@ TEST_CASE("a transient child is restarted only after an abnormal exit", "[behavi
 TEST_CASE("a temporary child is never restarted and leaves which_children",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
@@ -390,8 +311,7 @@ TEST_CASE("simple_one_for_one children follow their restart type and are forgott
           "restarted",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
@@ -420,8 +340,7 @@ TEST_CASE("intensity N allows N restarts within the period, and one more shuts t
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
   const int limit = GENERATE(0, 1, 3);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = tp::self();
   report_guard g([me](const otpp::report& r) {
     if (r.kind == otpp::report_kind::supervisor)
@@ -451,8 +370,7 @@ TEST_CASE("intensity N allows N restarts within the period, and one more shuts t
 TEST_CASE("exits that cause no restart do not count towards the intensity",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
@@ -470,8 +388,7 @@ TEST_CASE("exits that cause no restart do not count towards the intensity",
 
 TEST_CASE("restarts older than the period are forgotten", "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
@@ -499,8 +416,7 @@ TEST_CASE("with a backoff a restart comes no earlier than its delay, which grows
           "consecutive restart",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
@@ -521,8 +437,7 @@ TEST_CASE("during a backoff delay the child is restarting, and terminate_child c
           "restart",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
@@ -550,8 +465,7 @@ TEST_CASE("during a backoff delay the child is restarting, and terminate_child c
 TEST_CASE("auto_shutdown never: a significant child that ends leaves the supervisor running",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
@@ -572,8 +486,7 @@ TEST_CASE("auto_shutdown any_significant: the first significant child that ends 
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
   const bool temporary = GENERATE(false, true);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
@@ -603,8 +516,7 @@ TEST_CASE("auto_shutdown all_significant: the supervisor shuts down once the las
           "child has ended",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
@@ -631,8 +543,7 @@ TEST_CASE("an inner supervisor that exceeds its intensity exits with shutdown an
           "restarts it",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
@@ -663,8 +574,7 @@ TEST_CASE("a parent that exceeds its own intensity when its inner supervisor end
           "turn",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
@@ -680,3 +590,5 @@ TEST_CASE("a parent that exceeds its own intensity when its inner supervisor end
   REQUIRE(otpp_test::nothing<ev>());
   wait_count(rt, 0);
 }
+
+} // namespace OTPP_TEST_FILE

@@ -1,6 +1,7 @@
 #include <otpp/behaviour/supervisor.hpp>
 
 #include "otpp_test.hpp"
+#include "supervisor_probe.hpp"
 
 #include <otpp/core/monitor.hpp>
 
@@ -16,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+namespace OTPP_TEST_FILE {
+
 using namespace std::chrono_literals;
 namespace tp = otpp::this_process;
 using otpp::exit_reason;
@@ -23,121 +26,22 @@ using otpp_test::expect;
 
 namespace {
 
+using otpp_test::crash;
+using otpp_test::die;
+using otpp_test::ev;
+using otpp_test::has_report;
+using otpp_test::ids_of;
+using otpp_test::info_of;
+using otpp_test::on_shutdown;
+using otpp_test::probe;
 using otpp_test::quiet;
+using otpp_test::recorder;
+using otpp_test::release;
 using otpp_test::report_guard;
 using otpp_test::reports_to;
-// True if a report whose text contains every one of `parts` is (or comes
-// within `wait`) in the mailbox; other reports are consumed.
-bool has_report(std::vector<std::string> parts, std::chrono::milliseconds wait = 0ms) {
-  for (;;) {
-    auto r = tp::receive_for<otpp::report>(wait);
-    if (!r)
-      return false;
-    bool all = true;
-    for (auto& p : parts)
-      all = all && r->text.find(p) != std::string::npos;
-    if (all)
-      return true;
-  }
-}
-
-// A probe child tells the test process "start <id>" (from its start
-// function, which runs in the supervisor: starts arrive in start order) and
-// "stop <id>" when its supervisor's exit signal reaches it (it traps exits).
-struct ev {
-  std::string text;
-  otpp::pid pid;
-  exit_reason reason;
-};
-struct die {
-  exit_reason reason;
-};
-struct release {};
-enum class on_shutdown { obey, ignore, hold };
-
-void probe_body(const std::string& id, const otpp::pid& test, const otpp::pid& sup,
-                on_shutdown mode) {
-  for (;;) {
-    tp::receive(
-        [&](otpp::exit_message& e) {
-          if (e.from != sup)
-            tp::exit(e.reason);
-          if (mode == on_shutdown::ignore) {
-            otpp::send(test, ev{"ignored " + id, tp::self(), e.reason});
-            return;
-          }
-          if (mode == on_shutdown::hold) {
-            otpp::send(test, ev{"holding " + id, tp::self(), e.reason});
-            tp::receive<release>();
-          }
-          otpp::send(test, ev{"stop " + id, tp::self(), e.reason});
-          tp::exit(e.reason);
-        },
-        [](die& d) { tp::exit(d.reason); });
-  }
-}
-otpp::child_spec probe(std::string id, otpp::pid test, otpp::child_options opts = {},
-                       on_shutdown mode = on_shutdown::obey) {
-  return otpp::worker(
-      id,
-      [id, test, mode] {
-        otpp::pid sup = tp::self();
-        otpp::pid p = otpp::spawn_link([id, test, sup, mode] { probe_body(id, test, sup, mode); },
-                                       {.trap_exit = true});
-        otpp::send(test, ev{"start " + id, p, {}});
-        return p;
-      },
-      opts);
-}
-
-// The probes' events in arrival order; remembers each id's pid and stop reason.
-struct recorder {
-  std::map<std::string, otpp::pid> pid;
-  std::map<std::string, exit_reason> reason;
-  std::vector<std::string> take(std::size_t n) {
-    std::vector<std::string> out;
-    for (std::size_t i = 0; i < n; ++i) {
-      ev e = expect<ev>();
-      auto space = e.text.find(' ');
-      std::string id = e.text.substr(space + 1);
-      if (e.text.starts_with("start "))
-        pid[id] = e.pid;
-      else
-        reason[id] = e.reason;
-      out.push_back(e.text);
-    }
-    return out;
-  }
-};
-
-std::vector<std::string> ids_of(const std::vector<otpp::child_info>& v) {
-  std::vector<std::string> out;
-  for (auto& c : v)
-    out.push_back(c.id);
-  return out;
-}
-const otpp::child_info& info_of(const std::vector<otpp::child_info>& v, const std::string& id) {
-  for (auto& c : v)
-    if (c.id == id)
-      return c;
-  throw std::runtime_error("no child " + id);
-}
-
-// Wait until the runtime runs `n` processes (a process is counted until just after its down).
-void wait_count(otpp::runtime& rt, std::size_t n) {
-  auto deadline = std::chrono::steady_clock::now() + otpp_test::patience;
-  while (rt.process_count() != n) {
-    if (std::chrono::steady_clock::now() > deadline)
-      throw std::runtime_error("process_count never came back");
-    tp::sleep_for(1ms);
-  }
-}
-
-otpp::supervisor_spec spec_of(otpp::supervision_strategy s,
-                              std::vector<otpp::child_spec> children) {
-  return otpp::supervisor_spec{
-      .strategy = s, .intensity = 10, .period = 60s, .children = std::move(children)};
-}
+using otpp_test::spec_of;
+using otpp_test::strings;
+using otpp_test::wait_count;
 
 struct sup_is {
   otpp::pid sup;
@@ -153,8 +57,7 @@ struct go {};
 TEST_CASE("children start in spec order and stop in reverse order when the supervisor stops",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
@@ -178,8 +81,7 @@ TEST_CASE("an exit signal from the parent stops the children in reverse order, t
           "supervisor with the parent's reason",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
@@ -204,8 +106,7 @@ TEST_CASE("an exit signal from the parent stops the children in reverse order, t
 TEST_CASE("a child that ignores shutdown is killed after its shutdown timeout",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = tp::self();
   report_guard g(reports_to(me));
   recorder rec;
@@ -230,8 +131,7 @@ TEST_CASE("a child that ignores shutdown is killed after its shutdown timeout",
 TEST_CASE("brutal_kill kills a child at once, without a shutdown signal",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = tp::self();
   report_guard g(reports_to(me));
   recorder rec;
@@ -253,8 +153,7 @@ TEST_CASE("brutal_kill kills a child at once, without a shutdown signal",
 TEST_CASE("a child with an infinite shutdown is waited for however long it takes",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
@@ -298,8 +197,7 @@ TEST_CASE("a child that fails to start stops those started before it in reverse 
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
   const int how = GENERATE(0, 1, 2);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
@@ -344,8 +242,7 @@ TEST_CASE("a child that fails to start stops those started before it in reverse 
 TEST_CASE("start_link_supervisor in a process reports a failed child start as start_error",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   auto spec = spec_of(otpp::one_for_one, {otpp::worker("bad", [] {
                         return otpp::child_start{{}, false, exit_reason::user("nope")};
@@ -365,8 +262,7 @@ TEST_CASE("start_link_supervisor in a process reports a failed child start as st
 TEST_CASE("an ignored child is not started: kept as stopped, or dropped if temporary",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
@@ -396,8 +292,7 @@ TEST_CASE("an ignored child is not started: kept as stopped, or dropped if tempo
 
 TEST_CASE("invalid specs are rejected with invalid_argument before any child starts",
           "[behaviour][supervisor]") {
-  otpp::runtime rt({.schedulers = 1});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = 1});
   auto ran = std::make_shared<std::atomic<int>>(0);
   auto ok = [ran](std::string id, otpp::child_options o = {}) {
     return otpp::worker(
@@ -472,8 +367,7 @@ TEST_CASE("start_child starts a child, or fails with already_started, already_pr
           "start's reason or an invalid spec",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
@@ -526,8 +420,7 @@ TEST_CASE("start_child starts a child, or fails with already_started, already_pr
 TEST_CASE("terminate_child, restart_child and delete_child follow OTP, errors included",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
@@ -584,8 +477,7 @@ TEST_CASE("terminate_child, restart_child and delete_child follow OTP, errors in
 TEST_CASE("simple_one_for_one: start_child(sup, args...) and terminate_child by pid",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   otpp::pid me = tp::self();
   recorder rec;
@@ -633,3 +525,5 @@ TEST_CASE("simple_one_for_one: start_child(sup, args...) and terminate_child by 
   REQUIRE(rec.take(1) == std::vector<std::string>{"stop w2"});
   wait_count(rt, 0);
 }
+
+} // namespace OTPP_TEST_FILE

@@ -13,6 +13,8 @@
 #include <string>
 #include <utility>
 
+namespace OTPP_TEST_FILE {
+
 using namespace std::chrono_literals;
 namespace tp = otpp::this_process;
 using otpp::exit_reason;
@@ -79,8 +81,7 @@ TEST_CASE("replace_state changes the state inside the server, by handle, pid or 
           "get_state shows the change",
           "[behaviour][sys]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto srv = otpp::start(otpp::start_options{.name = "counter"}, counter(tp::self()), 1);
   otpp::replace_state<int>(srv, [](int& v) { v *= 10; });
   CHECK(otpp::get_state(srv) == 10);
@@ -102,8 +103,7 @@ TEST_CASE("replace_state naming another state type fails with call_error, does n
           "leaves the server and its state as they were",
           "[behaviour][sys]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto srv = otpp::start(otpp::start_options{.name = "counter"}, counter(tp::self()), 7);
   std::atomic<bool> ran{false};
   otpp::call_error e = failure_of(
@@ -136,8 +136,7 @@ TEST_CASE("a suspended server answers only system messages, and a call made mean
           "after resume, before what was queued behind it",
           "[behaviour][sys]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = tp::self();
   auto srv = otpp::start(otpp::start_options{.name = "counter"}, counter(me), 0);
   otpp::suspend(srv);
@@ -173,8 +172,7 @@ TEST_CASE("stop while suspended ends the server with the reason after terminate,
           "queued meanwhile fails with that reason",
           "[behaviour][sys]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = tp::self();
   auto srv = otpp::start(otpp::start_options{.name = "counter"}, counter(me), 3);
   otpp::suspend(otpp::by_name("counter"));
@@ -195,8 +193,7 @@ TEST_CASE("status names a supervisor's behaviour and its spec's name, and suspen
           "[behaviour][sys][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
   report_guard g(quiet());
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::supervisor_spec spec{
       .children = {otpp::worker("w", [] { return otpp::start_link(otpp::server<int>()); })},
       .name = "top"};
@@ -227,3 +224,5 @@ TEST_CASE("status names a supervisor's behaviour and its spec's name, and suspen
   CHECK_FALSE(otpp::status(sup).suspended);
   otpp::stop(sup, exit_reason::shutdown());
 }
+
+} // namespace OTPP_TEST_FILE

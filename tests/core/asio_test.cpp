@@ -25,6 +25,8 @@
 #include <tuple>
 #include <utility>
 
+namespace OTPP_TEST_FILE {
+
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 namespace tp = otpp::this_process;
@@ -83,8 +85,7 @@ tcp::endpoint loopback(unsigned short port) {
 
 TEST_CASE("use_process returns once the operation has completed", "[core][asio]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::pid test = sp.self();
 
   rt.spawn([test] {
@@ -101,8 +102,7 @@ TEST_CASE("use_process returns once the operation has completed", "[core][asio]"
 TEST_CASE("use_process suspends only the calling process, others on its scheduler keep running",
           "[core][asio]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::pid test = sp.self();
 
   // Both on scheduler 0: the helper can only answer if the sleeper's wait
@@ -140,8 +140,7 @@ TEST_CASE("use_process suspends only the calling process, others on its schedule
 TEST_CASE("use_process throws system_error for a failed operation, as_tuple returns the error",
           "[core][asio]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::pid test = sp.self();
 
   otpp::spawned_monitor s = otpp::spawn_monitor([test] {
@@ -169,8 +168,7 @@ TEST_CASE("use_process throws system_error for a failed operation, as_tuple retu
 
 TEST_CASE("TCP echo over loopback between two processes using use_process", "[core][asio]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::pid test = sp.self();
 
   otpp::spawned_monitor server = otpp::spawn_monitor([test] {
@@ -211,8 +209,7 @@ TEST_CASE(
     "to_mailbox delivers the result as an io_result message while the process serves its mailbox",
     "[core][asio]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::pid test = sp.self();
 
   otpp::spawned_monitor p = otpp::spawn_monitor([test] {
@@ -257,8 +254,7 @@ TEST_CASE(
 TEST_CASE("a process killed while a use_process operation is pending ends with killed at once",
           "[core][asio]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::pid test = sp.self();
   std::atomic<int> destroyed{0};
   otpp::spawned_monitor victim;
@@ -304,3 +300,5 @@ TEST_CASE("a process killed while a use_process operation is pending ends with k
   CHECK(rt.run() == 0);
   CHECK(rt.process_count() == 0);
 }
+
+} // namespace OTPP_TEST_FILE

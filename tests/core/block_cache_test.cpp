@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+namespace OTPP_TEST_FILE {
+
 namespace blocks = otpp::detail::blocks;
 namespace tp = otpp::this_process;
 
@@ -113,8 +115,7 @@ TEST_CASE("a block freed while its thread ends goes to the depot", "[core][block
 
 TEST_CASE("over-aligned and large messages travel intact", "[core][blocks]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = sp.self();
   otpp::pid echo = rt.spawn([me] {
     for (int i = 0; i < 200; ++i) {
@@ -138,3 +139,5 @@ TEST_CASE("over-aligned and large messages travel intact", "[core][blocks]") {
   otpp::send(me, wide{});
   tp::receive([](wide& w) { CHECK(reinterpret_cast<std::uintptr_t>(&w) % alignof(wide) == 0); });
 }
+
+} // namespace OTPP_TEST_FILE

@@ -11,14 +11,15 @@
 #include <chrono>
 #include <string>
 
+namespace OTPP_TEST_FILE {
+
 using namespace std::chrono_literals;
 namespace tp = otpp::this_process;
 
 TEST_CASE("a value sent on a send port reaches only its channel's receive port, in order",
           "[core][channel]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto [a_send, a_recv] = otpp::make_channel<int>();
   auto [b_send, b_recv] = otpp::make_channel<int>();
   CHECK(a_send.owner() == tp::self());
@@ -38,8 +39,7 @@ TEST_CASE("a value sent on a send port reaches only its channel's receive port, 
 
 TEST_CASE("a receive port's handler combines with other receive handlers", "[core][channel]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto [out, in] = otpp::make_channel<std::string>();
   otpp::send(tp::self(), 5);
   out.send("hello");
@@ -52,8 +52,7 @@ TEST_CASE("a receive port's handler combines with other receive handlers", "[cor
 }
 
 TEST_CASE("sending on the port of an ended process is a silent no-op", "[core][channel]") {
-  otpp::runtime rt({.schedulers = 1});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = 1});
   auto owner = otpp::spawn_monitor([me = tp::self()] {
     auto [s, r] = otpp::make_channel<int>();
     otpp::send(me, s);
@@ -63,3 +62,5 @@ TEST_CASE("sending on the port of an ended process is a silent no-op", "[core][c
   port.send(3);
   CHECK(port.owner() == owner.pid);
 }
+
+} // namespace OTPP_TEST_FILE

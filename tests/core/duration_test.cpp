@@ -9,6 +9,8 @@
 #include <ratio>
 #include <utility>
 
+namespace OTPP_TEST_FILE {
+
 using namespace std::chrono_literals;
 namespace tp = otpp::this_process;
 using clock_duration = otpp::duration::clock_duration;
@@ -56,8 +58,7 @@ TEST_CASE("infinity compares equal to itself and greater than an hour", "[core][
 TEST_CASE("after(1.5ms) in a receive waits at least 1.5 ms measured on steady_clock",
           "[core][duration]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto waited = [] {
     const auto start = std::chrono::steady_clock::now();
     bool timed_out = tp::receive([](otpp_test::never&) { return false; },
@@ -73,3 +74,5 @@ TEST_CASE("after(1.5ms) in a receive waits at least 1.5 ms measured on steady_cl
     CHECK(on_thread >= 1500us);
   }
 }
+
+} // namespace OTPP_TEST_FILE

@@ -1,9 +1,13 @@
 #include <otpp/core/exit_reason.hpp>
 
+#include "otpp_test.hpp"
+
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
 #include <stdexcept>
+
+namespace OTPP_TEST_FILE {
 
 using otpp::exit_reason;
 
@@ -27,7 +31,7 @@ TEST_CASE("an exception becomes a reason holding its type and what()", "[core][e
   CHECK(fmt::format("{}", r) == "{exception, std::out_of_range, \"index 7\"}");
   exit_reason odd = exit_reason::from_exception(std::make_exception_ptr(42));
   CHECK(odd.which() == exit_reason::kind::exception);
-  CHECK(odd.exception_type() == "unknown exception");
+  CHECK(odd.exception_type() == "int");
 }
 
 TEST_CASE("normal and shutdown count as clean exits, others do not", "[core][exit_reason]") {
@@ -59,3 +63,32 @@ TEST_CASE("texts inside an exit reason's text are escaped, so a nested reason st
   CHECK(otpp::exit_reason::exception("E", "a\\b\nc").to_string() == R"({exception, E, "a\\b\nc"})");
   CHECK(fmt::format("{}", otpp::exit_reason::user("plain")) == R"({user, "plain"})");
 }
+
+struct not_an_exception {
+  int code;
+};
+
+TEST_CASE("an exception of a type not derived from std::exception gives a reason naming its type",
+          "[core][exit_reason]") {
+  auto of = [](auto thrown) {
+    try {
+      throw thrown;
+    } catch (...) {
+      return exit_reason::from_exception(std::current_exception());
+    }
+  };
+  exit_reason i = of(42);
+  CHECK(i.which() == exit_reason::kind::exception);
+  CHECK(i.exception_type() == "int");
+  CHECK(fmt::format("{}", i) == "{exception, int, \"\"}");
+  exit_reason c = of("no disk");
+  CHECK(c.exception_type() == "const char*");
+  CHECK(c.detail() == "no disk");
+  exit_reason s = of(std::string("bad input"));
+  CHECK(s.exception_type() == "std::string");
+  CHECK(s.detail() == "bad input");
+  exit_reason u = of(not_an_exception{7});
+  CHECK_THAT(std::string(u.exception_type()), Catch::EndsWith("not_an_exception"));
+}
+
+} // namespace OTPP_TEST_FILE

@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+namespace OTPP_TEST_FILE {
+
 using namespace std::chrono_literals;
 namespace tp = otpp::this_process;
 using otpp::exit_reason;
@@ -75,8 +77,7 @@ TEST_CASE(
     "[core][link]") {
   const unsigned n = GENERATE(1u, 3u);
   const bool linker_fails = GENERATE(false, true);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::pid test = sp.self();
   const exit_reason broken = exit_reason::user("broken");
 
@@ -106,8 +107,7 @@ TEST_CASE(
 TEST_CASE("a normal exit of a linked process does not end a partner that does not trap exits",
           "[core][link]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::pid test = sp.self();
 
   otpp::pid a = rt.spawn([test] {
@@ -130,8 +130,7 @@ TEST_CASE("a normal exit of a linked process does not end a partner that does no
 TEST_CASE("a normal exit of a linked process reaches a trapping partner as exit_message normal",
           "[core][link]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::pid test = sp.self();
 
   otpp::pid a = rt.spawn([test] {
@@ -152,8 +151,7 @@ TEST_CASE("a normal exit of a linked process reaches a trapping partner as exit_
 TEST_CASE("trap_exit turns exit signals from links and from exit() into exit messages",
           "[core][link]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::pid test = sp.self();
 
   otpp::pid a = rt.spawn([test] {
@@ -191,8 +189,7 @@ TEST_CASE("trap_exit turns exit signals from links and from exit() into exit mes
 TEST_CASE("exit(P, kill) ends P even when it traps exits, and its links see killed",
           "[core][link]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::pid test = sp.self();
 
   otpp::pid p = rt.spawn(
@@ -226,8 +223,7 @@ TEST_CASE("exit(P, kill) ends P even when it traps exits, and its links see kill
 
 TEST_CASE("exit(P, normal) is ignored unless P traps exits or is the caller", "[core][link]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::pid test = sp.self();
 
   SECTION("a process that does not trap exits keeps running") {
@@ -260,8 +256,7 @@ TEST_CASE("exit(P, normal) is ignored unless P traps exits or is the caller", "[
 TEST_CASE("exit(P, reason) ends a process that does not trap exits with that reason",
           "[core][link]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
 
   otpp::pid p = rt.spawn(serve_pings);
   otpp::ref m = otpp::monitor(p);
@@ -276,8 +271,7 @@ TEST_CASE("exit(P, reason) ends a process that does not trap exits with that rea
 TEST_CASE("link to a dead process ends a non-trapping caller with noproc and warns a trapping one",
           "[core][link]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::pid test = sp.self();
   otpp::pid dead = rt.spawn([] {});
   (void)otpp_test::wait_exit(dead); // normal, or noproc if it ended before the monitor
@@ -308,8 +302,7 @@ TEST_CASE("link to a dead process ends a non-trapping caller with noproc and war
 
 TEST_CASE("after unlink an abnormal exit of the former partner has no effect", "[core][link]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::pid test = sp.self();
 
   otpp::pid a = rt.spawn([test] {
@@ -333,8 +326,7 @@ TEST_CASE("after unlink an abnormal exit of the former partner has no effect", "
 TEST_CASE("unlink also discards an exit signal the partner sent before the unlink",
           "[core][link]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
 
   // The test thread is the partner: it does not apply signals until it receives.
   otpp::pid b = otpp::spawn_link([] {
@@ -355,8 +347,7 @@ TEST_CASE("unlink also discards an exit signal the partner sent before the unlin
 
 TEST_CASE("linking twice makes one link and linking to oneself does nothing", "[core][link]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::pid test = sp.self();
 
   otpp::pid b = rt.spawn([] {
@@ -386,8 +377,7 @@ TEST_CASE(
     "spawn_link links before the child runs, so a child crashing at once takes the parent down",
     "[core][link]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   for (int i = 0; i < 20; ++i) {
     exit_reason r = run_to_end([] {
       otpp::spawn_link([] { throw std::runtime_error("crash at once"); });
@@ -400,8 +390,7 @@ TEST_CASE(
 TEST_CASE("spawn_options trap_exit makes the child trap exits from its first instruction",
           "[core][link]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::pid test = sp.self();
 
   otpp::pid parent = rt.spawn([test] {
@@ -425,8 +414,7 @@ TEST_CASE("spawn_options trap_exit makes the child trap exits from its first ins
 TEST_CASE("an exit signal ends a process waiting in receive and one looping with yield",
           "[core][link]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::pid test = sp.self();
   std::atomic<int> destroyed{0};
 
@@ -477,8 +465,7 @@ TEST_CASE(
     "this_process::exit ends the process with its reason even through catch (std::exception&)",
     "[core][link]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::pid test = sp.self();
 
   exit_reason r = run_to_end([test] {
@@ -511,8 +498,7 @@ TEST_CASE(
 TEST_CASE("an uncaught exception in a linked process ends its partner with the exception as reason",
           "[core][link]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::pid test = sp.self();
 
   otpp::pid b = rt.spawn([] {
@@ -532,3 +518,5 @@ TEST_CASE("an uncaught exception in a linked process ends its partner with the e
   CHECK(down_reason(mb) == crash);
   CHECK(down_reason(ma) == crash);
 }
+
+} // namespace OTPP_TEST_FILE

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+namespace OTPP_TEST_FILE {
+
 using namespace std::chrono_literals;
 namespace tp = otpp::this_process;
 using otpp::exit_reason;
@@ -45,8 +47,7 @@ TEST_CASE(
     "a monitor delivers one down with the monitor, the pid and the exit reason, normal included",
     "[core][monitor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
 
   struct ending {
     std::function<void()> body;
@@ -80,8 +81,7 @@ TEST_CASE(
 
 TEST_CASE("monitoring a process that has ended gives down noproc at once", "[core][monitor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
 
   otpp::spawned_monitor first = otpp::spawn_monitor([] {});
   REQUIRE(down_of(first.monitor).reason == exit_reason::normal());
@@ -96,8 +96,7 @@ TEST_CASE("monitoring a process that has ended gives down noproc at once", "[cor
 
 TEST_CASE("two monitors on one process give two downs", "[core][monitor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
 
   otpp::pid p = rt.spawn([] {
     tp::receive<go>();
@@ -118,8 +117,7 @@ TEST_CASE("two monitors on one process give two downs", "[core][monitor]") {
 
 TEST_CASE("after demonitor no down arrives for that monitor", "[core][monitor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
 
   otpp::pid p = rt.spawn([] {
     tp::receive<go>();
@@ -149,8 +147,7 @@ TEST_CASE("after demonitor no down arrives for that monitor", "[core][monitor]")
 
 TEST_CASE("demonitor with flush removes a down already in the mailbox", "[core][monitor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::pid test = sp.self();
 
   otpp::pid p = rt.spawn([] { tp::receive<go>(); });
@@ -168,8 +165,7 @@ TEST_CASE("demonitor with flush removes a down already in the mailbox", "[core][
 
 TEST_CASE("demonitor returns true for an active monitor and false otherwise", "[core][monitor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
 
   otpp::pid p = rt.spawn(serve_pings);
   otpp::ref m = otpp::monitor(p);
@@ -189,8 +185,7 @@ TEST_CASE("spawn_monitor returns the pid and the monitor its down message names"
   const unsigned n = GENERATE(1u, 3u);
 
   SECTION("from the test thread") {
-    otpp::runtime rt({.schedulers = n});
-    otpp::scoped_process sp(rt);
+    OTPP_TEST_RUNTIME({.schedulers = n});
     for (int i = 0; i < 20; ++i) {
       otpp::spawned_monitor s = otpp::spawn_monitor([] { tp::exit(exit_reason::user("quick")); });
       REQUIRE(s.pid);
@@ -202,8 +197,7 @@ TEST_CASE("spawn_monitor returns the pid and the monitor its down message names"
   }
   SECTION("from a process that yields in spawn, so the child ends first") {
     // One reduction per slice: the spawn itself makes the parent yield.
-    otpp::runtime rt({.schedulers = n, .reductions = 1});
-    otpp::scoped_process sp(rt);
+    OTPP_TEST_RUNTIME({.schedulers = n, .reductions = 1});
     const otpp::pid test = sp.self();
     rt.spawn([test] {
       otpp::spawned_monitor s = otpp::spawn_monitor([] {});
@@ -222,8 +216,7 @@ TEST_CASE("spawn_monitor returns the pid and the monitor its down message names"
 TEST_CASE("a monitor does not link: the watcher survives the crash it observes",
           "[core][monitor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::pid test = sp.self();
 
   otpp::spawned_monitor watcher = otpp::spawn_monitor([test] {
@@ -242,8 +235,7 @@ TEST_CASE("a monitor does not link: the watcher survives the crash it observes",
 
 TEST_CASE("the scoped test thread can monitor and be monitored", "[core][monitor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::pid test = sp.self();
 
   // The test thread watches a process...
@@ -272,3 +264,5 @@ TEST_CASE("the scoped test thread can monitor and be monitored", "[core][monitor
   CHECK(od.process == other);
   CHECK(od.reason == exit_reason::normal());
 }
+
+} // namespace OTPP_TEST_FILE

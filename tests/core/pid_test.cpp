@@ -19,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+namespace OTPP_TEST_FILE {
+
 using namespace std::chrono_literals;
 namespace tp = otpp::this_process;
 
@@ -29,8 +31,7 @@ using otpp_test::exit_of;
 } // namespace
 
 TEST_CASE("a pid formats as <0.N.0> with its id", "[core][pid]") {
-  otpp::runtime rt({.schedulers = 1});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = 1});
   otpp::pid p = rt.spawn([] { tp::receive<int>(); });
   CHECK(p.id() != 0);
   CHECK(fmt::format("{}", p) == fmt::format("<0.{}.0>", p.id()));
@@ -49,8 +50,7 @@ TEST_CASE("pids and refs honour width, fill and alignment when formatted", "[cor
 
 TEST_CASE("pids compare equal exactly when they name the same process", "[core][pid]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = sp.self();
   otpp::pid a = rt.spawn([me] {
     otpp::send(me, tp::self());
@@ -79,8 +79,7 @@ TEST_CASE("pids compare equal exactly when they name the same process", "[core][
 }
 
 TEST_CASE("the null pid names no process and is harmless to use", "[core][pid]") {
-  otpp::runtime rt({.schedulers = 1});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = 1});
   otpp::pid none;
   CHECK_FALSE(none);
   CHECK(none.id() == 0);
@@ -96,8 +95,7 @@ TEST_CASE("the null pid names no process and is harmless to use", "[core][pid]")
 
 TEST_CASE("a pid stays usable after its process ended", "[core][pid]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid p;
   CHECK(exit_of([] { tp::exit(otpp::exit_reason::user("done")); }, {}, &p) ==
         otpp::exit_reason::user("done"));
@@ -122,8 +120,7 @@ TEST_CASE("a pid stays usable after its process ended", "[core][pid]") {
 
 TEST_CASE("make_ref never returns the same reference twice", "[core][pid]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   constexpr int per_source = 100000; // more than one per-thread block of ids
   otpp::pid me = sp.self();
   auto make = [] {
@@ -168,3 +165,5 @@ TEST_CASE("a ref formats as #Ref<0.N>, and the empty ref is false", "[core][pid]
   CHECK(std::hash<otpp::ref>()(otpp::ref(7)) == std::hash<otpp::ref>()(otpp::ref(7)));
   CHECK(r != otpp::make_ref());
 }
+
+} // namespace OTPP_TEST_FILE

@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+namespace OTPP_TEST_FILE {
+
 using namespace std::chrono_literals;
 namespace tp = otpp::this_process;
 using otpp::exit_reason;
@@ -63,8 +65,7 @@ otpp::process_info info_once_waiting(const otpp::pid& p) {
 TEST_CASE("info reports a process blocked in receive as waiting, with the messages it left queued",
           "[core][process]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::pid test = sp.self();
 
   otpp::pid p = rt.spawn([test] {
@@ -88,8 +89,7 @@ TEST_CASE("info reports a process blocked in receive as waiting, with the messag
 
 TEST_CASE("info of a process that ended reports exited and its exit reason", "[core][process]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
 
   otpp::spawned_monitor s = otpp::spawn_monitor([] {
     otpp::send(tp::self(), 1); // left unreceived
@@ -110,8 +110,7 @@ TEST_CASE("info of a process that ended reports exited and its exit reason", "[c
 
 TEST_CASE("info of the calling process reports it running", "[core][process]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::pid test = sp.self();
 
   rt.spawn([test] { otpp::send(test, own_info{otpp::info(tp::self())}); });
@@ -122,8 +121,7 @@ TEST_CASE("info of the calling process reports it running", "[core][process]") {
 
 TEST_CASE("info lists links, monitors and the processes monitoring", "[core][process]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::pid test = sp.self();
 
   otpp::pid c = rt.spawn(serve_pings);
@@ -148,8 +146,7 @@ TEST_CASE("info lists links, monitors and the processes monitoring", "[core][pro
 
 TEST_CASE("info reports the registered name", "[core][process]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
 
   otpp::pid p = rt.spawn(wait_forever);
   CHECK(otpp::info(p).registered_name.empty());
@@ -161,8 +158,7 @@ TEST_CASE("info reports the registered name", "[core][process]") {
 
 TEST_CASE("info reports reductions that grow as a process works", "[core][process]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
 
   otpp::pid p = rt.spawn(serve_pings);
   round_trip(p);
@@ -177,8 +173,7 @@ TEST_CASE("info reports reductions that grow as a process works", "[core][proces
 TEST_CASE("info reports the scheduler a process runs on, none for a scoped process",
           "[core][process]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
 
   for (unsigned s = 0; s < n; ++s) {
     otpp::pid p = rt.spawn(wait_forever, {.scheduler = s});
@@ -190,8 +185,7 @@ TEST_CASE("info reports the scheduler a process runs on, none for a scoped proce
 
 TEST_CASE("info reports whether a process traps exits", "[core][process]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::pid test = sp.self();
 
   otpp::pid plain = rt.spawn(wait_forever);
@@ -210,8 +204,7 @@ TEST_CASE("info reports whether a process traps exits", "[core][process]") {
 
 TEST_CASE("send to a null pid or to an ended process is a silent no-op", "[core][process]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
 
   otpp::spawned_monitor dead = otpp::spawn_monitor([] {});
   CHECK(otpp_test::expect<otpp::down>().process == dead.pid);
@@ -237,8 +230,7 @@ TEST_CASE("this_process::is_process tells a process or scoped thread from a plai
   CHECK_FALSE(tp::is_process());
   CHECK_THROWS_AS(tp::self(), std::logic_error);
   {
-    otpp::runtime rt({.schedulers = n});
-    otpp::scoped_process sp(rt);
+    OTPP_TEST_RUNTIME({.schedulers = n});
     const otpp::pid test = sp.self();
     CHECK(tp::is_process());
     CHECK(tp::self() == test);
@@ -260,8 +252,7 @@ TEST_CASE("a process suspended inside a catch block keeps its own exception", "[
   // The C++ runtime's caught-exception stack is per thread; processes of one
   // scheduler share the thread, so each switch must carry its own.
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = tp::self();
   auto body = [me](std::string name, std::chrono::milliseconds pause) {
     return [me, name, pause] {
@@ -292,3 +283,5 @@ TEST_CASE("a process suspended inside a catch block keeps its own exception", "[
                      "to live on the heap"});
   }
 }
+
+} // namespace OTPP_TEST_FILE

@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+namespace OTPP_TEST_FILE {
+
 using namespace std::chrono_literals;
 namespace tp = otpp::this_process;
 
@@ -45,8 +47,7 @@ std::vector<int> iota(int from, int to) {
 
 TEST_CASE("a message of a move-only type is delivered", "[core][receive]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = sp.self();
   otpp::pid p = rt.spawn([me] {
     std::unique_ptr<int> v = tp::receive<std::unique_ptr<int>>();
@@ -64,8 +65,7 @@ TEST_CASE("a message of a move-only type is delivered", "[core][receive]") {
 
 TEST_CASE("messages from one sender arrive in the order they were sent", "[core][receive]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   constexpr int count = 5000; // more than a reduction budget: the sender yields midway
   otpp::pid me = sp.self();
   otpp::pid receiver = rt.spawn([me] {
@@ -83,8 +83,7 @@ TEST_CASE("messages from one sender arrive in the order they were sent", "[core]
 
 TEST_CASE("with several senders each sender's order is kept", "[core][receive]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   constexpr int senders = 4;
   constexpr int count = 1000;
   otpp::pid me = sp.self();
@@ -111,8 +110,7 @@ TEST_CASE("with several senders each sender's order is kept", "[core][receive]")
 TEST_CASE("a selective receive leaves the messages it skips in the mailbox, in order",
           "[core][receive]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto log = in_process([] {
     otpp::pid self = tp::self();
     otpp::send(self, A{1});
@@ -134,8 +132,7 @@ TEST_CASE("a selective receive leaves the messages it skips in the mailbox, in o
 
 TEST_CASE("a waiting selective receive skips new arrivals it does not accept", "[core][receive]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = sp.self();
   otpp::pid p = rt.spawn([me] {
     std::vector<int> out;
@@ -154,8 +151,7 @@ TEST_CASE("a waiting selective receive skips new arrivals it does not accept", "
 TEST_CASE("the oldest message any handler accepts is taken, whatever the handler order",
           "[core][receive]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto log = in_process([] {
     otpp::send(tp::self(), A{1});
     otpp::send(tp::self(), B{2});
@@ -170,8 +166,7 @@ TEST_CASE("the oldest message any handler accepts is taken, whatever the handler
 
 TEST_CASE("of two handlers for the same type the first one runs", "[core][receive]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto log = in_process([] {
     otpp::send(tp::self(), 5);
     otpp::send(tp::self(), 6);
@@ -187,8 +182,7 @@ TEST_CASE("of two handlers for the same type the first one runs", "[core][receiv
 
 TEST_CASE("a guard that rejects a message leaves it for a later receive", "[core][receive]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto log = in_process([] {
     for (int i = 1; i <= 4; ++i)
       otpp::send(tp::self(), i);
@@ -215,8 +209,7 @@ TEST_CASE("a guard that rejects a message leaves it for a later receive", "[core
 TEST_CASE("after runs its function when nothing matches in time and returns its value",
           "[core][receive]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto log = in_process([] {
     std::vector<std::string> out;
     auto take_int = [] {
@@ -243,8 +236,7 @@ TEST_CASE("receive timeouts fire neither early nor late whatever the order of th
   // earlier one for a later deadline: mix long and short timeouts, and
   // receives that end early, and check each timeout ends its own receive.
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto log = in_process([] {
     using clock = std::chrono::steady_clock;
     std::vector<std::string> out;
@@ -280,8 +272,7 @@ TEST_CASE("receive timeouts fire neither early nor late whatever the order of th
 
 TEST_CASE("after(0ms) only looks at the messages already there", "[core][receive]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto log = in_process([] {
     auto poll = [] {
       return tp::receive([](int v) { return v; }, otpp::after(0ms, [] { return -1; }));
@@ -303,8 +294,7 @@ TEST_CASE("after(0ms) only looks at the messages already there", "[core][receive
 
 TEST_CASE("a receive with an infinite after waits for a matching message", "[core][receive]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = sp.self();
   otpp::pid p = rt.spawn([me] {
     otpp::send(me, std::string("waiting"));
@@ -320,8 +310,7 @@ TEST_CASE("a receive with an infinite after waits for a matching message", "[cor
 TEST_CASE("receive returns what the handler returns, or nothing for void handlers",
           "[core][receive]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto log = in_process([] {
     otpp::send(tp::self(), A{4});
     otpp::send(tp::self(), B{5});
@@ -342,8 +331,7 @@ TEST_CASE("receive returns what the handler returns, or nothing for void handler
 
 TEST_CASE("receive<T> and receive_for<T> take the oldest T", "[core][receive]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto log = in_process([] {
     std::vector<std::optional<int>> out;
     out.push_back(tp::receive_for<int>(10ms)); // nothing there: nullopt
@@ -362,8 +350,7 @@ TEST_CASE("receive<T> and receive_for<T> take the oldest T", "[core][receive]") 
 
 TEST_CASE("receive_for returns a message that arrives while it waits", "[core][receive]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = sp.self();
   otpp::pid p = rt.spawn([me] {
     otpp::send(me, std::string("waiting"));
@@ -377,8 +364,7 @@ TEST_CASE("receive_for returns a message that arrives while it waits", "[core][r
 
 TEST_CASE("sleep_for leaves the messages in the mailbox", "[core][receive]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto log = in_process([] {
     for (int i = 1; i <= 3; ++i)
       otpp::send(tp::self(), i);
@@ -399,8 +385,7 @@ TEST_CASE("sleep_for leaves the messages in the mailbox", "[core][receive]") {
 TEST_CASE("a receive from a mark skips the messages that were there before the mark",
           "[core][receive]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto log = in_process([] {
     std::vector<int> out;
     otpp::send(tp::self(), A{1});
@@ -423,8 +408,7 @@ TEST_CASE("a receive from a mark skips the messages that were there before the m
 
 TEST_CASE("a receive from a mark sees messages that arrive while it waits", "[core][receive]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = sp.self();
   otpp::pid p = rt.spawn([me] {
     otpp::send(tp::self(), A{1});
@@ -442,8 +426,7 @@ TEST_CASE("a receive from a mark sees messages that arrive while it waits", "[co
 
 TEST_CASE("a stale or foreign mark falls back to a full scan", "[core][receive]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::mailbox_mark foreign = tp::mark(); // the test thread's mark
   auto log = in_process([foreign] {
     std::vector<int> out;
@@ -465,8 +448,7 @@ TEST_CASE("a stale or foreign mark falls back to a full scan", "[core][receive]"
 
 TEST_CASE("an exception from a handler propagates out of receive", "[core][receive]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   // Caught in the process: the message was consumed all the same.
   auto log = in_process([] {
     otpp::send(tp::self(), 1);
@@ -493,8 +475,7 @@ TEST_CASE("an exception from a handler propagates out of receive", "[core][recei
 
 TEST_CASE("mailbox_length counts the messages waiting to be received", "[core][receive]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto log = in_process([] {
     std::vector<std::size_t> out{tp::mailbox_length()};
     otpp::send(tp::self(), A{1});
@@ -519,3 +500,5 @@ TEST_CASE("receive, mark and mailbox_length outside a process throw std::logic_e
   CHECK_THROWS_AS(tp::mark(), std::logic_error);
   CHECK_THROWS_AS(tp::mailbox_length(), std::logic_error);
 }
+
+} // namespace OTPP_TEST_FILE

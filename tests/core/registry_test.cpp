@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+namespace OTPP_TEST_FILE {
+
 using namespace std::chrono_literals;
 namespace tp = otpp::this_process;
 
@@ -43,8 +45,7 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
 
 TEST_CASE("a registered name finds its process and can be sent to", "[core][registry]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid echo = spawn_echo(rt, sp.self());
   otpp::register_name("echo", echo);
   CHECK(otpp::whereis("echo") == echo);
@@ -69,8 +70,7 @@ TEST_CASE("a registered name finds its process and can be sent to", "[core][regi
 
 TEST_CASE("a process can register itself and be found by others", "[core][registry]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = sp.self();
   otpp::pid p = rt.spawn([me] {
     otpp::register_name("self_named", tp::self());
@@ -90,8 +90,7 @@ TEST_CASE("a process can register itself and be found by others", "[core][regist
 
 TEST_CASE("the name of a process is free once its monitor reports the exit", "[core][registry]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   // Repeated: the name must be gone by the time the down message arrives,
   // never a moment later (a supervisor restarts a named child right away).
   for (int round = 0; round < 50; ++round) {
@@ -117,8 +116,7 @@ TEST_CASE("the name of a process is free once its monitor reports the exit", "[c
 
 TEST_CASE("a name that is taken cannot be registered again", "[core][registry]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid a = spawn_echo(rt, sp.self());
   otpp::pid b = spawn_echo(rt, sp.self());
   otpp::register_name("taken", a);
@@ -132,8 +130,7 @@ TEST_CASE("a name that is taken cannot be registered again", "[core][registry]")
 
 TEST_CASE("a process that has a name cannot get a second one", "[core][registry]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid a = spawn_echo(rt, sp.self());
   otpp::register_name("first", a);
   CHECK_THROWS_AS(otpp::register_name("second", a), std::invalid_argument);
@@ -145,8 +142,7 @@ TEST_CASE("a process that has a name cannot get a second one", "[core][registry]
 
 TEST_CASE("registering an ended process, a null pid or an empty name throws", "[core][registry]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid dead;
   CHECK(exit_of([] {}, {}, &dead).is_normal());
   CHECK_THROWS_AS(otpp::register_name("ghost", dead), std::invalid_argument);
@@ -159,8 +155,7 @@ TEST_CASE("registering an ended process, a null pid or an empty name throws", "[
 }
 
 TEST_CASE("unregistering or sending to an unknown name throws", "[core][registry]") {
-  otpp::runtime rt({.schedulers = 1});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = 1});
   CHECK_THROWS_AS(otpp::unregister_name("unknown"), std::invalid_argument);
   CHECK_THROWS_AS(rt.unregister_name("unknown"), std::invalid_argument);
   CHECK_THROWS_AS(otpp::send(std::string("unknown"), 1), std::invalid_argument);
@@ -202,3 +197,5 @@ TEST_CASE("a scoped process can hold a name until it ends", "[core][registry]") 
   }
   CHECK_FALSE(rt.whereis("main"));
 }
+
+} // namespace OTPP_TEST_FILE

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+namespace OTPP_TEST_FILE {
+
 using namespace std::chrono_literals;
 namespace tp = otpp::this_process;
 using otpp::exit_reason;
@@ -56,8 +58,7 @@ outcome wait_for(otpp::ref tag, otpp::mailbox_mark m,
 
 TEST_CASE("a request gets its reply, and the implicit monitor ends with it", "[core][request]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid server = otpp::spawn(adder);
   for (int i = 0; i < 100; ++i) {
     auto m = tp::mark();
@@ -75,8 +76,7 @@ TEST_CASE("a request gets its reply, and the implicit monitor ends with it", "[c
 }
 
 TEST_CASE("a request to an ended process gets down with noproc at once", "[core][request]") {
-  otpp::runtime rt({.schedulers = 1});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = 1});
   otpp::pid gone = otpp::spawn([] {});
   otpp_test::wait_exit(gone);
   auto m = tp::mark();
@@ -96,8 +96,7 @@ TEST_CASE("a request to an ended process gets down with noproc at once", "[core]
 TEST_CASE("the requester learns the reason when the receiver dies before answering",
           "[core][request]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
 
   SECTION("while handling the request") {
     otpp::pid server = otpp::spawn(
@@ -120,8 +119,7 @@ TEST_CASE("the requester learns the reason when the receiver dies before answeri
 
 TEST_CASE("a reply after cancel_request never reaches the mailbox", "[core][request]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   // The server answers only when told to: after the requester gave up.
   otpp::pid server = otpp::spawn([] {
     otpp::reply_to from = tp::receive([](otpp::request<add>& r) { return r.from; });
@@ -146,8 +144,7 @@ TEST_CASE("a reply after cancel_request never reaches the mailbox", "[core][requ
 }
 
 TEST_CASE("cancel_request removes a reply already in the mailbox", "[core][request]") {
-  otpp::runtime rt({.schedulers = 1});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = 1});
   otpp::pid server = otpp::spawn(adder);
   otpp::ref tag = otpp::send_request(server, add{1, 2});
   while (tp::mailbox_length() == 0)
@@ -159,8 +156,7 @@ TEST_CASE("cancel_request removes a reply already in the mailbox", "[core][reque
 
 TEST_CASE("several requests in flight are answered independently", "[core][request]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   std::vector<otpp::pid> servers;
   for (int i = 0; i < 4; ++i)
     servers.push_back(otpp::spawn(adder));
@@ -177,8 +173,7 @@ TEST_CASE("several requests in flight are answered independently", "[core][reque
 
 TEST_CASE("a reply sent by another process than the receiver still ends the monitor",
           "[core][request]") {
-  otpp::runtime rt({.schedulers = 2});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = 2});
   // The server hands each request to a helper that answers for it.
   otpp::pid server = otpp::spawn([] {
     for (;;)
@@ -201,8 +196,7 @@ TEST_CASE("a reply sent by another process than the receiver still ends the moni
 TEST_CASE("a forwarded request is answered by the process it was forwarded to",
           "[core][request][any_message]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid worker = otpp::spawn(adder);
   otpp::pid front = otpp::spawn([worker] {
     for (;;)
@@ -229,8 +223,7 @@ TEST_CASE("a forwarded request is answered by the process it was forwarded to",
 
 TEST_CASE("an any_message handler takes any type, is, get_if, get and type_name",
           "[core][any_message]") {
-  otpp::runtime rt({.schedulers = 1});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = 1});
   otpp::send(tp::self(), std::string("text"));
   otpp::send(tp::self(), 7);
   otpp::any_message a = tp::receive([](otpp::any_message m) { return m; });
@@ -259,8 +252,7 @@ TEST_CASE("an any_message handler takes any type, is, get_if, get and type_name"
 TEST_CASE("hibernate returns when a message arrives and leaves it in the mailbox",
           "[core][hibernate]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = tp::self();
   otpp::pid p = otpp::spawn([me] {
     // Use some stack first, so there is something to give back.
@@ -279,3 +271,5 @@ TEST_CASE("hibernate returns when a message arrives and leaves it in the mailbox
   tp::hibernate();
   CHECK(tp::receive<int>() == 5);
 }
+
+} // namespace OTPP_TEST_FILE

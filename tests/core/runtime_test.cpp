@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+namespace OTPP_TEST_FILE {
+
 using namespace std::chrono_literals;
 namespace tp = otpp::this_process;
 
@@ -74,8 +76,7 @@ TEST_CASE("shutdown() ends every process with reason shutdown and unwinds its st
           "[core][runtime]") {
   const unsigned n = GENERATE(1u, 3u);
   std::atomic<int> unwound{0};
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = sp.self();
   std::vector<otpp::pid> ps;
   ps.push_back(rt.spawn([me, &unwound] { // waits for a message that never comes
@@ -120,8 +121,7 @@ TEST_CASE("shutdown() ends every process with reason shutdown and unwinds its st
 TEST_CASE("a process spawned after shutdown() ends with shutdown before it runs",
           "[core][runtime]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   rt.shutdown();
   std::atomic<bool> ran{false};
   auto [p, m] = otpp::spawn_monitor([&ran] { ran = true; }); // monitored before it can end
@@ -136,8 +136,7 @@ TEST_CASE("the runtime destructor shuts down, unwinds and joins", "[core][runtim
   const unsigned n = GENERATE(1u, 3u);
   std::atomic<int> unwound{0};
   {
-    otpp::runtime rt({.schedulers = n});
-    otpp::scoped_process sp(rt);
+    OTPP_TEST_RUNTIME({.schedulers = n});
     otpp::pid me = sp.self();
     for (int i = 0; i < 4; ++i)
       rt.spawn([me, &unwound] {
@@ -153,8 +152,7 @@ TEST_CASE("the runtime destructor shuts down, unwinds and joins", "[core][runtim
 
 TEST_CASE("spawn places a process on the scheduler it names", "[core][runtime]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = sp.self();
   for (unsigned i = 0; i < n; ++i) {
     otpp::pid p = rt.spawn(
@@ -173,8 +171,7 @@ TEST_CASE("spawn places a process on the scheduler it names", "[core][runtime]")
 
 TEST_CASE("a per-spawn stack size lets a process use a large stack", "[core][runtime]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = sp.self();
   otpp::exit_reason r = exit_of(
       [me] {
@@ -192,8 +189,7 @@ TEST_CASE("a per-spawn stack size lets a process use a large stack", "[core][run
 
 TEST_CASE("a process spawned with trap_exit traps from its first instruction", "[core][runtime]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = sp.self();
   otpp::pid p = rt.spawn(
       [me] {
@@ -210,8 +206,7 @@ TEST_CASE("a process spawned with trap_exit traps from its first instruction", "
 
 TEST_CASE("a runtime with guard pages runs processes", "[core][runtime]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n, .guard_pages = true});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n, .guard_pages = true});
   otpp::pid me = sp.self();
   for (int i = 0; i < 20; ++i)
     rt.spawn([me, i] { otpp::send(me, i); });
@@ -224,8 +219,7 @@ TEST_CASE("a runtime with guard pages runs processes", "[core][runtime]") {
 
 TEST_CASE("an uncaught exception ends the process with an exception reason", "[core][runtime]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::exit_reason r = exit_of([] { throw std::runtime_error("boom"); });
   CHECK(r.which() == otpp::exit_reason::kind::exception);
   CHECK(r.exception_type() == "std::runtime_error");
@@ -236,8 +230,7 @@ TEST_CASE("an uncaught exception ends the process with an exception reason", "[c
 
 TEST_CASE("processes() lists the live processes, and is empty once they ended", "[core][runtime]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = sp.self();
   std::vector<otpp::pid> ps;
   for (int i = 0; i < 5; ++i)
@@ -258,8 +251,7 @@ TEST_CASE("processes() lists the live processes, and is empty once they ended", 
 
 TEST_CASE("a scoped process sends, receives and monitors from the test thread", "[core][runtime]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   CHECK(tp::is_process());
   CHECK(tp::self() == sp.self());
   otpp::pid p = rt.spawn([] {
@@ -301,8 +293,7 @@ TEST_CASE("self() outside any process throws std::logic_error", "[core][runtime]
 TEST_CASE("two busy processes on one scheduler both progress when they yield", "[core][runtime]") {
   const unsigned n = GENERATE(1u, 3u);
   // A budget no loop here reaches: only the explicit yields switch processes.
-  otpp::runtime rt({.schedulers = n, .reductions = std::numeric_limits<std::uint32_t>::max()});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n, .reductions = std::numeric_limits<std::uint32_t>::max()});
   otpp::pid me = sp.self();
   auto spinner = [me](int who) {
     return [me, who] {
@@ -352,8 +343,7 @@ void spawn_tree(otpp::pid parent, long size, std::atomic<long>& live, std::atomi
 
 TEST_CASE("a spawn tree runs depth first: few of its processes are started at once",
           "[core][runtime]") {
-  otpp::runtime rt({.schedulers = 1});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = 1});
   otpp::pid me = sp.self();
   std::atomic<long> live{0};
   std::atomic<long> peak{0};
@@ -367,8 +357,7 @@ TEST_CASE("a spawn tree runs depth first: few of its processes are started at on
 
 TEST_CASE("a spawning loop does not hold back a process that became ready before",
           "[core][runtime]") {
-  otpp::runtime rt({.schedulers = 1});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = 1});
   otpp::pid me = sp.self();
   std::atomic<int> children_ran{0};
   std::atomic<int> when_woken{-1};
@@ -396,8 +385,7 @@ TEST_CASE("a spawning loop does not hold back a process that became ready before
 TEST_CASE("rethrow_if_exit in a catch-all lets this_process::exit end the process with its reason",
           "[core][runtime]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::exit_reason r = exit_of([] {
     try {
       tp::exit(otpp::exit_reason::user("chosen"));
@@ -412,8 +400,7 @@ TEST_CASE("rethrow_if_exit in a catch-all lets this_process::exit end the proces
 TEST_CASE("a killed process unwinds through a catch-all that calls rethrow_if_exit",
           "[core][runtime]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::pid test = sp.self();
   struct swallowed {};
   std::atomic<int> destroyed{0};
@@ -437,8 +424,7 @@ TEST_CASE("a killed process unwinds through a catch-all that calls rethrow_if_ex
 TEST_CASE("rethrow_if_exit returns for an ordinary exception such as std::runtime_error",
           "[core][runtime]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   std::string what = otpp_test::in_process([] {
     try {
       throw std::runtime_error("ordinary");
@@ -454,3 +440,5 @@ TEST_CASE("rethrow_if_exit returns for an ordinary exception such as std::runtim
   });
   CHECK(what == "ordinary");
 }
+
+} // namespace OTPP_TEST_FILE

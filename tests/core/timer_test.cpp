@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+namespace OTPP_TEST_FILE {
+
 using namespace std::chrono_literals;
 namespace tp = otpp::this_process;
 using steady = std::chrono::steady_clock;
@@ -34,8 +36,7 @@ struct tick {
 TEST_CASE("send_after delivers the message once the delay has passed, not before",
           "[core][timer]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   struct outcome {
     bool early;
     std::optional<tick> late;
@@ -57,8 +58,7 @@ TEST_CASE("send_after delivers the message once the delay has passed, not before
 TEST_CASE("send_after works from the test thread's scoped process and from a plain thread",
           "[core][timer]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto t0 = steady::now();
   otpp::timer_ref t = otpp::send_after(sp.self(), 400ms, tick{2});
   CHECK(t.pending());
@@ -85,8 +85,7 @@ TEST_CASE("send_after works from the test thread's scoped process and from a pla
 
 TEST_CASE("cancel_timer stops a pending timer: its message never arrives", "[core][timer]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto r = in_process([] {
     otpp::timer_ref t = otpp::send_after(tp::self(), 300ms, tick{1});
     std::vector<bool> out{t.pending()};
@@ -102,8 +101,7 @@ TEST_CASE("cancel_timer stops a pending timer: its message never arrives", "[cor
 TEST_CASE("cancel_timer works from another thread than the one that armed the timer",
           "[core][timer]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = sp.self();
   otpp::timer_ref t = in_process([me] { return otpp::send_after(me, 1s, tick{1}); });
   CHECK(t.pending());
@@ -114,8 +112,7 @@ TEST_CASE("cancel_timer works from another thread than the one that armed the ti
 
 TEST_CASE("cancel_timer after the timer fired returns false", "[core][timer]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto r = in_process([] {
     otpp::timer_ref t = otpp::send_after(tp::self(), 10ms, tick{1});
     bool arrived = tp::receive_for<tick>(otpp_test::patience).has_value();
@@ -132,8 +129,7 @@ TEST_CASE("an empty timer_ref is not pending and cannot be cancelled", "[core][t
 
 TEST_CASE("send_after to a process that has ended does nothing", "[core][timer]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid dead;
   CHECK(exit_of([] {}, {}, &dead).is_normal());
   // Both timers run on the same io_context (the test thread uses scheduler
@@ -153,8 +149,7 @@ TEST_CASE("send_after to a process that has ended does nothing", "[core][timer]"
 
 TEST_CASE("a timer whose destination ended is cancelled, as in Erlang", "[core][timer]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid p = rt.spawn([] { tp::receive<int>(); });
   otpp::timer_ref t = otpp::send_after(p, 10s, tick{1});
   CHECK(t.pending());
@@ -171,8 +166,7 @@ TEST_CASE("a timer whose destination ended is cancelled, as in Erlang", "[core][
 
 TEST_CASE("timers with different delays deliver in deadline order", "[core][timer]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto order = in_process([] {
     // Armed out of order, 40 ms apart: only deadlines decide the order.
     for (int d : {200, 40, 160, 80, 120, 0})
@@ -199,8 +193,7 @@ TEST_CASE("timers with different delays deliver in deadline order", "[core][time
 TEST_CASE("timers carry move-only messages, and only the cancelled ones never arrive",
           "[core][timer]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto r = in_process([] {
     constexpr int count = 200;
     for (int i = 0; i < count; ++i) {
@@ -217,3 +210,5 @@ TEST_CASE("timers carry move-only messages, and only the cancelled ones never ar
   CHECK(r.first == 9900); // 0 + 2 + ... + 198
   CHECK_FALSE(r.second);
 }
+
+} // namespace OTPP_TEST_FILE

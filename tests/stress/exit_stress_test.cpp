@@ -24,6 +24,8 @@
 #include <thread>
 #include <vector>
 
+namespace OTPP_TEST_FILE {
+
 using namespace std::chrono_literals;
 using otpp::exit_reason;
 
@@ -125,8 +127,7 @@ struct ready {};
 TEST_CASE("a non-trapping process linking to an exiting one dies of its reason or of noproc",
           "[stress][exit][link]") {
   const unsigned n = GENERATE(1u, 2u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   for (int i = 0; i < rounds; ++i) {
     const shape s = shape_of(i, n);
     exit_reason r = spawn_and_wait([s] {
@@ -144,8 +145,7 @@ TEST_CASE("a non-trapping process linking to an exiting one dies of its reason o
 TEST_CASE("a trapping process linking to an exiting one gets exactly one exit_message",
           "[stress][exit][link]") {
   const unsigned n = GENERATE(1u, 2u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
 
   SECTION("the linker is a process") {
     otpp::pid me = sp.self();
@@ -195,8 +195,7 @@ TEST_CASE("a trapping process linking to an exiting one gets exactly one exit_me
 TEST_CASE("monitoring an exiting process delivers exactly one down, with its reason or noproc",
           "[stress][exit][monitor]") {
   const unsigned n = GENERATE(1u, 2u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   auto take_down = [](outcome& o, const otpp::pid& b, otpp::ref m) {
     otpp::this_process::receive(otpp::when([m](const otpp::down& d) { return d.monitor == m; },
                                            [&](otpp::down& d) {
@@ -311,8 +310,7 @@ TEST_CASE("monitoring an exiting process delivers exactly one down, with its rea
 TEST_CASE("killing a process blocked in receive ends it with killed and unwinds its stack",
           "[stress][exit][kill]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = sp.self();
   std::atomic<int> made{0};
   std::atomic<int> unwound{0};
@@ -359,8 +357,7 @@ TEST_CASE("a kill racing a burst of sends ends the process with killed and frees
   static constexpr std::uint32_t burst = 2000;
   const int bursts = rounds / 20;
   {
-    otpp::runtime rt({.schedulers = n});
-    otpp::scoped_process sp(rt);
+    OTPP_TEST_RUNTIME({.schedulers = n});
 
     SECTION("the killed process is receiving the burst") {
       for (int i = 0; i < bursts; ++i) {
@@ -423,8 +420,7 @@ TEST_CASE("a kill racing a burst of sends ends the process with killed and frees
 TEST_CASE("no down arrives after demonitor returns, even racing the exit",
           "[stress][exit][monitor]") {
   const unsigned n = GENERATE(1u, 2u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   // Erlang's rule: after demonitor no down of that monitor is placed in the
   // mailbox; one placed before stays there unless flushed. Here a down was
   // placed before exactly when demonitor reports the monitor inactive.
@@ -496,8 +492,7 @@ TEST_CASE("no down arrives after demonitor returns, even racing the exit",
 TEST_CASE("after unlink returns, the exit of the formerly linked process has no effect",
           "[stress][exit][link]") {
   const unsigned n = GENERATE(1u, 2u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = sp.self();
 
   SECTION("a non-trapping process survives") {
@@ -559,3 +554,5 @@ TEST_CASE("after unlink returns, the exit of the formerly linked process has no 
     CHECK(o.extra == 0);
   }
 }
+
+} // namespace OTPP_TEST_FILE

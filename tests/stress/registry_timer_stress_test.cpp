@@ -24,6 +24,8 @@
 #include <thread>
 #include <vector>
 
+namespace OTPP_TEST_FILE {
+
 using namespace std::chrono_literals;
 
 namespace {
@@ -204,8 +206,7 @@ timer_report timer_worker(const otpp::pid& cancel_proc) {
 TEST_CASE("a registered name never outlives its process, whatever races its exit",
           "[stress][registry]") {
   const unsigned n = GENERATE(1u, 2u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = sp.self();
   std::atomic<std::uint32_t> registered{0};
   constexpr std::uint32_t workers = 3;
@@ -229,8 +230,7 @@ TEST_CASE("a registered name never outlives its process, whatever races its exit
 TEST_CASE("a cancelled timer's message never arrives, an uncancellable one arrives exactly once",
           "[stress][timer]") {
   const unsigned n = GENERATE(1u, 2u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = sp.self();
   otpp::pid cancel_proc = rt.spawn(canceller, {.scheduler = (n - 1)});
   constexpr std::uint32_t workers = 3;
@@ -254,3 +254,5 @@ TEST_CASE("a cancelled timer's message never arrives, an uncancellable one arriv
   otpp::kill(cancel_proc);
   CHECK(run_or_abort(rt) == 0);
 }
+
+} // namespace OTPP_TEST_FILE

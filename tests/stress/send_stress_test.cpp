@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+namespace OTPP_TEST_FILE {
+
 using namespace std::chrono_literals;
 
 namespace {
@@ -98,8 +100,7 @@ TEST_CASE("sends from many OS threads each arrive exactly once and in per-thread
   const unsigned n = GENERATE(1u, 2u);
   static constexpr std::uint32_t threads = 8;
   static constexpr std::uint32_t per_thread = 20000;
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::spawned_monitor rcv =
       otpp::spawn_monitor(counting_receiver(sp.self(), threads, per_thread));
   const otpp::pid receiver = rcv.pid;
@@ -131,8 +132,7 @@ TEST_CASE("sends from many processes each arrive exactly once and in per-sender 
   const unsigned n = GENERATE(1u, 3u);
   static constexpr std::uint32_t senders = 64;
   static constexpr std::uint32_t per_sender = 2000;
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::spawned_monitor rcv =
       otpp::spawn_monitor(counting_receiver(sp.self(), senders, per_sender));
   const otpp::pid receiver = rcv.pid;
@@ -165,8 +165,7 @@ TEST_CASE("fan-in of 1000 producers x 100 messages loses, duplicates and reorder
   const unsigned n = GENERATE(2u, 3u);
   static constexpr std::uint32_t producers = 1000;
   static constexpr std::uint32_t per_producer = 100;
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::spawned_monitor rcv =
       otpp::spawn_monitor(counting_receiver(sp.self(), producers, per_producer), {.scheduler = 0});
   const otpp::pid receiver = rcv.pid;
@@ -199,8 +198,7 @@ TEST_CASE("selective receive picks each sender's messages in order while others 
   static constexpr std::uint32_t senders = 4;
   static constexpr std::uint32_t per_sender = 3000;
   static constexpr std::uint32_t noise_every = 64;
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = sp.self();
 
   const otpp::spawned_monitor rcv = otpp::spawn_monitor([me] {
@@ -267,3 +265,5 @@ TEST_CASE("selective receive picks each sender's messages in order while others 
   CHECK(t.noise_out_of_order == 0);
   CHECK(wait_down(rm).is_normal());
 }
+
+} // namespace OTPP_TEST_FILE

@@ -23,6 +23,8 @@
 #include <utility>
 #include <vector>
 
+namespace OTPP_TEST_FILE {
+
 using namespace std::chrono_literals;
 
 namespace {
@@ -119,8 +121,7 @@ TEST_CASE("shutdown ends a huge number of waiting processes and unwinds every st
 #endif
   counters c;
   std::atomic<std::size_t> started{0};
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   otpp::pid me = sp.self();
   // One spawner per scheduler fills its own scheduler.
   std::vector<otpp::ref> spawners;
@@ -273,8 +274,7 @@ TEST_CASE("shutdown while processes are spawning more processes ends them all",
   };
 
   growth g;
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   g.report_to = sp.self();
 
   SECTION("the shutdown comes from outside") {
@@ -296,3 +296,5 @@ TEST_CASE("shutdown while processes are spawning more processes ends them all",
   CHECK(g.c.made.load() == g.c.unwound.load());
   CHECK(g.c.made.load() > 0);
 }
+
+} // namespace OTPP_TEST_FILE

@@ -3,6 +3,7 @@
 #include <otpp/behaviour/supervisor.hpp>
 
 #include "otpp_test.hpp"
+#include "supervisor_probe.hpp"
 
 #include <otpp/core/monitor.hpp>
 
@@ -15,6 +16,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+namespace OTPP_TEST_FILE {
 
 using namespace std::chrono_literals;
 namespace tp = otpp::this_process;
@@ -125,15 +128,7 @@ void chaos(otpp::pid test, std::vector<std::string> names, unsigned seed) {
   otpp::send(test, chaos_done{crashes});
 }
 
-void wait_count(otpp::runtime& rt, std::size_t n) {
-  auto deadline = std::chrono::steady_clock::now() + otpp_test::patience;
-  while (rt.process_count() != n) {
-    if (std::chrono::steady_clock::now() > deadline)
-      throw std::runtime_error(
-          fmt::format("process_count stays at {}, not {}", rt.process_count(), n));
-    tp::sleep_for(1ms);
-  }
-}
+using otpp_test::wait_count;
 
 } // namespace
 
@@ -141,8 +136,7 @@ TEST_CASE("crash storm: servers crashing at random under calling clients, every 
           "no process leaks",
           "[stress][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
-  otpp::runtime rt({.schedulers = n});
-  otpp::scoped_process sp(rt);
+  OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g([](const otpp::report&) {});
   otpp::pid me = tp::self();
   const std::size_t baseline = rt.process_count();
@@ -191,3 +185,5 @@ TEST_CASE("crash storm: servers crashing at random under calling clients, every 
       CHECK_FALSE(rt.whereis(name));
   }
 }
+
+} // namespace OTPP_TEST_FILE

@@ -23,6 +23,23 @@
 #include <type_traits>
 #include <utility>
 
+// Each test file puts everything after its includes in
+// `namespace OTPP_TEST_FILE { ... }`: the suite builds several test files as
+// one translation unit (CMake's unity build), where CMake gives this macro a
+// value of its own per file; built alone, a file gets this one.
+#ifndef OTPP_TEST_FILE
+#define OTPP_TEST_FILE otpp_test_file
+#endif
+
+// The preamble of nearly every test case: a runtime with the given
+// options and the test thread's own process on it (Catch2's assertions stay
+// on this thread). Declares `rt` and `sp`:
+//   OTPP_TEST_RUNTIME({.schedulers = n});
+#define OTPP_TEST_RUNTIME(...)                                                                     \
+  ::otpp_test::on_runtime otpp_test_on_runtime_{__VA_ARGS__};                                      \
+  [[maybe_unused]] ::otpp::runtime& rt = otpp_test_on_runtime_.rt;                                 \
+  [[maybe_unused]] ::otpp::scoped_process& sp = otpp_test_on_runtime_.sp
+
 // Exit reasons print as Erlang terms in failed assertions.
 namespace Catch {
 template <> struct StringMaker<otpp::exit_reason> {
@@ -40,6 +57,14 @@ using namespace std::chrono_literals;
 // A generous bound for waits that must succeed: never reached when the code
 // is right, so the tests do not depend on timing.
 inline constexpr auto patience = std::chrono::seconds(30);
+
+// What OTPP_TEST_RUNTIME declares: the runtime, then the test thread's
+// process on it (destroyed in the reverse order).
+struct on_runtime {
+  explicit on_runtime(otpp::runtime_options opts) : rt(opts), sp(rt) {}
+  otpp::runtime rt;
+  otpp::scoped_process sp;
+};
 
 // Receive a T or fail the test with a clear message after `patience`.
 template <class T> T expect(std::chrono::steady_clock::duration timeout = patience) {

@@ -92,7 +92,7 @@ public:
   /// gives its priority; within one priority, arrival order. System
   /// messages, exit messages and downs always come first. A definition with
   /// a rule moves what arrives into its own queue (`status().mailbox_length`
-  /// counts only what it has not taken yet).
+  /// counts both).
   /// @par Cloud Haskell
   /// `PrioritisedProcessDefinition` with `prioritiseCall_` / `prioritiseCast_`
   /// / `prioritiseInfo_`.

@@ -19,6 +19,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace otpp {
@@ -36,6 +37,35 @@ struct start_options {
   spawn_options spawn{};
 };
 
+/// Why a start did not give a running process: a value to switch on.
+/// @par OTP
+/// `ignore`, `{error, {already_started, Pid}}`, `{error, timeout}`,
+/// `{error, Reason}`.
+enum class start_errc : std::uint8_t {
+  ignored,         ///< init returned ignore
+  already_started, ///< the name is held (the reason's payload: the holder's pid)
+  timeout,         ///< init did not acknowledge within `start_options::timeout`
+  init_failed,     ///< init stopped, threw, or the process ended before acknowledging
+};
+
+/// The OTP spelling of `e`.
+constexpr std::string_view otp_name(start_errc e) noexcept {
+  constexpr std::string_view names[] = {"ignore", "already_started", "timeout", "init_failed"};
+  return names[static_cast<std::uint8_t>(e)];
+}
+
+namespace detail {
+inline start_errc start_errc_of(const exit_reason& r, bool ignored) noexcept {
+  if (ignored)
+    return start_errc::ignored;
+  if (r.which() == exit_reason::kind::timeout)
+    return start_errc::timeout;
+  if (r.which() == exit_reason::kind::user && r.detail() == "already_started")
+    return start_errc::already_started;
+  return start_errc::init_failed;
+}
+} // namespace detail
+
 /// A start that failed (init stopped, threw or timed out, the name was
 /// taken) or was ignored.
 class start_error : public std::runtime_error {
@@ -43,13 +73,15 @@ public:
   start_error(exit_reason reason, bool ignored)
       : std::runtime_error(ignored ? std::string("otpp::start: init returned ignore")
                                    : fmt::format("otpp::start failed: {}", reason)),
-        reason_(std::move(reason)), ignored_(ignored) {}
+        reason_(std::move(reason)), code_(detail::start_errc_of(reason_, ignored)) {}
   const exit_reason& reason() const noexcept { return reason_; }
-  bool ignored() const noexcept { return ignored_; }
+  bool ignored() const noexcept { return code_ == start_errc::ignored; }
+  /// Why: ignored, name taken, timeout or init failure.
+  start_errc code() const noexcept { return code_; }
 
 private:
   exit_reason reason_;
-  bool ignored_;
+  start_errc code_;
 };
 
 /// A started process's handle with the monitor `start_monitor` set on it.
@@ -73,6 +105,12 @@ public:
   bool ignored() const noexcept { return state_ == state::ignored; }
   /// The start's failure reason (`normal` if ignored or started).
   const exit_reason& error() const noexcept { return reason_; }
+  /// Why the start gave no process; empty if it did.
+  std::optional<start_errc> errc() const noexcept {
+    if (ok())
+      return std::nullopt;
+    return detail::start_errc_of(reason_, ignored());
+  }
   /// The handle; throws `start_error` if the start failed or was ignored.
   const H& value() const {
     if (!ok())
@@ -271,3 +309,9 @@ template <class F> decltype(auto) in_process_of(runtime& rt, const char* api, F&
 } // namespace detail
 
 } // namespace otpp
+
+template <> struct fmt::formatter<otpp::start_errc> : fmt::formatter<std::string_view> {
+  template <class Ctx> auto format(otpp::start_errc e, Ctx& ctx) const {
+    return fmt::formatter<std::string_view>::format(otpp::otp_name(e), ctx);
+  }
+};

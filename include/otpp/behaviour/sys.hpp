@@ -112,6 +112,10 @@ public:
   const std::string& name() const noexcept { return name_; }
   /// Count a message handled by the loop's own dispatch.
   void count() noexcept { ++handled_; }
+  /// Messages the loop has taken from its mailbox but not handled yet (a
+  /// queue of its own, as a prioritised server's): `status` counts them
+  /// in `mailbox_length`.
+  void held(std::size_t n) noexcept { held_ = n; }
 
   /// Answer `m` if it is a system message. `state` is the loop's state
   /// (null before init); `parent` its linked starter. On `stop` (a `stop`
@@ -170,7 +174,8 @@ private:
     } else if (auto* st = m.get_if<request<sys_get_status>>()) {
       send_reply(st->from,
                  sys_status{this_process::self(), behaviour_, name_, format_state<State>(state),
-                            this_process::mailbox_length(), handled_, tracing_, suspended_});
+                            this_process::mailbox_length() + held_, handled_, tracing_,
+                            suspended_});
     } else if (auto* t = m.get_if<request<sys_trace>>()) {
       tracing_ = t->value.on;
       send_reply(t->from, std::monostate{});
@@ -190,6 +195,7 @@ private:
   std::string behaviour_;
   std::string name_;
   std::uint64_t handled_ = 0;
+  std::size_t held_ = 0;
   bool tracing_ = false;
   bool suspended_ = false;
 };

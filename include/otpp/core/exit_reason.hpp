@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/core/demangle.hpp>
+#include <cxxabi.h>
 #include <fmt/format.h>
 
 #include <any>
@@ -120,8 +121,14 @@ inline exit_reason exit_reason::from_exception(std::exception_ptr e) {
     std::rethrow_exception(std::move(e));
   } catch (const std::exception& ex) {
     return exception(boost::core::demangle(typeid(ex).name()), ex.what());
+  } catch (const char* s) {
+    return exception("const char*", s != nullptr ? s : "");
+  } catch (const std::string& s) {
+    return exception("std::string", s);
   } catch (...) {
-    return exception("unknown exception", "");
+    // Any other type (`throw 42`): the C++ runtime still knows its name.
+    const std::type_info* t = abi::__cxa_current_exception_type();
+    return exception(t != nullptr ? boost::core::demangle(t->name()) : "unknown exception", "");
   }
 }
 

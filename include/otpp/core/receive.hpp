@@ -307,7 +307,7 @@ inline void hibernate() {
   if (p.box.head.next != nullptr)
     return;
   if (!p.is_foreign())
-    detail::release_stack_below(p, __builtin_frame_address(0));
+    detail::release_stack_below_here(p);
   while (p.box.head.next == nullptr) {
     detail::block(p);
     detail::drain(p);

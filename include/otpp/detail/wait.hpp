@@ -109,16 +109,21 @@ inline bool block(process& p, const std::chrono::steady_clock::time_point* deadl
   return true;
 }
 
-// Return the pages of `p`'s stack below `frame` (the caller's frame, with two
+// Return the pages of `p`'s stack below this call's own frame (with two
 // pages of margin) to the kernel; they read as zeros when touched again.
-inline void release_stack_below(process& p, void* frame) noexcept {
+// Never inlined, and the bound is the address of a local of its own: every
+// live byte of its callers is above it at any optimisation level. (An
+// inlined `__builtin_frame_address(0)` is the caller's frame address, and an
+// optimised caller keeps live data below that: a Release build crashed.)
+[[gnu::noinline]] inline void release_stack_below_here(process& p) noexcept {
+  volatile char here = 0;
   const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
   auto low = reinterpret_cast<std::uintptr_t>(p.self_stack.stack_bottom);
   if (low == 0)
     return;
   if (p.rt->options().guard_pages)
     low += page;
-  auto high = (reinterpret_cast<std::uintptr_t>(frame) & ~(page - 1));
+  auto high = (reinterpret_cast<std::uintptr_t>(&here) & ~(page - 1));
   if (high < low + 3 * page)
     return;
   high -= 2 * page; // room for the frames of this call and the switch that follows

@@ -318,6 +318,8 @@ private:
 
   action dispatch(any_message& m) {
     exit_reason sys_reason;
+    if constexpr (Def::prioritised)
+      sys_.held(queue_.size());
     switch (sys_.handle(m, state_ ? &*state_ : nullptr, parent_, sys_reason)) {
     case sys_handler::outcome::stop:
       return act::stop(std::move(sys_reason));
