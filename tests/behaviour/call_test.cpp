@@ -178,6 +178,37 @@ TEST_CASE("a call with a floating-point timeout such as 0.05s fails with timeout
   CHECK(otpp::call(srv, get{"a"}) == 0); // the server goes on
 }
 
+TEST_CASE("a negative timeout makes call, try_call, call_async, stop and start throw "
+          "invalid_argument naming the API, and a server's negative act::timeout ends it",
+          "[behaviour][call]") {
+  const unsigned n = GENERATE(1u, 3u);
+  OTPP_TEST_RUNTIME({.schedulers = n});
+  otpp_test::report_guard g(otpp_test::quiet());
+  using Catch::Contains;
+  auto srv = otpp::start(kv(), tp::self());
+  CHECK_THROWS_WITH(otpp::call(srv, get{"a"}, -5s), Contains("otpp::call: negative timeout"));
+  CHECK_THROWS_AS(otpp::try_call(srv, get{"a"}, -1ms), std::invalid_argument);
+  CHECK_THROWS_WITH(otpp::call_for(srv, get{"a"}, -1ms), Contains("negative timeout"));
+  auto pending = otpp::call_async(srv, get{"a"});
+  CHECK_THROWS_WITH(pending.wait_for(-1ms), Contains("pending_call::wait_for"));
+  CHECK(pending.wait().value() == 0); // the call is still in flight and answered
+  CHECK_THROWS_WITH(otpp::stop(srv, exit_reason::normal(), -1s), Contains("otpp::stop"));
+  CHECK_THROWS_WITH(otpp::start(otpp::start_options{.timeout = -1s}, kv(), tp::self()),
+                    Contains("otpp::start: negative timeout"));
+  CHECK(otpp::call(srv, get{"a"}) == 0); // nothing of it reached the server
+  // A handler that asks for a negative inactivity timeout ends its server
+  // with the error (OTP: the callback raised badarg).
+  struct arm {};
+  auto bad = otpp::server<int>().on_cast([](int&, arm) { return otpp::act::timeout(-1ms); });
+  auto b = otpp::start(bad, 0);
+  otpp::ref m = otpp::monitor(b);
+  otpp::cast(b, arm{});
+  auto why = otpp_test::down_reason(m);
+  CHECK(why.exception_type() == "std::invalid_argument");
+  CHECK_THAT(std::string(why.detail()), Contains("otpp::act::timeout"));
+  otpp::stop(srv);
+}
+
 TEST_CASE("call, try_call, call_async, cast, send, monitor and stop reach a server by its "
           "registered name, typed or untyped",
           "[behaviour][call]") {

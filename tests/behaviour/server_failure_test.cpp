@@ -95,6 +95,7 @@ auto watched() {
       .on_info([](otpp::pid&, halt h) { return otpp::act::stop(h.why); })
       .on_cast([](otpp::pid&, explode) { throw std::runtime_error("boom"); })
       .on_info([](otpp::pid&, explode) { throw 42; })
+      .on_info([](otpp::pid&, const exit_reason& r) { tp::exit(r); })
       .on_terminate(
           [](otpp::pid& owner, const exit_reason& r) { otpp::send(owner, terminated{r}); });
 }
@@ -397,6 +398,27 @@ TEST_CASE("a trapping server whose parent exits, or signals it, runs terminate w
   CHECK(otpp_test::down_reason(m) == why);
   CHECK(expect<terminated>().reason == why);
   CHECK(otpp_test::nothing<seen_exit>()); // the exit handler does not see the parent's exit
+}
+
+TEST_CASE("this_process::exit inside a handler runs terminate with the reason, then the server "
+          "ends with it, reported when abnormal",
+          "[behaviour][server]") {
+  const unsigned n = GENERATE(1u, 3u);
+  OTPP_TEST_RUNTIME({.schedulers = n});
+  report_guard g(reports_to(tp::self()));
+  const exit_reason why = GENERATE(exit_reason::user("bye"), exit_reason::normal());
+  auto srv = otpp::start(watched(), tp::self());
+  otpp::ref m = otpp::monitor(srv);
+  otpp::send(srv, why); // the info handler calls tp::exit(why)
+  CHECK(expect<terminated>().reason == why);
+  CHECK(otpp_test::down_reason(m) == why);
+  if (why.is_normal()) {
+    CHECK(otpp_test::nothing<otpp::report>());
+  } else {
+    auto r = expect<otpp::report>();
+    CHECK(r.kind == otpp::report_kind::crash);
+    CHECK_THAT(r.text, Catch::Contains("bye"));
+  }
 }
 
 TEST_CASE("terminate does not run on kill, on an exit signal while not trapping, or when init "

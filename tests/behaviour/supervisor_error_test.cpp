@@ -151,8 +151,19 @@ TEST_CASE("each error of the dynamic API maps to its supervisor_errc, and a chil
   CHECK(code_of(otpp::restart_child(pool, "w")) == supervisor_errc::on_simple_one_for_one);
   CHECK(code_of(otpp::delete_child(pool, "w")) == supervisor_errc::on_simple_one_for_one);
   CHECK(code_of(otpp::start_child(pool, idle("x"))) == supervisor_errc::wrong_strategy);
+  // OTP: by pid only; a live process that is no child is not_found, a pid
+  // that has ended is ok (the child it may have been is gone).
   CHECK(code_of(otpp::terminate_child(pool, tp::self())) == supervisor_errc::not_found);
-  CHECK(code_of(otpp::terminate_child(pool, "w")) == supervisor_errc::not_found);
+  CHECK(code_of(otpp::terminate_child(pool, "w")) == supervisor_errc::on_simple_one_for_one);
+  auto w = otpp::start_child(pool, 1);
+  REQUIRE(w.ok());
+  otpp::ref wm = otpp::monitor(w.value());
+  otpp::kill(w.value());
+  otpp_test::down_reason(wm);
+  CHECK(otpp::terminate_child(pool, w.value()).ok());
+  otpp::pid gone = otpp::spawn([] {});
+  otpp_test::wait_exit(gone);
+  CHECK(otpp::terminate_child(pool, gone).ok());
 
   otpp::stop(pool, exit_reason::shutdown());
   otpp::stop(sup, exit_reason::shutdown());

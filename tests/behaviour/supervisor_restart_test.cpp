@@ -462,21 +462,27 @@ TEST_CASE("during a backoff delay the child is restarting, and terminate_child c
 // auto_shutdown and significant children
 // ---------------------------------------------------------------------------
 
-TEST_CASE("auto_shutdown never: a significant child that ends leaves the supervisor running",
+TEST_CASE("auto_shutdown never: a significant child is a bad_combination, and a transient "
+          "child that is not significant ends without shutting the supervisor down",
           "[behaviour][supervisor]") {
   const unsigned n = GENERATE(1u, 3u);
   OTPP_TEST_RUNTIME({.schedulers = n});
   report_guard g(quiet());
   otpp::pid me = tp::self();
+  CHECK_THROWS_WITH(
+      otpp::start(rt, spec_of(otpp::one_for_one,
+                              {probe("a", me),
+                               probe("s", me, {.restart = otpp::transient, .significant = true})})),
+      Catch::Contains("bad_combination"));
+  REQUIRE(otpp_test::nothing<ev>()); // no child started
   recorder rec;
-  auto sup = otpp::start(
-      rt,
-      spec_of(otpp::one_for_one,
-              {probe("a", me), probe("s", me, {.restart = otpp::transient, .significant = true})}));
+  auto sup =
+      otpp::start(rt, spec_of(otpp::one_for_one,
+                              {probe("a", me), probe("t", me, {.restart = otpp::transient})}));
   rec.take(2);
-  crash(rec.pid["s"], exit_reason::normal());
+  crash(rec.pid["t"], exit_reason::normal());
   REQUIRE(otpp_test::nothing<ev>());
-  REQUIRE(info_of(sup, "s").state == otpp::child_info::status::stopped);
+  REQUIRE(info_of(sup, "t").state == otpp::child_info::status::stopped);
   REQUIRE(info_of(sup, "a").pid == rec.pid["a"]);
   otpp::stop(sup, exit_reason::shutdown());
 }

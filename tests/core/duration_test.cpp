@@ -2,11 +2,18 @@
 
 #include "otpp_test.hpp"
 
+#include <otpp/core/channel.hpp>
+#include <otpp/core/process.hpp>
+#include <otpp/core/receive.hpp>
+#include <otpp/core/timer.hpp>
+
 #include <catch2/catch.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <ratio>
+#include <stdexcept>
+#include <string>
 #include <utility>
 
 namespace OTPP_TEST_FILE {
@@ -73,6 +80,29 @@ TEST_CASE("after(1.5ms) in a receive waits at least 1.5 ms measured on steady_cl
     CHECK(on_thread_timed_out);
     CHECK(on_thread >= 1500us);
   }
+}
+
+TEST_CASE("a negative timeout is rejected with an error naming the API", "[core][duration]") {
+  const unsigned n = GENERATE(1u, 3u);
+  OTPP_TEST_RUNTIME({.schedulers = n});
+  struct never {};
+  using Catch::Contains;
+  CHECK_THROWS_WITH(tp::receive([](never) {}, otpp::after(-1ms, [] {})),
+                    Contains("otpp::after: negative timeout (-1.0"));
+  CHECK_THROWS_AS(tp::receive_for<never>(-1ms), std::invalid_argument);
+  CHECK_THROWS_WITH(tp::receive_for<never>(-1ms), Contains("receive_for: negative timeout"));
+  CHECK_THROWS_WITH(tp::sleep_for(-0.5s), Contains("sleep_for: negative timeout (-500.0"));
+  CHECK_THROWS_WITH(otpp::send_after(sp.self(), -1ms, never{}), Contains("otpp::send_after"));
+  auto [port, rx] = otpp::make_channel<int>();
+  CHECK_THROWS_WITH(rx.receive_for(-1ns), Contains("receive_for: negative timeout"));
+  // Zero and infinity are fine.
+  CHECK_FALSE(tp::receive_for<never>(0ms).has_value());
+  CHECK_NOTHROW(otpp::after(otpp::infinity, [] {}));
+  // In a process that does not catch it, the error is its exit reason.
+  auto r = otpp_test::exit_of([] { tp::sleep_for(-1ms); });
+  CHECK(r.which() == otpp::exit_reason::kind::exception);
+  CHECK(r.exception_type() == "std::invalid_argument");
+  CHECK_THAT(std::string(r.detail()), Contains("otpp::this_process::sleep_for"));
 }
 
 } // namespace OTPP_TEST_FILE

@@ -41,6 +41,7 @@ namespace otpp {
 /// `gen_server:send_request/2` + `receive_response/2` from a non-process.
 template <class R = detail::no_reply_type_named, process_target T, class M, class Token>
 auto async_call(runtime& rt, const T& target, M&& msg, duration timeout, Token&& token) {
+  detail::check_timeout(timeout, "otpp::async_call");
   using Reply = detail::reply_type_t<R, T, M>;
   using Msg = std::decay_t<M>;
   using Target = std::remove_cvref_t<T>;

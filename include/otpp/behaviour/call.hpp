@@ -77,6 +77,7 @@ template <class T, class M> constexpr bool cast_allowed() {
 template <class R, class T, class M>
 call_result<R> call_impl(const char* api, const T& target, M&& msg, duration timeout) {
   check_caller(api);
+  check_timeout(timeout, api, "otpp::");
   auto&& to = target_of<T>::resolve(target);
   if constexpr (target_of<T>::by_name) {
     if (!to)

@@ -85,6 +85,7 @@ public:
   /// Wait for the answer; `timeout` ends the call as `call` does (it is
   /// cancelled and the result is a `timeout` error).
   call_result<R> wait(duration timeout = infinity) {
+    detail::check_timeout(timeout, "otpp::pending_call::wait");
     if (!tag_)
       return call_result<R>(exit_reason::user("no call in flight"), to_);
     return *detail::await_reply<R>(to_, std::exchange(tag_, ref()), mark_, timeout, true);
@@ -92,6 +93,7 @@ public:
   /// Wait at most `timeout`; nothing if no answer came yet (the call stays
   /// in flight: wait again later).
   std::optional<call_result<R>> wait_for(duration timeout) {
+    detail::check_timeout(timeout, "otpp::pending_call::wait_for");
     if (!tag_)
       return call_result<R>(exit_reason::user("no call in flight"), to_);
     auto out = detail::await_reply<R>(to_, tag_, mark_, timeout, false);

@@ -58,6 +58,7 @@ inline action next() {
 /// Wait for the next message; if none arrives within `t`, the timeout
 /// handler runs (a `server_timeout` info message).
 inline action timeout(duration t) {
+  detail::check_timeout(t, "otpp::act::timeout");
   return action::make(action::kind::timeout, t);
 }
 /// Release what can be released (the `on_hibernate` hook, unused stack

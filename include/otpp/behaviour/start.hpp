@@ -273,6 +273,7 @@ inline std::pair<init_ack, ref> await_init(const spawned_monitor& sm, std::uint6
 /// `proc_lib:start/3`, `start_link/3`, `start_monitor/3` with `init_ack`.
 template <class H, class Body>
 std::pair<start_result<H>, ref> start_process(start_options opts, start_mode mode, Body body) {
+  detail::check_timeout(opts.timeout, "otpp::start");
   pid me = this_process::self();
   std::uint64_t tag = make_ref().value();
   spawn_options so = opts.spawn;

@@ -262,7 +262,7 @@ struct child_info {
 
 /// What `count_children` reports.
 struct child_counts {
-  std::size_t specs = 0;       ///< child specs (dynamic children for simple_one_for_one)
+  std::size_t specs = 0;       ///< child specs (1 for simple_one_for_one: the template)
   std::size_t active = 0;      ///< running children
   std::size_t supervisors = 0; ///< children of type supervisor
   std::size_t workers = 0;     ///< children of type worker
@@ -286,6 +286,19 @@ inline void validate(const supervisor_spec& spec) {
         spec.children.size()));
   if (std::string why = check_childspecs(spec.children, spec.strategy); !why.empty())
     throw std::invalid_argument("otpp::supervisor: " + why);
+  // OTP 24+: significant children need auto_shutdown; OTP 27: a
+  // simple_one_for_one supervisor cannot shut itself down.
+  if (spec.strategy == simple_one_for_one && spec.auto_shutdown != auto_shutdown_mode::never)
+    throw std::invalid_argument(
+        "otpp::supervisor: bad_combination: simple_one_for_one with auto_shutdown other than "
+        "never");
+  if (spec.auto_shutdown == auto_shutdown_mode::never)
+    for (const child_spec& c : spec.children)
+      if (c.options.significant)
+        throw std::invalid_argument(fmt::format(
+            "otpp::supervisor: bad_combination: child '{}' is significant but auto_shutdown is "
+            "never",
+            c.id));
 }
 
 inline std::string check_childspecs(const std::vector<child_spec>& children,

@@ -275,6 +275,7 @@ template <process_target T>
 void stop(const T& target, exit_reason reason = exit_reason::normal(),
           duration timeout = infinity) {
   detail::check_caller("stop");
+  detail::check_timeout(timeout, "otpp::stop");
   pid server = detail::target_of<T>::resolve(target);
   std::string what = detail::target_of<T>::describe(target);
   if (!server && detail::target_of<T>::by_name)

@@ -81,6 +81,7 @@ public:
   }
   /// The next value, or nothing after `timeout`.
   std::optional<T> receive_for(duration timeout) const {
+    detail::check_timeout(timeout, "otpp::receive_port::receive_for");
     return this_process::receive(
         when([c = channel_](const channel_message<T>& m) { return m.channel() == c; },
              [](channel_message<T>& m) -> std::optional<T> { return std::move(m.value()); }),

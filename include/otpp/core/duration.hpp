@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <compare>
+#include <stdexcept>
+#include <string>
 
 namespace otpp {
 
@@ -52,5 +54,18 @@ private:
 
 /// A timeout that never expires (for `after`, calls, starts and stops).
 inline constexpr duration infinity = duration(duration::clock_duration::max());
+
+namespace detail {
+// A negative timeout is a mistake, not "at once": the API that got it
+// throws std::invalid_argument naming itself (Erlang raises badarg).
+// `prefix` + `api` names it ("otpp::" + "call").
+inline void check_timeout(duration d, const char* api, const char* prefix = "") {
+  if (d.get() < duration::clock_duration::zero()) [[unlikely]]
+    throw std::invalid_argument(
+        std::string(prefix) + api + ": negative timeout (" +
+        std::to_string(std::chrono::duration<double, std::milli>(d.get()).count()) +
+        " ms); give a duration >= 0, or otpp::infinity");
+}
+} // namespace detail
 
 } // namespace otpp

@@ -206,11 +206,28 @@ inline void yield() {
   detail::yield_now(detail::self_or_throw("otpp::this_process::yield"));
 }
 
-/// End the calling process with `reason` (unwinds its stack).
+/// End the calling process with `reason` (throws `process_exit`, which
+/// unwinds its stack; code that swallows it exits again at its next
+/// receive, unless it takes the exit over with `catch_exit`).
 /// @par OTP
 /// `exit/1`.
 [[noreturn]] inline void exit(exit_reason reason = exit_reason::normal()) {
-  detail::die(detail::self_or_throw("otpp::this_process::exit"), std::move(reason));
+  detail::die(detail::self_or_throw("otpp::this_process::exit"), std::move(reason), false);
+}
+
+/// Inside `catch (const process_exit& e)`: take over an exit the calling
+/// process raised itself with `this_process::exit`, so the code that caught
+/// it goes on running (a behaviour does, to run its terminate callback with
+/// `e.reason()` before it ends). Returns false, and changes nothing, for an
+/// exit signal: the process still exits at its next receive.
+/// @par OTP
+/// `try ... catch exit:Reason -> ... end` in a behaviour's callback wrapper.
+inline bool catch_exit(const process_exit& e) {
+  detail::process& p = detail::self_or_throw("otpp::this_process::catch_exit");
+  if (e.by_signal())
+    return false;
+  p.exiting = false;
+  return true;
 }
 
 /// Turn exit signals into `exit_message`s (except `kill`); returns the old setting.

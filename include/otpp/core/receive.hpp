@@ -25,7 +25,9 @@ template <class F> struct after_clause {
 };
 
 /// `after(timeout, fn)`: the last argument of a receive (`infinity`: never).
+/// A negative timeout throws `std::invalid_argument`.
 template <class F> after_clause<F> after(duration timeout, F fn) {
+  detail::check_timeout(timeout, "otpp::after");
   return {timeout.get(), std::move(fn)};
 }
 
@@ -276,6 +278,7 @@ template <class T> T receive() {
 
 /// Receive the next message of type `T`, or nothing after `timeout`.
 template <class T> std::optional<T> receive_for(duration timeout) {
+  detail::check_timeout(timeout, "otpp::this_process::receive_for");
   return receive([](T& v) -> std::optional<T> { return std::optional<T>(std::move(v)); },
                  after(timeout, [] { return std::optional<T>(); }));
 }
@@ -283,6 +286,7 @@ template <class T> std::optional<T> receive_for(duration timeout) {
 /// Suspend the calling process for `d`; messages wait in the mailbox.
 /// Outside a process, sleeps the calling thread.
 inline void sleep_for(duration d) {
+  detail::check_timeout(d, "otpp::this_process::sleep_for");
   if (!is_process()) {
     std::this_thread::sleep_for(d.get());
     return;

@@ -66,11 +66,17 @@ struct spawn_options {
 /// rethrow; if it does not, the next receive throws again.
 class process_exit {
 public:
-  explicit process_exit(exit_reason r) : reason_(std::move(r)) {}
+  explicit process_exit(exit_reason r, bool by_signal = false)
+      : reason_(std::move(r)), by_signal_(by_signal) {}
   const exit_reason& reason() const noexcept { return reason_; }
+  /// True when an exit signal ends the process (or an exit the process
+  /// swallowed is raised again at its next receive); false for
+  /// `this_process::exit`, which `this_process::catch_exit` can take over.
+  bool by_signal() const noexcept { return by_signal_; }
 
 private:
   exit_reason reason_;
+  bool by_signal_;
 };
 
 /// Inside a `catch (...)` block: rethrow the exception being handled if it

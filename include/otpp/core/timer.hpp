@@ -54,6 +54,8 @@ template <class Rep, class Period, class T>
 timer_ref send_after(const pid& dest, std::chrono::duration<Rep, Period> delay, T&& msg) {
   static_assert(std::is_move_constructible_v<std::decay_t<T>>,
                 "otpp::send_after: a message must be a move-constructible type");
+  if (delay < std::chrono::duration<Rep, Period>::zero())
+    throw std::invalid_argument("otpp::send_after: negative delay; give a duration >= 0");
   detail::process* me = detail::current_process;
   detail::scheduler* s = me != nullptr ? me->sched : nullptr;
   if (s == nullptr) {

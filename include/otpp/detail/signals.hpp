@@ -227,11 +227,14 @@ inline void handle(process& p, envelope* e, std::optional<exit_reason>& die) {
   s->destroy();
 }
 
-// End the calling process with `r` (throws process_exit).
-[[noreturn]] inline void die(process& p, exit_reason r) {
+// End the calling process with `r` (throws process_exit). The process is
+// marked exiting: one that swallows the exception exits again at its next
+// receive. `by_signal`: an exit signal, which nothing can take back (see
+// this_process::catch_exit).
+[[noreturn]] inline void die(process& p, exit_reason r, bool by_signal = true) {
   p.reason = r;
   p.exiting = true;
-  throw process_exit(std::move(r));
+  throw process_exit(std::move(r), by_signal);
 }
 
 } // namespace otpp::detail

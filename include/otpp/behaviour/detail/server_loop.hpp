@@ -219,8 +219,12 @@ private:
           next = dispatch(m);
         }
       }
+    } catch (const process_exit& e) {
+      if (terminated_ || !this_process::catch_exit(e))
+        throw;            // an exit signal (no terminate, OTP), or the end after terminate
+      crash = e.reason(); // this_process::exit in a handler: terminate runs (OTP)
     } catch (...) {
-      rethrow_if_exit(); // exit signals and this_process::exit: no terminate (OTP for signals)
+      rethrow_if_exit(); // the unwinding of a killed process
       crash = exit_reason::from_exception(std::current_exception());
     }
     // terminate runs out of the catch block: a process must not suspend
@@ -233,6 +237,7 @@ private:
   [[noreturn]] void stop_with(exit_reason reason,
                               const std::function<void()>& after_terminate = {}) {
     run_terminate(reason);
+    terminated_ = true;
     if (after_terminate)
       after_terminate();
     if (!reason.is_clean())
@@ -486,6 +491,7 @@ private:
   pid parent_;
   std::optional<S> state_;
   sys_handler sys_;
+  bool terminated_ = false; // terminate has run: what ends the process now passes
   [[no_unique_address]] std::conditional_t<Def::prioritised, priority_queue, std::monostate> queue_;
 };
 

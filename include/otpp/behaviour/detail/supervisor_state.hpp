@@ -117,6 +117,11 @@ public:
                        "use start_child(sup, args...) with a simple_one_for_one supervisor");
     if (std::string why = check_childspecs({cs}, spec_->strategy); !why.empty())
       return fail<pid>(supervisor_errc::bad_child_spec, std::move(why));
+    if (cs.options.significant && spec_->auto_shutdown == auto_shutdown_mode::never)
+      return fail<pid>(supervisor_errc::bad_child_spec,
+                       fmt::format("bad_combination: child '{}' is significant but "
+                                   "auto_shutdown is never",
+                                   cs.id));
     if (auto i = index_of(cs.id)) {
       if (children_[*i].pid_)
         return call_result<pid>(exit_reason::user("already_started", children_[*i].pid_), self_);
@@ -153,9 +158,16 @@ public:
 
   call_result<void> terminate_child(const terminate_child_req& r) {
     if (spec_->strategy == simple_one_for_one) {
-      auto it = r.child ? dynamic_.find(r.child.id()) : dynamic_.end();
-      if (it == dynamic_.end())
+      // OTP: by pid only; a pid that is no child is not_found while it
+      // lives, and ok once it has ended (the child it was is gone).
+      if (!r.child)
+        return fail<void>(supervisor_errc::on_simple_one_for_one);
+      auto it = dynamic_.find(r.child.id());
+      if (it == dynamic_.end()) {
+        if (info(r.child).status == otpp::process_status::exited)
+          return call_result<void>(std::monostate{});
         return fail<void>(supervisor_errc::not_found);
+      }
       terminate(it->second);
       dynamic_.erase(it);
       return call_result<void>(std::monostate{});
@@ -245,6 +257,8 @@ public:
       add(c);
     for (auto& [k, c] : dynamic_)
       add(c);
+    if (spec_->strategy == simple_one_for_one)
+      n.specs = 1; // OTP: the template is the one spec, however many children run
     return n;
   }
 
