@@ -30,6 +30,7 @@
 #include <otpp/core/process.hpp>
 #include <otpp/core/receive.hpp>
 #include <otpp/core/registry.hpp>
+#include <otpp/core/report.hpp>
 #include <otpp/core/request.hpp>
 #include <otpp/core/runtime.hpp>
 #include <otpp/core/timer.hpp>

@@ -4,6 +4,7 @@
 
 #include <otpp/core/monitor.hpp>
 #include <otpp/core/registry.hpp>
+#include <otpp/core/report.hpp>
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
@@ -282,6 +283,31 @@ TEST_CASE("a process suspended inside a catch block keeps its own exception", "[
                      "B: a message long enough to live on the heap | B: a message long enough "
                      "to live on the heap"});
   }
+}
+
+TEST_CASE("a process that dies of an uncaught exception is reported once, in Erlang's words, "
+          "and one that exits or is killed is not",
+          "[core][process]") {
+  const unsigned n = GENERATE(1u, 3u);
+  const bool on = GENERATE(true, false);
+  OTPP_TEST_RUNTIME({.schedulers = n, .report_crashes = on});
+  otpp_test::report_guard g(otpp_test::reports_to(sp.self()));
+  otpp::pid crashed;
+  auto r = otpp_test::exit_of([] { throw std::runtime_error("boom"); }, {}, &crashed);
+  CHECK(r == otpp::exit_reason::exception("std::runtime_error", "boom"));
+  if (on) {
+    auto rep = otpp_test::expect<otpp::report>();
+    CHECK(rep.kind == otpp::report_kind::error);
+    CHECK(rep.from == crashed);
+    CHECK(rep.text == fmt::format("Error in process {} with exit value: {}", crashed, r));
+  }
+  // Deliberate ends are not errors.
+  (void)otpp_test::exit_of([] { otpp::this_process::exit(otpp::exit_reason::user("done")); });
+  otpp::pid victim = otpp::spawn(otpp_test::wait_forever);
+  otpp::ref m = otpp::monitor(victim);
+  otpp::exit(victim, otpp::exit_reason::user("shot"));
+  CHECK(otpp_test::down_reason(m) == otpp::exit_reason::user("shot"));
+  CHECK(otpp_test::nothing<otpp::report>());
 }
 
 } // namespace OTPP_TEST_FILE

@@ -30,8 +30,8 @@ using clk = std::chrono::steady_clock;
 namespace {
 
 // The timeouts tried, each by many processes at once.
-const std::vector<std::chrono::milliseconds> asked = {1ms, 2ms, 3ms, 5ms, 10ms, 20ms, 50ms, 100ms,
-                                                      150ms};
+const std::vector<std::chrono::milliseconds> asked = {1ms,  2ms,  3ms,   5ms,  10ms,
+                                                      20ms, 50ms, 100ms, 150ms};
 #if defined(OTPP_DETAIL_TSAN) || defined(OTPP_DETAIL_ASAN)
 constexpr int copies = 4;
 #else
@@ -69,8 +69,8 @@ template <class F> std::vector<std::string> early_ones(const std::string& api, F
   for (int i = 0; i < n; ++i) {
     auto m = otpp_test::expect<measured>();
     if (m.took < m.asked)
-      early.push_back(fmt::format("{}: {} ns asked, {} ns taken", m.api, m.asked.count(),
-                                  m.took.count()));
+      early.push_back(
+          fmt::format("{}: {} ns asked, {} ns taken", m.api, m.asked.count(), m.took.count()));
   }
   return early;
 }
@@ -79,8 +79,7 @@ using strings = std::vector<std::string>;
 
 } // namespace
 
-TEST_CASE("no receive, sleep or send_after timeout ends before its time",
-          "[stress][timeout]") {
+TEST_CASE("no receive, sleep or send_after timeout ends before its time", "[stress][timeout]") {
   const unsigned n = GENERATE(1u, 3u);
   OTPP_TEST_RUNTIME({.schedulers = n});
   CHECK(early_ones("receive after", [](auto t) {
@@ -133,12 +132,12 @@ TEST_CASE("no supervisor shutdown timeout ends before its time", "[stress][timeo
   CHECK(early_ones("supervisor shutdown", [](auto t) {
           // A child that ignores its shutdown signal: terminate_child waits
           // the shutdown timeout, then kills it.
-          auto child = otpp::worker(
-              "stubborn",
-              [] {
-                return otpp::spawn_link([] { otpp_test::wait_forever(); }, {.trap_exit = true});
-              },
-              {.shutdown = otpp::shutdown_policy::after(t)});
+          auto child = otpp::worker("stubborn",
+                                    [] {
+                                      return otpp::spawn_link([] { otpp_test::wait_forever(); },
+                                                              {.trap_exit = true});
+                                    },
+                                    {.shutdown = otpp::shutdown_policy::after(t)});
           auto sup = otpp::start(otpp::supervisor_spec{.children = {child}});
           auto t0 = clk::now();
           (void)otpp::terminate_child(sup, "stubborn");

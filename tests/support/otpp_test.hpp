@@ -2,11 +2,11 @@
 // Distributed under the Boost Software License, Version 1.0.
 #pragma once
 
-#include <otpp/behaviour/report.hpp>
 #include <otpp/core/link.hpp>
 #include <otpp/core/monitor.hpp>
 #include <otpp/core/process.hpp>
 #include <otpp/core/receive.hpp>
+#include <otpp/core/report.hpp>
 #include <otpp/core/runtime.hpp>
 
 #include <catch2/catch.hpp>

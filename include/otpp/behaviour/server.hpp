@@ -9,13 +9,13 @@
 #include <otpp/behaviour/detail/server_loop.hpp>
 #include <otpp/behaviour/handle.hpp>
 #include <otpp/behaviour/pending_call.hpp>
-#include <otpp/behaviour/report.hpp>
 #include <otpp/behaviour/server_action.hpp>
 #include <otpp/behaviour/server_definition.hpp>
 #include <otpp/behaviour/server_init.hpp>
 #include <otpp/behaviour/start.hpp>
 #include <otpp/behaviour/sys.hpp>
 #include <otpp/behaviour/unhandled_policy.hpp>
+#include <otpp/core/report.hpp>
 #include <otpp/core/runtime.hpp>
 
 #include <tuple>

@@ -33,11 +33,22 @@ struct runtime_options {
   unsigned schedulers = 0;
   /// Default stack size of a process, in bytes (rounded up to pages, at least 16 KiB).
   std::size_t stack_size = config::default_stack_size;
-  /// Put a PROT_NONE guard page below each stack. Each costs a kernel
-  /// mapping (Linux allows about 65k), so leave it off for millions of processes.
-  bool guard_pages = false;
+  /// Make the lowest page of each stack a PROT_NONE guard page: a stack
+  /// overflow then stops the program with a message naming the process,
+  /// never corrupting another. Each guard costs a kernel mapping; past what
+  /// `vm.max_map_count` allows (about 32k guarded stacks by default),
+  /// further stacks get a canary checked at every switch instead, with one
+  /// warning. Off: canaries only (an overflow is found later, maybe after it
+  /// hurt a neighbour).
+  bool guard_pages = true;
   /// Reductions (sends, receives, spawns) before a process yields to others.
   std::uint32_t reductions = config::default_reductions;
+  /// Report every process that ends by an uncaught exception through the
+  /// report handler (`report_kind::error`, Erlang's wording: "Error in
+  /// process <0.5.0> with exit value: ..."). Behaviours catch their
+  /// handlers' exceptions and report them themselves; exits by
+  /// `this_process::exit` and by exit signals are not reported (as Erlang).
+  bool report_crashes = true;
 };
 
 /// Options of one spawn.

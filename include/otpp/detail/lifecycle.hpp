@@ -10,6 +10,7 @@
 #ifndef OTPP_DETAIL_LIFECYCLE_HPP
 #define OTPP_DETAIL_LIFECYCLE_HPP
 
+#include <otpp/core/report.hpp>
 #include <otpp/detail/process.hpp>
 #include <otpp/detail/scheduler.hpp>
 #include <otpp/detail/signals.hpp>
@@ -90,6 +91,7 @@ inline boost::context::fiber process_main(process* p, boost::context::fiber&& sc
   p->sched_ctx = std::move(sched);
   p->sched->entered(*p);
   exit_reason reason;
+  bool crashed = false;
   try {
     drain(*p); // exit signals sent before the first run
     p->body->run();
@@ -99,9 +101,16 @@ inline boost::context::fiber process_main(process* p, boost::context::fiber&& sc
     throw;
   } catch (...) {
     reason = exit_reason::from_exception(std::current_exception());
+    crashed = true;
   }
   p->exiting = true;
   p->body.reset();
+  // Out of the catch block: the handler may send (and a send may yield).
+  if (crashed && p->rt->options().report_crashes) {
+    const pid self{process_ref(p)};
+    send_report(report_kind::error, self,
+                fmt::format("Error in process {} with exit value: {}", self, reason));
+  }
   finish_process(*p, std::move(reason));
   return p->sched->finish(*p);
 }

@@ -4,6 +4,7 @@
 
 #include <otpp/config.hpp>
 #include <otpp/detail/intrusive_stack.hpp>
+#include <otpp/detail/overflow.hpp>
 #include <otpp/detail/process.hpp>
 #include <otpp/detail/sanitizer.hpp>
 #include <otpp/detail/stack_pool.hpp>
@@ -251,6 +252,8 @@ private:
 };
 
 inline void scheduler::loop() {
+  install_overflow_handler();
+  alt_signal_stack signal_stack; // the overflow handler runs on it
   current_scheduler() = this;
   stack_.tsan_fiber = sanitizer::tsan_current_fiber();
   unsigned since_poll = 0;
@@ -318,6 +321,8 @@ inline void scheduler::resume(process* p) {
   p->ctx = std::move(p->ctx).resume();
   sanitizer::finish_switch(fake_stack);
   p->eh = swap_eh_state(own);
+  if (!canary_intact(*p)) [[unlikely]] // stacks without a guard page only
+    report_overflow(*p, "(its stack canary was overwritten)");
   current_process = previous;
   if (p->finished) {
     sanitizer::tsan_destroy_fiber(p->self_stack.tsan_fiber);

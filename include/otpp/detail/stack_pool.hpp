@@ -2,6 +2,7 @@
 // Distributed under the Boost Software License, Version 1.0.
 #pragma once
 
+#include <otpp/detail/overflow.hpp>
 #include <otpp/detail/sanitizer.hpp>
 
 #include <boost/context/stack_context.hpp>
@@ -10,7 +11,10 @@
 #include <unistd.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <new>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -23,7 +27,9 @@ namespace otpp::detail {
 // allows about 65k) and only touched pages are resident. A released stack goes
 // back to the free list, not to the kernel: page faults are slow here, and a
 // reused stack has its top pages resident already. With guard pages each
-// stack's lowest page is PROT_NONE (one extra mapping per stack).
+// stack's lowest page is PROT_NONE (one extra mapping per stack), as long
+// as the OS process's mapping budget lasts (guard_budget); stacks without
+// one get a canary in their lowest bytes instead, checked at every switch.
 class stack_pool {
 public:
   stack_pool(std::size_t stack_size, bool guard_page)
@@ -33,27 +39,37 @@ public:
   stack_pool(const stack_pool&) = delete;
   stack_pool& operator=(const stack_pool&) = delete;
   ~stack_pool() {
-    for (auto& [base, bytes] : slabs_)
+    for (auto& [base, bytes, guarded] : slabs_) {
       ::munmap(base, bytes);
+      if (guarded)
+        guard_budget::get().give_back(bytes / size_);
+    }
   }
 
   std::size_t stack_size() const noexcept { return size_; }
 
-  boost::context::stack_context allocate() {
+  // A stack; `guarded` tells whether its lowest page is a guard page (if
+  // not, its canary is written).
+  boost::context::stack_context allocate(bool& guarded) {
     if (free_.empty())
       grow();
-    char* low = free_.back();
+    auto entry = free_.back();
     free_.pop_back();
+    guarded = (entry & unguarded_bit) == 0;
+    char* low = reinterpret_cast<char*>(entry & ~unguarded_bit);
+    if (!guarded)
+      std::memcpy(low, &stack_canary, sizeof stack_canary);
     boost::context::stack_context sc;
     sc.sp = low + size_;
     sc.size = size_;
     return sc;
   }
 
-  void deallocate(boost::context::stack_context& sc) noexcept {
+  void deallocate(boost::context::stack_context& sc, bool guarded) noexcept {
     char* low = static_cast<char*>(sc.sp) - sc.size;
     sanitizer::unpoison(low, sc.size);
-    free_.push_back(low); // capacity reserved in grow(): never throws
+    // capacity reserved in grow(): never throws
+    free_.push_back(reinterpret_cast<std::uintptr_t>(low) | (guarded ? 0 : unguarded_bit));
   }
 
 private:
@@ -69,24 +85,28 @@ private:
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (base == MAP_FAILED)
       throw std::bad_alloc();
-    slabs_.emplace_back(base, bytes);
+    const bool guarded = guard_ && guard_budget::get().take(count);
+    slabs_.emplace_back(base, bytes, guarded);
     total_ += count;
     free_.reserve(total_);
     char* p = static_cast<char*>(base);
     for (std::size_t i = count; i-- > 0;) {
       char* low = p + i * size_;
-      if (guard_)
+      if (guarded)
         ::mprotect(low, page_, PROT_NONE);
-      free_.push_back(low);
+      free_.push_back(reinterpret_cast<std::uintptr_t>(low) | (guarded ? 0 : unguarded_bit));
     }
   }
 
+  // Free stacks: their low address (page-aligned), the lowest bit set for
+  // one without a guard page.
+  static constexpr std::uintptr_t unguarded_bit = 1;
   std::size_t page_;
   std::size_t size_;
   bool guard_;
   std::size_t total_ = 0;
-  std::vector<char*> free_;
-  std::vector<std::pair<void*, std::size_t>> slabs_;
+  std::vector<std::uintptr_t> free_;
+  std::vector<std::tuple<void*, std::size_t, bool>> slabs_;
 };
 
 // The Boost.Context StackAllocator that draws from a pool.
@@ -94,13 +114,17 @@ private:
 struct pooled_stack {
   stack_pool* pool;
   sanitizer::fiber_info* info;
+  // Set by allocate, which Boost.Context calls before it moves this
+  // allocator into the fiber's record: deallocate needs no process.
+  bool guarded = false;
   boost::context::stack_context allocate() {
-    boost::context::stack_context sc = pool->allocate();
+    boost::context::stack_context sc = pool->allocate(guarded);
     info->stack_bottom = static_cast<char*>(sc.sp) - sc.size;
     info->stack_size = sc.size;
+    info->guarded = guarded;
     return sc;
   }
-  void deallocate(boost::context::stack_context& sc) noexcept { pool->deallocate(sc); }
+  void deallocate(boost::context::stack_context& sc) noexcept { pool->deallocate(sc, guarded); }
 };
 
 } // namespace otpp::detail

@@ -120,8 +120,8 @@ inline bool block(process& p, const std::chrono::steady_clock::time_point* deadl
   auto low = reinterpret_cast<std::uintptr_t>(p.self_stack.stack_bottom);
   if (low == 0)
     return;
-  if (p.rt->options().guard_pages)
-    low += page;
+  low += page; // its guard page, or the page of its canary
+
   auto high = (reinterpret_cast<std::uintptr_t>(&here) & ~(page - 1));
   if (high < low + 3 * page)
     return;

@@ -6,7 +6,6 @@
 #include <otpp/behaviour/call.hpp>
 #include <otpp/behaviour/detail/priority_queue.hpp>
 #include <otpp/behaviour/detail/server_parts.hpp>
-#include <otpp/behaviour/report.hpp>
 #include <otpp/behaviour/server_action.hpp>
 #include <otpp/behaviour/server_definition.hpp>
 #include <otpp/behaviour/server_init.hpp>
@@ -18,6 +17,7 @@
 #include <otpp/core/link.hpp>
 #include <otpp/core/process.hpp>
 #include <otpp/core/receive.hpp>
+#include <otpp/core/report.hpp>
 #include <otpp/core/request.hpp>
 #include <otpp/core/runtime.hpp>
 

@@ -5,7 +5,6 @@
 
 #include <otpp/behaviour/call_result.hpp>
 #include <otpp/behaviour/detail/supervisor_messages.hpp>
-#include <otpp/behaviour/report.hpp>
 #include <otpp/behaviour/server_action.hpp>
 #include <otpp/behaviour/supervisor_error.hpp>
 #include <otpp/behaviour/supervisor_spec.hpp>
@@ -16,6 +15,7 @@
 #include <otpp/core/pid.hpp>
 #include <otpp/core/process.hpp>
 #include <otpp/core/receive.hpp>
+#include <otpp/core/report.hpp>
 #include <otpp/core/timer.hpp>
 
 #include <fmt/format.h>
