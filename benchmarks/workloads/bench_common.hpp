@@ -53,4 +53,10 @@ inline unsigned schedulers(unsigned fallback = 0) {
   return s != nullptr ? static_cast<unsigned>(std::strtoul(s, nullptr, 10)) : fallback;
 }
 
+// Guard pages (the runtime's default: on): OTPP_GUARD_PAGES=0 turns them off.
+inline bool guard_pages() {
+  const char* s = std::getenv("OTPP_GUARD_PAGES");
+  return s == nullptr || std::strtoul(s, nullptr, 10) != 0;
+}
+
 } // namespace bench

@@ -19,7 +19,7 @@ struct done {};
 int main(int argc, char** argv) {
   const long trips = bench::arg(argc, argv, 1, 1000000);
   const bool same = bench::arg(argc, argv, 2, 1) != 0;
-  otpp::runtime rt({.schedulers = bench::schedulers(2)});
+  otpp::runtime rt({.schedulers = bench::schedulers(2), .guard_pages = bench::guard_pages()});
   otpp::scoped_process main_process(rt);
   otpp::pid self = main_process.self();
   otpp::pid ponger = rt.spawn(

@@ -14,7 +14,8 @@ struct wake {};
 int main(int argc, char** argv) {
   const long n = bench::arg(argc, argv, 1, 1000000);
   otpp::runtime rt({.schedulers = bench::schedulers(),
-                    .stack_size = static_cast<std::size_t>(bench::arg(argc, argv, 2, 0))});
+                    .stack_size = static_cast<std::size_t>(bench::arg(argc, argv, 2, 0)),
+                    .guard_pages = bench::guard_pages()});
   static std::atomic<long> waiting{0};
   long rss0 = bench::resident_bytes();
   auto t0 = bench::clock::now();

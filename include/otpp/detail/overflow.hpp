@@ -123,7 +123,7 @@ private:
   t.add(" ");
   t.add(how);
   t.add("; its stack is ");
-  t.add(static_cast<std::uint64_t>(p.self_stack.stack_size / 1024));
+  t.add(static_cast<std::uint64_t>((p.self_stack.stack_size + 1023) / 1024));
   t.add(" KiB. Give it a larger one (spawn_options::stack_size, "
         "runtime_options::stack_size), recurse less, or keep large objects on the heap "
         "(a large by-value message or local lives on the stack). Aborting.\n");
@@ -133,10 +133,10 @@ private:
 
 // True if `p`'s canary (stacks without a guard page) is intact.
 inline bool canary_intact(const process& p) noexcept {
-  if (p.self_stack.guarded || p.self_stack.stack_bottom == nullptr)
+  if (p.self_stack.canary == nullptr)
     return true;
   std::uint64_t v;
-  std::memcpy(&v, p.self_stack.stack_bottom, sizeof v);
+  std::memcpy(&v, p.self_stack.canary, sizeof v);
   return v == stack_canary;
 }
 

@@ -239,6 +239,12 @@ struct process {
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   std::chrono::steady_clock::time_point deadline_entry =
       std::chrono::steady_clock::time_point::max();
+  // A receive's timeout whose deadline the scheduler has yet to take (see
+  // scheduler::add_timeout): linked in its scheduler's list while it waits.
+  std::chrono::steady_clock::duration pending_timeout{};
+  process* pending_prev = nullptr;
+  process* pending_next = nullptr;
+  bool timeout_pending = false;
   std::atomic<std::uint64_t> reductions{0};
 
   exit_reason reason; // valid once status == exited (written before it)

@@ -24,7 +24,8 @@ namespace otpp::detail::sanitizer {
 struct fiber_info {
   const void* stack_bottom = nullptr;
   std::size_t stack_size = 0;
-  bool guarded = false; // its lowest page is a guard page (else: a canary, see overflow.hpp)
+  bool guarded = false;         // its lowest page is a guard page
+  const void* canary = nullptr; // else: where its canary is (see overflow.hpp)
   void* tsan_fiber = nullptr;
 };
 

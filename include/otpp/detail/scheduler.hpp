@@ -118,6 +118,38 @@ public:
   // entry expires), so a loop of calls with the same timeout costs no timer
   // operation per call. The receive resets `p.deadline` when it returns.
   inline void add_deadline(process& p, std::chrono::steady_clock::time_point at);
+  // Process `p` (placed here) blocks in a receive with `timeout` from now.
+  // Its deadline is taken when the scheduler next reads the clock: before
+  // it spins or sleeps, and at every I/O poll while it is busy. That read
+  // comes after the receive began, so the timeout never ends early, and
+  // one read of steady_clock (tens of ns here) serves every receive of a
+  // busy stretch: a call answered before then reads no clock at all.
+  // Owner thread; the receive drops the entry when it returns.
+  void add_timeout(process& p, std::chrono::steady_clock::duration timeout) noexcept {
+    p.pending_timeout = timeout;
+    p.timeout_pending = true;
+    p.pending_prev = nullptr;
+    p.pending_next = pending_head_;
+    if (pending_head_ != nullptr)
+      pending_head_->pending_prev = &p;
+    pending_head_ = &p;
+  }
+  void drop_timeout(process& p) noexcept {
+    if (!p.timeout_pending)
+      return;
+    p.timeout_pending = false;
+    if (p.pending_prev != nullptr)
+      p.pending_prev->pending_next = p.pending_next;
+    else
+      pending_head_ = p.pending_next;
+    if (p.pending_next != nullptr)
+      p.pending_next->pending_prev = p.pending_prev;
+    p.pending_prev = p.pending_next = nullptr;
+  }
+  // Give every pending timeout its deadline, from one read of the clock.
+  // Defined (inline) in detail/wait.hpp, which every user of the scheduler
+  // includes; not declared inline here, so that this header compiles alone.
+  void stamp_timeouts();
 
   // Ready processes queued here (fresh ones included). Owner thread.
   std::size_t ready_count() const noexcept { return ready_count_ + fresh_count_; }
@@ -247,6 +279,7 @@ private:
   std::mutex list_mutex_;
   process* list_head_ = nullptr;
   std::vector<deadline_entry> deadlines_; // min-heap by `at`
+  process* pending_head_ = nullptr;       // receives whose deadline is not taken yet
   std::chrono::steady_clock::time_point armed_ = std::chrono::steady_clock::time_point::max();
   boost::asio::steady_timer deadline_timer_{io_};
 };
@@ -273,12 +306,14 @@ inline void scheduler::loop() {
       resume(p);
       if (++since_poll >= config::io_poll_interval) {
         since_poll = 0;
+        stamp_timeouts();
         io_.poll();
       }
       continue;
     }
     // Nothing ready.
     since_poll = 0;
+    stamp_timeouts();
     if (stop_.load())
       break;
     // Before sleeping, spin a little: a wake-up through the kernel costs

@@ -29,7 +29,10 @@ namespace otpp::detail {
 // reused stack has its top pages resident already. With guard pages each
 // stack's lowest page is PROT_NONE (one extra mapping per stack), as long
 // as the OS process's mapping budget lasts (guard_budget); stacks without
-// one get a canary in their lowest bytes instead, checked at every switch.
+// one get a canary instead, checked at every switch. The canary sits in the
+// top bytes of the stack below (kept free for it), the first an overflow
+// runs over, and a page the neighbour's own use keeps resident: a canary at
+// a stack's own lowest bytes would cost a resident page per process.
 class stack_pool {
 public:
   stack_pool(std::size_t stack_size, bool guard_page)
@@ -48,28 +51,35 @@ public:
 
   std::size_t stack_size() const noexcept { return size_; }
 
-  // A stack; `guarded` tells whether its lowest page is a guard page (if
-  // not, its canary is written).
-  boost::context::stack_context allocate(bool& guarded) {
+  // A stack; `entry` is what deallocate needs back, `guarded` whether its
+  // lowest page is a guard page; if not, `canary` is where its canary is.
+  boost::context::stack_context allocate(std::uintptr_t& entry, bool& guarded,
+                                         const void*& canary) {
     if (free_.empty())
       grow();
-    auto entry = free_.back();
+    entry = free_.back();
     free_.pop_back();
     guarded = (entry & unguarded_bit) == 0;
-    char* low = reinterpret_cast<char*>(entry & ~unguarded_bit);
-    if (!guarded)
-      std::memcpy(low, &stack_canary, sizeof stack_canary);
+    const bool slab_base = (entry & slab_base_bit) != 0;
+    char* low = reinterpret_cast<char*>(entry & ~(unguarded_bit | slab_base_bit));
+    canary = nullptr;
+    if (!guarded) {
+      // Just below this stack, in the reserved top of the one below; the
+      // lowest stack of a slab has no neighbour there: its own lowest bytes.
+      char* at = slab_base ? low : low - sizeof stack_canary;
+      std::memcpy(at, &stack_canary, sizeof stack_canary);
+      canary = at;
+    }
     boost::context::stack_context sc;
-    sc.sp = low + size_;
-    sc.size = size_;
+    sc.sp = low + size_ - top_reserve; // the top bytes hold the next stack's canary
+    sc.size = size_ - top_reserve;
     return sc;
   }
 
-  void deallocate(boost::context::stack_context& sc, bool guarded) noexcept {
+  void deallocate(boost::context::stack_context& sc, std::uintptr_t entry) noexcept {
     char* low = static_cast<char*>(sc.sp) - sc.size;
-    sanitizer::unpoison(low, sc.size);
-    // capacity reserved in grow(): never throws
-    free_.push_back(reinterpret_cast<std::uintptr_t>(low) | (guarded ? 0 : unguarded_bit));
+    sanitizer::unpoison(low, sc.size + top_reserve);
+    free_.push_back(entry); // capacity reserved in grow(): never throws
   }
 
 private:
@@ -94,13 +104,16 @@ private:
       char* low = p + i * size_;
       if (guarded)
         ::mprotect(low, page_, PROT_NONE);
-      free_.push_back(reinterpret_cast<std::uintptr_t>(low) | (guarded ? 0 : unguarded_bit));
+      free_.push_back(reinterpret_cast<std::uintptr_t>(low) | (guarded ? 0 : unguarded_bit) |
+                      (i == 0 ? slab_base_bit : 0));
     }
   }
 
   // Free stacks: their low address (page-aligned), the lowest bit set for
-  // one without a guard page.
+  // one without a guard page, the next for the lowest stack of a slab.
   static constexpr std::uintptr_t unguarded_bit = 1;
+  static constexpr std::uintptr_t slab_base_bit = 2;
+  static constexpr std::size_t top_reserve = 64;
   std::size_t page_;
   std::size_t size_;
   bool guard_;
@@ -116,15 +129,14 @@ struct pooled_stack {
   sanitizer::fiber_info* info;
   // Set by allocate, which Boost.Context calls before it moves this
   // allocator into the fiber's record: deallocate needs no process.
-  bool guarded = false;
+  std::uintptr_t entry = 0;
   boost::context::stack_context allocate() {
-    boost::context::stack_context sc = pool->allocate(guarded);
+    boost::context::stack_context sc = pool->allocate(entry, info->guarded, info->canary);
     info->stack_bottom = static_cast<char*>(sc.sp) - sc.size;
     info->stack_size = sc.size;
-    info->guarded = guarded;
     return sc;
   }
-  void deallocate(boost::context::stack_context& sc) noexcept { pool->deallocate(sc, guarded); }
+  void deallocate(boost::context::stack_context& sc) noexcept { pool->deallocate(sc, entry); }
 };
 
 } // namespace otpp::detail

@@ -140,6 +140,19 @@ inline void scheduler::add_deadline(process& p, std::chrono::steady_clock::time_
   insert_deadline(p, at);
 }
 
+inline void scheduler::stamp_timeouts() {
+  if (pending_head_ == nullptr)
+    return;
+  const auto now = std::chrono::steady_clock::now();
+  while (process* p = pending_head_) {
+    drop_timeout(*p);
+    const auto t = p->pending_timeout;
+    add_deadline(*p, t >= std::chrono::steady_clock::time_point::max() - now
+                         ? std::chrono::steady_clock::time_point::max()
+                         : now + t);
+  }
+}
+
 inline void scheduler::insert_deadline(process& p, std::chrono::steady_clock::time_point at) {
   p.deadline_entry = at;
   deadlines_.push_back({at, process_ref(&p)});
@@ -228,8 +241,11 @@ inline std::pair<envelope*, int> receive_raw(process& p, matcher m, clock::durat
     return r;
   if (timeout <= clock::duration::zero())
     return {nullptr, -1};
+  // A process on a scheduler leaves taking its deadline to the scheduler
+  // (see scheduler::add_timeout); a scoped_process waits on a condition
+  // variable until a deadline of its own.
   std::optional<clock::time_point> deadline;
-  if (timeout != clock::duration::max())
+  if (timeout != clock::duration::max() && p.is_foreign())
     deadline = deadline_after(timeout);
 
   ++p.recv_gen;
@@ -237,16 +253,18 @@ inline std::pair<envelope*, int> receive_raw(process& p, matcher m, clock::durat
   struct deadline_guard {
     process* p;
     ~deadline_guard() {
-      if (p != nullptr)
+      if (p != nullptr) {
         p->deadline = clock::time_point::max();
+        p->sched->drop_timeout(*p);
+      }
     }
   } guard{nullptr};
-  if (deadline && !p.is_foreign()) {
-    p.sched->add_deadline(p, *deadline);
+  if (timeout != clock::duration::max() && !p.is_foreign()) {
+    p.sched->add_timeout(p, timeout);
     guard.p = &p;
   }
   for (;;) {
-    if (!block(p, deadline && p.is_foreign() ? &*deadline : nullptr))
+    if (!block(p, deadline ? &*deadline : nullptr))
       return {nullptr, -1};
     drain(p);
     if (auto r = scan(); r.first != nullptr)
