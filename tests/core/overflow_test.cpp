@@ -128,6 +128,18 @@ TEST_CASE("a large frame on a stack without a guard page breaks its canary, foun
   CHECK_THAT(d.err, Catch::Contains("canary"));
 }
 
+TEST_CASE("a by-value object far larger than the stack stops the program with the same message",
+          "[core][overflow]") {
+  death d = in_child([] {
+    otpp::runtime rt({.schedulers = 1});
+    rt.spawn([] { (void)big_frame(64u << 20); }, {.stack_size = 64 * 1024});
+    rt.run();
+  });
+  CHECK(d.signal == SIGABRT);
+  CHECK_THAT(d.err, Catch::Contains("otpp: stack overflow in process <0."));
+  CHECK_THAT(d.err, Catch::Contains("larger than the stack"));
+}
+
 TEST_CASE("a process within its stack runs to its end, guard page or not", "[core][overflow]") {
   for (bool guard : {true, false}) {
     death d = in_child([guard] {

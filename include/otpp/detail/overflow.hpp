@@ -8,6 +8,7 @@
 
 #include <signal.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -145,10 +146,24 @@ inline struct sigaction& previous_segv_action() {
   return a;
 }
 
+// The stack pointer of the interrupted code, where the platform says.
+inline std::uintptr_t interrupted_sp(void* uc) noexcept {
+#if defined(__x86_64__)
+  return static_cast<std::uintptr_t>(static_cast<ucontext_t*>(uc)->uc_mcontext.gregs[REG_RSP]);
+#elif defined(__aarch64__)
+  return static_cast<std::uintptr_t>(static_cast<ucontext_t*>(uc)->uc_mcontext.sp);
+#else
+  (void)uc;
+  return 0;
+#endif
+}
+
 // The SIGSEGV handler: a fault in the guard page of the process running
-// on this thread (or up to 64 KiB below its stack, where a large frame that
-// stepped over the guard lands) is an overflow of that process; any other
-// fault goes to the handler that was there before (by default: the crash).
+// on this thread, up to 64 KiB below its stack (where a large frame that
+// stepped over the guard lands), or anywhere while its stack pointer is
+// below its stack (a huge by-value object) is an overflow of that process;
+// any other fault goes to the handler that was there before (by default:
+// the crash).
 inline void on_segv(int sig, siginfo_t* info, void* uc) {
   process* p = current_process;
   if (p != nullptr && !p->is_foreign() && p->self_stack.stack_bottom != nullptr) {
@@ -159,6 +174,9 @@ inline void on_segv(int sig, siginfo_t* info, void* uc) {
       report_overflow(*p, "(it ran into its guard page)");
     if (addr < low && low - addr <= 64 * 1024)
       report_overflow(*p, "(a fault just below its stack)");
+    if (const std::uintptr_t sp = interrupted_sp(uc); sp != 0 && sp < low + page)
+      report_overflow(*p, "(its stack pointer is past the end of its stack: a local or a "
+                          "by-value argument larger than the stack)");
     if (!canary_intact(*p))
       report_overflow(*p, "(its stack canary was overwritten)");
   }
