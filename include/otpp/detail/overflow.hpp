@@ -5,6 +5,7 @@
 #pragma once
 
 #include <otpp/detail/process.hpp>
+#include <otpp/detail/sanitizer.hpp>
 
 #include <signal.h>
 #include <sys/mman.h>
@@ -69,7 +70,14 @@ private:
       std::fclose(f);
     }
     constexpr std::size_t others = 8192; // libraries, heaps, thread stacks, sockets
-    limit_ = max_maps > 2 * others ? (max_maps - others) / 2 : 0;
+#if defined(OTPP_DETAIL_TSAN)
+    // TSan maps a shadow stack for every fiber, guarded or not: leave room
+    // for as many fibers again as there are guarded stacks.
+    constexpr std::size_t per_stack = 4;
+#else
+    constexpr std::size_t per_stack = 2; // the guard page splits its slab's mapping
+#endif
+    limit_ = max_maps > 2 * others ? (max_maps - others) / per_stack : 0;
   }
   std::atomic<std::size_t> used_{0};
   std::atomic<bool> warned_{false};
