@@ -78,6 +78,7 @@ template <class F> death in_child(F f) {
 [[gnu::noinline]] int big_frame(std::size_t bytes) {
   char* p = static_cast<char*>(__builtin_alloca(bytes));
   std::memset(p, 7, bytes);
+  asm volatile("" : : "r"(p) : "memory"); // an optimiser may not drop the writes
   return p[bytes / 2];
 }
 
