@@ -12,6 +12,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -70,14 +71,14 @@ private:
       std::fclose(f);
     }
     constexpr std::size_t others = 8192; // libraries, heaps, thread stacks, sockets
+    // A guard page splits its slab's mapping: two mappings per stack.
+    limit_ = max_maps > 2 * others ? (max_maps - others) / 2 : 0;
 #if defined(OTPP_DETAIL_TSAN)
-    // TSan maps a shadow stack for every fiber, guarded or not: leave room
-    // for as many fibers again as there are guarded stacks.
-    constexpr std::size_t per_stack = 4;
-#else
-    constexpr std::size_t per_stack = 2; // the guard page splits its slab's mapping
+    // TSan maps shadow memory for every fiber, guarded or not (20,000
+    // waiting fibers nearly fill the default limit by themselves): keep
+    // guard pages for the first few thousand stacks only.
+    limit_ = std::min<std::size_t>(limit_, 2048);
 #endif
-    limit_ = max_maps > 2 * others ? (max_maps - others) / per_stack : 0;
   }
   std::atomic<std::size_t> used_{0};
   std::atomic<bool> warned_{false};
