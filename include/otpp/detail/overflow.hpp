@@ -150,9 +150,11 @@ inline bool canary_intact(const process& p) noexcept {
   return v == stack_canary;
 }
 
-inline struct sigaction& previous_segv_action() {
-  static struct sigaction a {};
-  return a;
+// The handler each of SIGSEGV and SIGBUS had before ours.
+inline struct sigaction& previous_action(int sig) {
+  static struct sigaction segv {
+  }, bus{};
+  return sig == SIGBUS ? bus : segv;
 }
 
 // The stack pointer of the interrupted code, where the platform says.
@@ -189,7 +191,7 @@ inline void on_segv(int sig, siginfo_t* info, void* uc) {
     if (!canary_intact(*p))
       report_overflow(*p, "(its stack canary was overwritten)");
   }
-  struct sigaction& prev = previous_segv_action();
+  struct sigaction& prev = previous_action(sig);
   if ((prev.sa_flags & SA_SIGINFO) != 0 && prev.sa_sigaction != nullptr) {
     prev.sa_sigaction(sig, info, uc);
     return;
@@ -206,8 +208,8 @@ inline void install_overflow_handler() {
     a.sa_sigaction = &on_segv;
     sigemptyset(&a.sa_mask);
     a.sa_flags = SA_SIGINFO | SA_ONSTACK;
-    ::sigaction(SIGSEGV, &a, &previous_segv_action());
-    ::sigaction(SIGBUS, &a, nullptr);
+    ::sigaction(SIGSEGV, &a, &previous_action(SIGSEGV));
+    ::sigaction(SIGBUS, &a, &previous_action(SIGBUS));
   });
 }
 

@@ -140,16 +140,22 @@ inline void scheduler::add_deadline(process& p, std::chrono::steady_clock::time_
   insert_deadline(p, at);
 }
 
+// `timeout` after `now`, or the end of time if that is past it.
+inline std::chrono::steady_clock::time_point
+deadline_from(std::chrono::steady_clock::time_point now,
+              std::chrono::steady_clock::duration timeout) noexcept {
+  if (timeout >= std::chrono::steady_clock::time_point::max() - now)
+    return std::chrono::steady_clock::time_point::max();
+  return now + timeout;
+}
+
 inline void scheduler::stamp_timeouts() {
   if (pending_head_ == nullptr)
     return;
   const auto now = std::chrono::steady_clock::now();
   while (process* p = pending_head_) {
     drop_timeout(*p);
-    const auto t = p->pending_timeout;
-    add_deadline(*p, t >= std::chrono::steady_clock::time_point::max() - now
-                         ? std::chrono::steady_clock::time_point::max()
-                         : now + t);
+    add_deadline(*p, deadline_from(now, p->pending_timeout));
   }
 }
 
@@ -207,10 +213,7 @@ using clock = std::chrono::steady_clock;
 // the precise one by more than its resolution on VMs: up to 5.7 ms was seen,
 // and timeouts fired early.)
 inline clock::time_point deadline_after(clock::duration timeout) noexcept {
-  const clock::time_point now = clock::now();
-  if (timeout >= clock::time_point::max() - now)
-    return clock::time_point::max();
-  return now + timeout;
+  return deadline_from(clock::now(), timeout);
 }
 
 // The selective receive: find, unlink and return the first envelope after

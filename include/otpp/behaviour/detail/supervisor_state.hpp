@@ -4,6 +4,7 @@
 #pragma once
 
 #include <otpp/behaviour/call_result.hpp>
+#include <otpp/behaviour/detail/child_shutdown.hpp>
 #include <otpp/behaviour/detail/supervisor_messages.hpp>
 #include <otpp/behaviour/server_action.hpp>
 #include <otpp/behaviour/supervisor_error.hpp>
@@ -561,26 +562,6 @@ private:
       }
     }
     dynamic_.clear();
-  }
-
-  // Unlink `p` and remove its exit message if one is already there: its
-  // reason, if so.
-  static std::optional<exit_reason> unlink_flush(const pid& p) {
-    (void)this_process::mailbox_length(); // move in what has arrived: its exit message stays
-    unlink(p);
-    return this_process::receive(
-        when([&p](const exit_message& e) { return e.from == p; },
-             [](exit_message& e) -> std::optional<exit_reason> { return std::move(e.reason); }),
-        after(std::chrono::steady_clock::duration::zero(),
-              []() -> std::optional<exit_reason> { return std::nullopt; }));
-  }
-
-  static std::optional<exit_reason> wait_down(ref m, const shutdown_policy& sp) {
-    duration t = sp.which() == shutdown_policy::kind::timeout ? duration(sp.timeout()) : infinity;
-    return this_process::receive(
-        when([m](const down& d) { return d.monitor == m; },
-             [](down& d) -> std::optional<exit_reason> { return std::move(d.reason); }),
-        after(t, []() -> std::optional<exit_reason> { return std::nullopt; }));
   }
 
   void report_error(std::string_view context, const exit_reason& reason, const std::string& id,
