@@ -30,6 +30,7 @@ std::optional<call_result<R>> await_reply(const pid& to, ref tag, mailbox_mark m
                                           bool cancel) {
   using W = wire_t<R>;
   using O = std::optional<call_result<R>>;
+  this_process::waiting_on note("call", to);
   return this_process::receive(
       m,
       when([tag](const any_message& a) { return a.reply_tag() == tag; },

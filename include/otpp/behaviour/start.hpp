@@ -215,6 +215,7 @@ inline std::pair<init_ack, ref> await_init(const spawned_monitor& sm, std::uint6
   const bool link = mode == start_mode::link;
   ref mon = sm.monitor;
   bool down_seen = false;
+  this_process::waiting_on note("start (init of the new process)", sm.pid);
   std::optional<init_ack> ack = this_process::receive(
       mark,
       when([tag](const init_ack& a) { return a.tag == tag; },

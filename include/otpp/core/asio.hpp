@@ -135,6 +135,8 @@ public:
     std::forward<Initiation>(init)(d::io_handler<Args...>{state, d::process_ref(&p)},
                                    std::forward<InitArgs>(args)...);
     d::drain(p);
+    otpp::this_process::waiting_on note("Asio operation");
+    p.wait_timed.store(false, std::memory_order_relaxed);
     while (!state->done.load(std::memory_order_acquire)) {
       d::block(p);
       d::drain(p); // an exit signal ends the process here; the handler then finds it gone

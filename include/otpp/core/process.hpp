@@ -105,6 +105,10 @@ struct process_info {
   std::optional<unsigned> scheduler; ///< empty for a scoped_process
   bool trap_exit = false;
   std::optional<otpp::exit_reason> exit_reason; ///< set once it has ended
+  /// While waiting: on what ("receive", "call", "sleep", ...; see
+  /// `this_process::waiting_on`), and the pid number it waits for (0: none).
+  std::string waiting_on;
+  std::uint64_t waiting_for = 0;
 };
 
 /// A snapshot of `p`. Works on ended processes too (status `exited`).
@@ -132,6 +136,11 @@ inline process_info info(const pid& p) {
   out.trap_exit = proc.trap_exit.load(std::memory_order_relaxed);
   if (proc.sched != nullptr)
     out.scheduler = proc.sched->index();
+  if (st == detail::process_status::waiting) {
+    const char* what = proc.wait_what.load(std::memory_order_relaxed);
+    out.waiting_on = what != nullptr ? what : "receive";
+    out.waiting_for = proc.wait_whom.load(std::memory_order_relaxed);
+  }
   std::lock_guard lock(proc.meta);
   for (auto& l : proc.links)
     out.links.emplace_back(l.other);
@@ -243,6 +252,41 @@ inline bool trapping_exits() {
   return detail::self_or_throw("otpp::this_process::trapping_exits")
       .trap_exit.load(std::memory_order_relaxed);
 }
+
+/// Says, while it lives, what the calling process waits on: the blocking
+/// report (`runtime::blockers()`, and a shutdown that does not end) shows
+/// `what` (and `whom`) for the process while it is blocked in a receive.
+/// Without one a blocked process shows "receive". `what` must outlive the
+/// wait (a string literal). Nests: the previous note comes back at the end
+/// of the scope. Outside a process it does nothing.
+///
+/// ```cpp
+/// otpp::this_process::waiting_on note("call", server);
+/// auto reply = otpp::this_process::receive(...);
+/// ```
+class waiting_on {
+public:
+  explicit waiting_on(const char* what, const pid& whom = {}) noexcept
+      : p_(detail::current_process) {
+    if (p_ == nullptr)
+      return;
+    what_ = p_->wait_what.exchange(what, std::memory_order_relaxed);
+    whom_ = p_->wait_whom.exchange(whom.id(), std::memory_order_relaxed);
+  }
+  waiting_on(const waiting_on&) = delete;
+  waiting_on& operator=(const waiting_on&) = delete;
+  ~waiting_on() {
+    if (p_ == nullptr)
+      return;
+    p_->wait_what.store(what_, std::memory_order_relaxed);
+    p_->wait_whom.store(whom_, std::memory_order_relaxed);
+  }
+
+private:
+  detail::process* p_;
+  const char* what_ = nullptr;
+  std::uint64_t whom_ = 0;
+};
 
 } // namespace this_process
 

@@ -291,6 +291,7 @@ inline void sleep_for(duration d) {
     std::this_thread::sleep_for(d.get());
     return;
   }
+  waiting_on note("sleep");
   receive(after(d, [] {}));
 }
 
@@ -312,6 +313,7 @@ inline void hibernate() {
     return;
   if (!p.is_foreign())
     detail::release_stack_below_here(p);
+  waiting_on note("hibernate");
   while (p.box.head.next == nullptr) {
     detail::block(p);
     detail::drain(p);

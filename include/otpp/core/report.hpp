@@ -25,7 +25,9 @@ enum class report_kind {
   crash,      ///< a behaviour process ended abnormally
   supervisor, ///< a supervisor's child exit or restart decision
   progress,   ///< a child was started
-  error,      ///< a process ended by an uncaught exception (runtime_options::report_crashes)
+  error,      ///< a process ended by an uncaught exception (runtime_options::report_crashes),
+              ///< or a shutdown did not end in time (runtime_options::shutdown_timeout)
+  watchdog,   ///< a process ran too long without yielding (runtime_options::watchdog_threshold)
 };
 
 /// One report: who sent it, what it is about, and the text, formatted.
@@ -55,8 +57,8 @@ inline report_hook& the_hook() {
 inline void print_report(const report& r) {
   if (r.kind == report_kind::progress)
     return;
-  constexpr std::string_view names[] = {"TRACE",      "UNHANDLED", "CRASH",
-                                        "SUPERVISOR", "PROGRESS",  "ERROR"};
+  constexpr std::string_view names[] = {"TRACE",    "UNHANDLED", "CRASH",   "SUPERVISOR",
+                                        "PROGRESS", "ERROR",     "WATCHDOG"};
   fmt::print(stderr, "={} REPORT==== {} {}\n", names[static_cast<int>(r.kind)], r.from, r.text);
 }
 

@@ -12,6 +12,8 @@
 #include <boost/asio/io_context.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -19,6 +21,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <type_traits>
 #include <unordered_map>
@@ -49,6 +52,40 @@ struct runtime_options {
   /// handlers' exceptions and report them themselves; exits by
   /// `this_process::exit` and by exit signals are not reported (as Erlang).
   bool report_crashes = true;
+  /// Watchdog: a process that runs this long without yielding (no send,
+  /// receive, spawn or `this_process::yield`: a long computation, a
+  /// blocking system call) holds its scheduler thread, and every process
+  /// queued there waits; it is reported once per stretch through the report
+  /// handler (`report_kind::watchdog`, with its pid, name, scheduler and
+  /// how long). Zero turns the watchdog off. (Erlang: `erlang:system_monitor`
+  /// with `long_schedule`.)
+  std::chrono::milliseconds watchdog_threshold{100};
+  /// How long `run()` and the destructor wait, after `shutdown()`, for the
+  /// processes to end. Past it, what is left is reported (each process,
+  /// what it runs or waits on; `report_kind::error`) and abandoned: the
+  /// scheduler threads hosting it are stopped where they are and left, with
+  /// their processes, never to run again, and the destructor returns. Zero
+  /// waits for ever.
+  std::chrono::milliseconds shutdown_timeout{10000};
+};
+
+/// One live process in a blocking report (`runtime::blockers()`): what
+/// keeps it alive right now.
+struct blocking_process {
+  otpp::pid pid;
+  std::string name; ///< its registered name, or empty
+  unsigned scheduler = 0;
+  /// "running" (its scheduler thread is in it now), "ready" (queued to run,
+  /// or a scoped_process's thread) or "waiting" (blocked in a receive).
+  std::string_view state;
+  /// While waiting: on what (see `this_process::waiting_on`): "receive",
+  /// "call", "sleep", "hibernate", "Asio operation", ...
+  std::string_view waits_on;
+  std::uint64_t waits_for = 0; ///< the number of the pid it waits for (a call's server), 0: none
+  bool with_timeout = false;   ///< the wait ends by a timeout if nothing comes
+  /// While running: how long at least since it last yielded (measured by the
+  /// watchdog; zero when it is off or the stretch is short).
+  std::chrono::milliseconds running_for{0};
 };
 
 /// Options of one spawn.
@@ -149,8 +186,16 @@ public:
 
   /// Send every process an untrappable exit signal with reason `shutdown`
   /// (stacks unwind), including those spawned from now on. Returns at once;
-  /// `run()` returns once they are gone.
+  /// `run()` returns once they are gone, or once
+  /// `runtime_options::shutdown_timeout` has passed (it then reports and
+  /// abandons what is left, and returns 1).
   void shutdown();
+
+  /// Every live process with what it runs or waits on: what would keep a
+  /// shutdown (or `run()`) from ending now. Any thread, any time.
+  std::vector<blocking_process> blockers();
+  /// The same as text, one line per process (empty when none is alive).
+  std::string blockers_text();
 
   /// Number of scheduler threads.
   unsigned scheduler_count() const noexcept { return static_cast<unsigned>(schedulers_.size()); }
@@ -186,11 +231,30 @@ public:
 private:
   detail::scheduler& pick(const spawn_options& opts);
   spawned_monitor start(detail::process* p, const spawn_options& opts);
+  void watchdog_loop();
+  void abandon();
+
+  // What the watchdog saw of one scheduler at its last look.
+  struct watch_state {
+    std::uint64_t resumes = 0;
+    detail::process* running = nullptr;
+    std::chrono::steady_clock::time_point since{};
+    bool reported = false;
+  };
 
   runtime_options options_;
   std::vector<std::unique_ptr<detail::scheduler>> schedulers_;
   std::atomic<std::size_t> live_{0};
   std::atomic<bool> shutting_down_{false};
+  std::mutex run_mutex_; // run()'s waits: the end of the last process, a shutdown
+  std::condition_variable run_cv_;
+  std::chrono::steady_clock::time_point shutdown_at_{};
+  bool abandoned_ = false;
+  std::mutex watch_mutex_;
+  std::condition_variable watch_cv_;
+  bool watch_stop_ = false;
+  std::vector<watch_state> watches_; // one per scheduler, under watch_mutex_
+  std::thread watchdog_;
   std::mutex names_mutex_;
   std::unordered_map<std::string, detail::process_ref> names_;
 };

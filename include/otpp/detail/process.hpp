@@ -246,6 +246,13 @@ struct process {
   process* pending_next = nullptr;
   bool timeout_pending = false;
   std::atomic<std::uint64_t> reductions{0};
+  // What the process waits on while it is blocked (this_process::waiting_on;
+  // null: a plain receive), the pid number it waits for (0: none), and
+  // whether that wait has a timeout. Written by the owner, read by
+  // runtime::blockers().
+  std::atomic<const char*> wait_what{nullptr};
+  std::atomic<std::uint64_t> wait_whom{0};
+  std::atomic<bool> wait_timed{false};
 
   exit_reason reason; // valid once status == exited (written before it)
 

@@ -13,12 +13,15 @@
 #include <otpp/detail/process.hpp>
 #include <otpp/detail/scheduler.hpp>
 #include <otpp/detail/signals.hpp>
+#include <otpp/detail/watchdog.hpp>
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -38,35 +41,76 @@ inline runtime::runtime(runtime_options options) : options_(options) {
         std::make_unique<detail::scheduler>(i, options_.stack_size, options_.guard_pages));
   for (auto& s : schedulers_)
     s->start();
+  if (options_.watchdog_threshold > std::chrono::milliseconds::zero()) {
+    watches_.resize(schedulers_.size());
+    watchdog_ = std::thread([this] { watchdog_loop(); });
+  }
 }
 
 inline runtime::~runtime() {
   shutdown();
   run();
+  if (watchdog_.joinable()) {
+    {
+      std::lock_guard lock(watch_mutex_);
+      watch_stop_ = true;
+    }
+    watch_cv_.notify_all();
+    watchdog_.join();
+  }
+  // Schedulers whose processes were abandoned (see abandon()) are left as
+  // they are, their threads stopped for good; the others end normally.
   for (auto& s : schedulers_)
-    s->stop();
-  for (auto& s : schedulers_)
-    s->join();
+    if (!s->abandoned())
+      s->stop();
+  for (auto& s : schedulers_) {
+    if (s->abandoned()) {
+      s->thread().detach();
+      detail::keep_abandoned(std::move(s));
+    } else {
+      s->join();
+    }
+  }
 }
 
 inline int runtime::run() {
-  for (std::size_t n = live_.load(); n != 0; n = live_.load())
-    live_.wait(n);
-  return 0;
+  std::unique_lock lock(run_mutex_);
+  auto none_left = [&] { return live_.load() == 0; };
+  run_cv_.wait(lock, [&] { return none_left() || shutting_down_.load(); });
+  if (none_left())
+    return 0;
+  if (abandoned_)
+    return 1;
+  if (options_.shutdown_timeout <= std::chrono::milliseconds::zero()) {
+    run_cv_.wait(lock, none_left);
+    return 0;
+  }
+  if (run_cv_.wait_until(lock, shutdown_at_ + options_.shutdown_timeout, none_left))
+    return 0;
+  lock.unlock();
+  abandon();
+  return none_left() ? 0 : 1;
 }
 
 inline void runtime::shutdown() {
-  shutting_down_.store(true);
+  {
+    std::lock_guard lock(run_mutex_);
+    if (!shutting_down_.exchange(true))
+      shutdown_at_ = std::chrono::steady_clock::now();
+  }
+  run_cv_.notify_all();
   for (auto& s : schedulers_)
-    s->for_each_process([](detail::process* p) {
-      detail::send_signal(p, detail::signal::forced_exit, nullptr, exit_reason::shutdown());
-    });
+    if (!s->abandoned())
+      s->for_each_process([](detail::process* p) {
+        detail::send_signal(p, detail::signal::forced_exit, nullptr, exit_reason::shutdown());
+      });
 }
 
 inline std::vector<pid> runtime::processes() {
   std::vector<pid> out;
   for (auto& s : schedulers_)
-    s->for_each_process([&](detail::process* p) { out.emplace_back(detail::process_ref(p)); });
+    if (!s->abandoned())
+      s->for_each_process([&](detail::process* p) { out.emplace_back(detail::process_ref(p)); });
   return out;
 }
 
@@ -96,8 +140,10 @@ inline detail::scheduler& runtime::pick(const spawn_options& opts) {
 
 inline void runtime::process_ended(detail::process& p) {
   p.sched->remove(&p);
-  if (live_.fetch_sub(1) == 1)
-    live_.notify_all();
+  if (live_.fetch_sub(1) == 1) {
+    std::lock_guard lock(run_mutex_); // run() checks the count under it
+    run_cv_.notify_all();
+  }
 }
 
 } // namespace otpp

@@ -156,6 +156,27 @@ public:
   // True while the thread sleeps in its io_context (not while it spins).
   bool sleeping() const noexcept { return sleeping_.load(std::memory_order_relaxed); }
 
+  // For the watchdog (any thread): the process running now (null: none; a
+  // pointer to compare only, the process may end at any moment) and how
+  // many times a process was resumed here (changes at every switch).
+  process* running() const noexcept { return running_.load(std::memory_order_relaxed); }
+  std::uint64_t resumes() const noexcept { return resumes_.load(std::memory_order_relaxed); }
+  // `p` if it is still one of the live processes placed here, with a
+  // reference taken while the list lock proves it alive; else null.
+  process_ref find_live(process* p) {
+    std::lock_guard lock(list_mutex_);
+    for (process* q = list_head_; q != nullptr; q = q->list_next)
+      if (q == p)
+        return process_ref(q);
+    return nullptr;
+  }
+  std::thread& thread() noexcept { return thread_; }
+  // Set when a shutdown that did not end gives up on this scheduler's
+  // processes (runtime::abandon): its thread is stopped where it is, and
+  // nothing touches the scheduler again.
+  bool abandoned() const noexcept { return abandoned_.load(); }
+  void mark_abandoned() noexcept { abandoned_.store(true); }
+
   // Switch from the running process back to this scheduler. Owner thread.
   void suspend(process& p) noexcept {
     sanitizer::start_switch(&p.asan_fake_stack, stack_);
@@ -267,6 +288,9 @@ private:
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> sleeping_{false};
+  std::atomic<process*> running_{nullptr};
+  std::atomic<bool> abandoned_{false};
+  std::atomic<std::uint64_t> resumes_{0};
   mpsc_stack<process> remote_;
   process* ready_head_ = nullptr;
   process* ready_tail_ = nullptr;
@@ -344,6 +368,8 @@ inline void scheduler::resume(process* p) {
   process* previous = current_process;
   current_process = p;
   p->status.store(process_status::running, std::memory_order_relaxed);
+  running_.store(p, std::memory_order_relaxed);
+  resumes_.store(resumes_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   if (!p->ctx) {
     p->self_stack.tsan_fiber = sanitizer::tsan_create_fiber();
     p->ctx = boost::context::fiber(
@@ -359,6 +385,7 @@ inline void scheduler::resume(process* p) {
   if (!canary_intact(*p)) [[unlikely]] // stacks without a guard page only
     report_overflow(*p, "(its stack canary was overwritten)");
   current_process = previous;
+  running_.store(nullptr, std::memory_order_relaxed);
   if (p->finished) {
     sanitizer::tsan_destroy_fiber(p->self_stack.tsan_fiber);
     intrusive_ptr_release(p); // the reference the process held on itself while alive

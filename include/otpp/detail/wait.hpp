@@ -262,6 +262,7 @@ inline std::pair<envelope*, int> receive_raw(process& p, matcher m, clock::durat
       }
     }
   } guard{nullptr};
+  p.wait_timed.store(timeout != clock::duration::max(), std::memory_order_relaxed);
   if (timeout != clock::duration::max() && !p.is_foreign()) {
     p.sched->add_timeout(p, timeout);
     guard.p = &p;

@@ -34,6 +34,7 @@ inline std::optional<exit_reason> unlink_flush(const pid& p) {
 // has passed (never, for infinite and brutal_kill).
 inline std::optional<exit_reason> wait_down(ref m, const shutdown_policy& sp) {
   duration t = sp.which() == shutdown_policy::kind::timeout ? duration(sp.timeout()) : infinity;
+  this_process::waiting_on note("child shutdown");
   return this_process::receive(
       when([m](const down& d) { return d.monitor == m; },
            [](down& d) -> std::optional<exit_reason> { return std::move(d.reason); }),
