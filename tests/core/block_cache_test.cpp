@@ -141,3 +141,45 @@ TEST_CASE("over-aligned and large messages travel intact", "[core][blocks]") {
 }
 
 } // namespace OTPP_TEST_FILE
+
+namespace OTPP_TEST_FILE {
+
+TEST_CASE("batches all of whose blocks are free go back to the system", "[core][blocks]") {
+  if constexpr (!blocks::enabled)
+    return; // AddressSanitizer: every block is its own allocation, freed at once
+  constexpr std::size_t size = 48;
+  const std::size_t c = blocks::class_of(size);
+  auto& depot = blocks::depot::instance();
+  std::thread([] { free_all(allocate_many(size, 200'000), size); }).join();
+  const std::size_t slabs_full = depot.slabs(c);
+  CHECK(slabs_full >= 200'000 / blocks::batch); // (free blocks from before are reused)
+  CHECK(depot.free_blocks(c) >= 200'000 - blocks::batch);
+  const std::size_t released = depot.release_surplus(0);
+  CHECK(released >= 190'000 * size);
+  CHECK(depot.slabs(c) + 190'000 / blocks::batch <= slabs_full);
+  // Allocation goes on (new batches are carved), and blocks stay intact.
+  auto again = allocate_many(size, 10'000);
+  CHECK(std::set<void*>(again.begin(), again.end()).size() == again.size());
+  free_all(again, size);
+}
+
+TEST_CASE("the messages of a killed process's backlog go back to the system when idle",
+          "[core][blocks]") {
+  if constexpr (!blocks::enabled)
+    return;
+  OTPP_TEST_RUNTIME({.schedulers = 1});
+  auto& depot = blocks::depot::instance();
+  auto p = rt.spawn([] { otpp_test::wait_forever(); });
+  for (int i = 0; i < 300'000; ++i)
+    otpp::send(p, i);
+  otpp::ref m = otpp::monitor(p);
+  otpp::kill(p); // its mailbox is freed on its scheduler thread, which then goes idle
+  auto d = otpp_test::expect<otpp::down>();
+  CHECK(d.monitor == m);
+  const auto give_up = std::chrono::steady_clock::now() + otpp_test::patience;
+  while (depot.free_bytes() > blocks::high_water && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  CHECK(depot.free_bytes() <= blocks::high_water);
+}
+
+} // namespace OTPP_TEST_FILE

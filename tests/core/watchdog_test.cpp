@@ -126,13 +126,13 @@ TEST_CASE("blockers lists every live process with what it waits on", "[blockers]
   CHECK(otpp::info(caller).waiting_for == receiver.id());
 
   const std::string text = rt.blockers_text();
-  CHECK_THAT(text, Catch::Contains(fmt::format(
-                       "{} (registered as \"receiver\") on scheduler 0: waiting in receive\n",
-                       receiver)));
+  CHECK_THAT(
+      text, Catch::Contains(fmt::format(
+                "{} (registered as \"receiver\") on scheduler 0: waiting in receive\n", receiver)));
   CHECK_THAT(text, Catch::Contains(fmt::format(
                        "{} on scheduler 1: waiting in sleep (with a timeout)\n", sleeper)));
-  CHECK_THAT(text, Catch::Contains(fmt::format("{} on scheduler 1: waiting in call to {}\n",
-                                               caller, receiver)));
+  CHECK_THAT(text, Catch::Contains(fmt::format("{} on scheduler 1: waiting in call to {}\n", caller,
+                                               receiver)));
 }
 
 TEST_CASE("a waiting_on note ends with its scope", "[blockers]") {
@@ -148,8 +148,7 @@ TEST_CASE("a waiting_on note ends with its scope", "[blockers]") {
 // A process that never yields again (it blocks its thread in a loop): the
 // runtime's destructor reports it and gives up on it after its bound.
 // (Its thread stays stopped to the end of the test program.)
-TEST_CASE("a shutdown ends within its bound when a process never yields, naming it",
-          "[shutdown]") {
+TEST_CASE("a shutdown ends within its bound when a process never yields, naming it", "[shutdown]") {
   std::mutex m;
   std::vector<otpp::report> seen;
   report_guard guard([&](const otpp::report& r) {
@@ -187,9 +186,8 @@ TEST_CASE("a shutdown ends within its bound when a process never yields, naming 
   CHECK(unwound.load() == 1); // the other process ended normally
 
   std::lock_guard lock(m);
-  auto it = std::find_if(seen.begin(), seen.end(), [](const otpp::report& r) {
-    return r.kind == otpp::report_kind::error;
-  });
+  auto it = std::find_if(seen.begin(), seen.end(),
+                         [](const otpp::report& r) { return r.kind == otpp::report_kind::error; });
   REQUIRE(it != seen.end());
   CHECK_THAT(it->text, Catch::Contains("shutdown did not end within 300 ms") &&
                            Catch::Contains("1 process is abandoned") &&

@@ -101,14 +101,16 @@ public:
     } else {
       e->flags = 0; // a reply travels on as a plain message
     }
-    if (to && detail::push(to.get(), e)) {
+    const bool admitted = to && detail::admit(*to.get(), *e) == detail::admission::queue;
+    if (admitted && detail::push(to.get(), e)) {
       if (detail::process* me = detail::current_process)
         detail::count_reduction(*me);
       return;
     }
     if (is_request) {
       reply_to& from = detail::request_origin(e);
-      detail::send_down(from.pid.get(), from.tag.value(), to.ref_ptr(), exit_reason::noproc());
+      detail::send_down(from.pid.get(), from.tag.value(), to.ref_ptr(),
+                        to && !admitted ? exit_reason::mailbox_full() : exit_reason::noproc());
     }
     e->destroy();
   }

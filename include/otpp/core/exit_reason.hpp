@@ -65,6 +65,10 @@ public:
   }
   /// The reason for the exception `e` (rethrows it to inspect it).
   static exit_reason from_exception(std::exception_ptr e);
+  /// `mailbox_full`: the reason of a process whose bounded mailbox
+  /// overflowed under `overflow_policy::exit`, and of a call a full
+  /// mailbox refused. A user reason with that text.
+  static exit_reason mailbox_full() { return user("mailbox_full"); }
   /// A user-defined reason: a text, and optionally a payload to inspect with `payload()`.
   static exit_reason user(std::string text, std::any payload = {}) {
     return exit_reason(kind::user, {}, std::move(text), std::move(payload));

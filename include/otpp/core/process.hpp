@@ -54,21 +54,33 @@ template <class F> spawned_monitor spawn_monitor(F&& f, spawn_options opts = {})
       .rt->spawn_and_monitor(std::forward<F>(f), opts);
 }
 
-/// Send `msg` to `to`. Never fails: sending to an ended process (or a null
-/// pid) does nothing. The message is moved into one allocation.
+/// What `send` did with a message.
+enum class send_result : std::uint8_t {
+  ok,      ///< queued, or dropped as Erlang does (the receiver has ended; its
+           ///< full mailbox drops new messages, overflow_policy::drop_new)
+  refused, ///< the receiver's full mailbox refused it (overflow_policy::reject)
+};
+
+/// Send `msg` to `to`. Sending to an ended process (or a null pid) does
+/// nothing, as in Erlang; a receiver with a bounded mailbox
+/// (`spawn_options::mailbox_limit`) applies its policy, and only
+/// `overflow_policy::reject` makes the result `send_result::refused`. The
+/// message is moved into one allocation.
 ///
 /// @par Thread safety
 /// Any thread may send, process or not.
 /// @par Suspends
 /// A process that used up its reductions yields to the other ready ones;
 /// `send` never throws `process_exit` (exit signals wait for the next receive).
-template <class T> void send(const pid& to, T&& msg) {
+template <class T> send_result send(const pid& to, T&& msg) {
   static_assert(std::is_move_constructible_v<std::decay_t<T>>,
                 "otpp::send: a message must be a move-constructible type");
-  if (to)
-    detail::post_message(to.get(), std::forward<T>(msg));
+  send_result r = send_result::ok;
+  if (to && !detail::post_counted(to.get(), std::forward<T>(msg)))
+    r = send_result::refused;
   if (detail::process* me = detail::current_process)
     detail::count_reduction(*me);
+  return r;
 }
 
 /// Send `to` an exit signal with `reason` from the calling process.
@@ -109,6 +121,10 @@ struct process_info {
   /// `this_process::waiting_on`), and the pid number it waits for (0: none).
   std::string waiting_on;
   std::uint64_t waiting_for = 0;
+  /// Its mailbox limit (0: none; see `spawn_options::mailbox_limit`) and how
+  /// many messages its full mailbox dropped or refused so far.
+  std::size_t mailbox_limit = 0;
+  std::uint64_t dropped = 0;
 };
 
 /// A snapshot of `p`. Works on ended processes too (status `exited`).
@@ -124,6 +140,8 @@ inline process_info info(const pid& p) {
   detail::process& proc = *p.get();
   auto st = proc.status.load();
   out.status = static_cast<process_status>(static_cast<int>(st));
+  out.mailbox_limit = proc.mailbox_limit;
+  out.dropped = proc.dropped.load(std::memory_order_relaxed);
   if (st == detail::process_status::exited) {
     out.exit_reason = proc.reason;
     out.reductions = proc.reductions.load(std::memory_order_relaxed);

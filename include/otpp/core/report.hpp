@@ -20,14 +20,15 @@ namespace otpp {
 
 /// What a report is about.
 enum class report_kind {
-  trace,      ///< a traced server handled a message (sys tracing)
-  unhandled,  ///< a server logged an unhandled message (unhandled_policy::log)
-  crash,      ///< a behaviour process ended abnormally
-  supervisor, ///< a supervisor's child exit or restart decision
-  progress,   ///< a child was started
-  error,      ///< a process ended by an uncaught exception (runtime_options::report_crashes),
-              ///< or a shutdown did not end in time (runtime_options::shutdown_timeout)
-  watchdog,   ///< a process ran too long without yielding (runtime_options::watchdog_threshold)
+  trace,        ///< a traced server handled a message (sys tracing)
+  unhandled,    ///< a server logged an unhandled message (unhandled_policy::log)
+  crash,        ///< a behaviour process ended abnormally
+  supervisor,   ///< a supervisor's child exit or restart decision
+  progress,     ///< a child was started
+  error,        ///< a process ended by an uncaught exception (runtime_options::report_crashes),
+                ///< or a shutdown did not end in time (runtime_options::shutdown_timeout)
+  watchdog,     ///< a process ran too long without yielding (runtime_options::watchdog_threshold)
+  mailbox_full, ///< a bounded mailbox overflowed for the first time (spawn_options::mailbox_limit)
 };
 
 /// One report: who sent it, what it is about, and the text, formatted.
@@ -57,8 +58,8 @@ inline report_hook& the_hook() {
 inline void print_report(const report& r) {
   if (r.kind == report_kind::progress)
     return;
-  constexpr std::string_view names[] = {"TRACE",    "UNHANDLED", "CRASH",   "SUPERVISOR",
-                                        "PROGRESS", "ERROR",     "WATCHDOG"};
+  constexpr std::string_view names[] = {"TRACE",    "UNHANDLED", "CRASH",    "SUPERVISOR",
+                                        "PROGRESS", "ERROR",     "WATCHDOG", "MAILBOX FULL"};
   fmt::print(stderr, "={} REPORT==== {} {}\n", names[static_cast<int>(r.kind)], r.from, r.text);
 }
 

@@ -58,6 +58,12 @@ template <class T> ref send_request(const pid& to, T&& msg) {
     auto* e = new detail::message_envelope<M>(
         M{reply_to{pid(detail::process_ref(&me)), ref(tag)}, std::forward<T>(msg)});
     detail::set_origin(e, &e->value.from, detail::request_flag);
+    if (detail::admit(*to.get(), *e) != detail::admission::queue) {
+      e->destroy(); // a full mailbox: the call fails at once, and says why
+      detail::send_down(&me, tag, to.ref_ptr(), exit_reason::mailbox_full());
+      detail::count_reduction(me);
+      return ref(tag);
+    }
     sent = detail::push(to.get(), e);
     if (!sent)
       e->destroy();

@@ -88,6 +88,24 @@ struct blocking_process {
   std::chrono::milliseconds running_for{0};
 };
 
+/// What a full bounded mailbox does with one more message (see
+/// `spawn_options::mailbox_limit`). Signals (exits, downs, links, monitors),
+/// timer messages (`send_after`) and replies to the process's own calls
+/// never count against the limit and are never dropped.
+enum class overflow_policy : std::uint8_t {
+  /// The new message is dropped (and counted in `process_info::dropped`).
+  drop_new,
+  /// The oldest counted message in the mailbox is dropped when the receiver
+  /// next takes in its messages (the mailbox may go past the limit until then).
+  drop_oldest,
+  /// The message is refused: `send` returns `send_result::refused`, and a
+  /// call (a request) fails at once with reason `mailbox_full`.
+  reject,
+  /// The receiver exits with reason `mailbox_full` (untrappable; its
+  /// links and supervisor see that reason); messages after the overflow are dropped.
+  exit,
+};
+
 /// Options of one spawn.
 struct spawn_options {
   /// Scheduler index to place the process on. By default a process spawned
@@ -103,6 +121,12 @@ struct spawn_options {
   bool monitor = false;
   /// The new process traps exits from its first instruction.
   bool trap_exit = false;
+  /// At most this many messages wait in the process's mailbox (sent, not
+  /// yet received); 0: no limit. What happens to more is `on_overflow`'s
+  /// choice. The first overflow of a process is reported
+  /// (`report_kind::mailbox_full`).
+  std::size_t mailbox_limit = 0;
+  overflow_policy on_overflow = overflow_policy::drop_new;
 };
 
 /// Thrown inside a process to end it: by `this_process::exit`, or by a

@@ -4,10 +4,18 @@
 
 #include <otpp/config.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <new>
+#include <utility>
+#include <vector>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 namespace otpp::detail::blocks {
 
@@ -21,10 +29,13 @@ namespace otpp::detail::blocks {
 // trades the surplus with a global depot in chains of `batch` blocks, one
 // lock per chain: a consumer's surplus feeds the producers on other threads.
 //
-// Blocks are never returned to the system, only reused (as Erlang's
-// allocators keep their carriers): the memory of the largest backlog of
-// small messages a program had stays with it. Page faults are expensive on
-// our machines (DESIGN.md); a mailbox that grows again reuses warm blocks.
+// Free blocks are reused first (page faults are expensive on our machines,
+// DESIGN.md: a mailbox that grows again reuses warm blocks); the depot keeps
+// up to `high_water` bytes of them. Past that, a scheduler about to sleep
+// idle calls release_surplus(): each batch whose blocks are all free in the
+// depot goes back to the system (then glibc's malloc_trim), so the memory
+// of a backlog that is gone (a million unread messages of a killed process)
+// does not stay with the program.
 //
 // Under AddressSanitizer the cache is off: every block is its own allocation,
 // freed at once, so a use after free is still caught.
@@ -33,6 +44,7 @@ inline constexpr std::size_t max_size = 256;
 inline constexpr std::size_t classes = max_size / granule;
 inline constexpr std::uint32_t batch = 128;
 inline constexpr std::uint32_t bin_limit = 2 * batch;
+inline constexpr std::size_t high_water = std::size_t(4) << 20; // bytes of free blocks kept
 
 #if defined(OTPP_DETAIL_ASAN)
 inline constexpr bool enabled = false;
@@ -69,17 +81,116 @@ public:
         }
         head_[c] = last->next;
         last->next = nullptr;
+        count_[c] -= n;
+        free_bytes_.fetch_sub(n * size_of(c), std::memory_order_relaxed);
         return head;
       }
     }
     n = batch;
     return carve(c);
   }
-  // Keeps the list `head`..`last` of class `c`.
-  void give(std::size_t c, free_block* head, free_block* last) noexcept {
+  // Keeps the list `head`..`last` of `n` blocks of class `c`.
+  void give(std::size_t c, free_block* head, free_block* last, std::size_t n) noexcept {
     std::lock_guard lock(mutex_);
     last->next = head_[c];
     head_[c] = head;
+    count_[c] += n;
+    free_bytes_.fetch_add(n * size_of(c), std::memory_order_relaxed);
+  }
+
+  // Bytes of free blocks the depot holds (cheap: for the idle check).
+  std::size_t free_bytes() const noexcept { return free_bytes_.load(std::memory_order_relaxed); }
+  // Free blocks and batches of class `c` (for tests).
+  std::size_t free_blocks(std::size_t c) {
+    std::lock_guard lock(mutex_);
+    return count_[c];
+  }
+  std::size_t slabs(std::size_t c) {
+    std::lock_guard lock(mutex_);
+    return slabs_[c].size();
+  }
+
+  // Give every batch whose blocks are all free here back to the system,
+  // keeping about `keep` bytes of free blocks over all classes. The lists
+  // are taken out under the lock in O(1) and sorted outside it; another
+  // thread meanwhile carves new batches instead. Returns the bytes freed.
+  std::size_t release_surplus(std::size_t keep = high_water) {
+    std::size_t released = 0;
+    for (std::size_t c = 0; c < classes; ++c) {
+      const std::size_t size = size_of(c);
+      free_block* head = nullptr;
+      std::size_t n = 0;
+      std::vector<char*> slabs;
+      {
+        std::lock_guard lock(mutex_);
+        if (count_[c] * size <= keep / classes || count_[c] < batch)
+          continue;
+        head = std::exchange(head_[c], nullptr);
+        n = std::exchange(count_[c], 0);
+        free_bytes_.fetch_sub(n * size, std::memory_order_relaxed);
+        slabs = slabs_[c];
+      }
+      std::vector<free_block*> all;
+      all.reserve(n);
+      for (free_block* f = head; f != nullptr; f = f->next)
+        all.push_back(f);
+      std::sort(all.begin(), all.end());
+      std::sort(slabs.begin(), slabs.end());
+      const std::size_t slab_bytes = size * batch;
+      std::size_t keep_blocks = keep / classes / size;
+      std::vector<char*> freed;
+      free_block* kept = nullptr;
+      free_block* kept_last = nullptr;
+      std::size_t kept_n = 0;
+      auto keep_block = [&](free_block* f) {
+        f->next = kept;
+        kept = f;
+        if (kept_last == nullptr)
+          kept_last = f;
+        ++kept_n;
+      };
+      // Walk the sorted blocks slab by slab: a slab all of whose `batch`
+      // blocks are here is freed (after the first `keep_blocks` blocks).
+      for (std::size_t i = 0; i < all.size();) {
+        auto* p = reinterpret_cast<char*>(all[i]);
+        auto it = std::upper_bound(slabs.begin(), slabs.end(), p);
+        char* base = it == slabs.begin() ? nullptr : *(it - 1);
+        std::size_t j = i;
+        while (j < all.size() && base != nullptr &&
+               reinterpret_cast<char*>(all[j]) < base + slab_bytes)
+          ++j;
+        if (j == i) { // not in a known slab (cannot happen): keep it
+          keep_block(all[i++]);
+          continue;
+        }
+        if (j - i == batch && kept_n >= keep_blocks) {
+          freed.push_back(base);
+        } else {
+          for (std::size_t k = i; k < j; ++k)
+            keep_block(all[k]);
+        }
+        i = j;
+      }
+      if (kept != nullptr)
+        give(c, kept, kept_last, kept_n);
+      if (!freed.empty()) {
+        std::lock_guard lock(mutex_);
+        auto& mine = slabs_[c];
+        std::sort(freed.begin(), freed.end());
+        mine.erase(std::remove_if(
+                       mine.begin(), mine.end(),
+                       [&](char* s) { return std::binary_search(freed.begin(), freed.end(), s); }),
+                   mine.end());
+      }
+      for (char* s : freed)
+        ::operator delete(s);
+      released += freed.size() * slab_bytes;
+    }
+#if defined(__GLIBC__)
+    if (released != 0)
+      ::malloc_trim(0);
+#endif
+    return released;
   }
 
   // Never destroyed: threads may free blocks during static destruction.
@@ -89,9 +200,16 @@ public:
   }
 
 private:
-  static free_block* carve(std::size_t c) {
+  free_block* carve(std::size_t c) {
     const std::size_t size = size_of(c);
     char* slab = static_cast<char*>(::operator new(size* batch));
+    try {
+      std::lock_guard lock(mutex_);
+      slabs_[c].push_back(slab);
+    } catch (...) {
+      ::operator delete(slab);
+      throw;
+    }
     for (std::uint32_t i = 0; i + 1 < batch; ++i)
       reinterpret_cast<free_block*>(slab + i * size)->next =
           reinterpret_cast<free_block*>(slab + (i + 1) * size);
@@ -101,6 +219,9 @@ private:
 
   std::mutex mutex_;
   free_block* head_[classes] = {};
+  std::size_t count_[classes] = {};
+  std::vector<char*> slabs_[classes]; // every batch carved, per class
+  std::atomic<std::size_t> free_bytes_{0};
 };
 
 // The calling thread's bins. Trivially destructible (no guard on access);
@@ -123,7 +244,7 @@ struct flusher {
       free_block* last = head;
       while (last->next != nullptr)
         last = last->next;
-      depot::instance().give(c, head, last);
+      depot::instance().give(c, head, last, local.count[c]);
       local.head[c] = nullptr;
       local.count[c] = 0;
     }
@@ -147,7 +268,7 @@ struct flusher {
     last = last->next;
   keep_last->next = nullptr;
   b.count[c] -= batch;
-  depot::instance().give(c, head, last);
+  depot::instance().give(c, head, last, batch);
 }
 
 [[gnu::noinline]] inline void* refill(bins& b, std::size_t c) {
@@ -158,7 +279,7 @@ struct flusher {
       free_block* last = head->next;
       while (last->next != nullptr)
         last = last->next;
-      depot::instance().give(c, head->next, last);
+      depot::instance().give(c, head->next, last, n - 1);
     }
     return head;
   }
@@ -198,7 +319,7 @@ inline void deallocate(void* p, std::size_t size) noexcept {
   bins& b = local;
   if (b.dead) {
     f->next = nullptr;
-    depot::instance().give(c, f, f);
+    depot::instance().give(c, f, f, 1);
     return;
   }
   if (!b.registered)
@@ -207,6 +328,19 @@ inline void deallocate(void* p, std::size_t size) noexcept {
   b.head[c] = f;
   if (++b.count[c] > bin_limit)
     spill(b, c);
+}
+
+// Called by a scheduler about to sleep idle: past the high-water mark, the
+// depot's surplus goes back to the system. One relaxed load otherwise.
+inline void release_if_idle() noexcept {
+  if constexpr (enabled) {
+    if (depot::instance().free_bytes() > high_water) [[unlikely]] {
+      try {
+        depot::instance().release_surplus(high_water);
+      } catch (...) { // NOLINT(bugprone-empty-catch): out of memory: keep the blocks, try later
+      }
+    }
+  }
 }
 
 } // namespace otpp::detail::blocks

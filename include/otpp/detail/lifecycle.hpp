@@ -135,6 +135,8 @@ template <class F> spawned_monitor runtime::spawn_and_monitor(F&& f, spawn_optio
   p->entry = &detail::process_main;
   p->stack_size = opts.stack_size;
   p->trap_exit.store(opts.trap_exit, std::memory_order_relaxed);
+  p->mailbox_limit = opts.mailbox_limit;
+  p->overflow = static_cast<std::uint8_t>(opts.on_overflow);
   p->budget = options_.reductions;
   p->sched = &sched;
   return start(owner.release(), opts);

@@ -88,6 +88,7 @@ enum envelope_flags : std::uint8_t {
   request_flag = 1,    // a request: a `request_header` at offset `origin` (implicit monitor)
   reply_flag = 2,      // a reply: its tag (a std::uint64_t) at offset `origin`
   monitor_cleared = 4, // a reply whose sender already dropped the requester's monitor
+  counted_flag = 8,    // counts against its receiver's mailbox limit until received
 };
 
 struct envelope {
@@ -253,6 +254,16 @@ struct process {
   std::atomic<const char*> wait_what{nullptr};
   std::atomic<std::uint64_t> wait_whom{0};
   std::atomic<bool> wait_timed{false};
+  // A bounded mailbox (spawn_options::mailbox_limit; 0: none). `limit` and
+  // `policy` are set before the process can be sent to. `queued` counts the
+  // counted messages (counted_flag) in the inbox and the mailbox: senders
+  // add, the owner takes away as they leave the mailbox.
+  std::size_t mailbox_limit = 0;
+  std::uint8_t overflow = 0; // an otpp::overflow_policy
+  std::atomic<std::size_t> queued{0};
+  std::atomic<std::uint64_t> dropped{0};
+  std::atomic<bool> overflowed{false}; // reported (once)
+  std::uint64_t trims = 0;             // drop_oldest passes: a receive's scan restarts
 
   exit_reason reason; // valid once status == exited (written before it)
 
@@ -286,7 +297,12 @@ struct process {
 inline envelope* unlink_message(process& p, envelope* prev) noexcept {
   if (p.mark_node == prev->next)
     p.mark_node = prev;
-  return p.box.unlink_after(prev);
+  envelope* e = p.box.unlink_after(prev);
+  if ((e->flags & counted_flag) != 0) {
+    e->flags = static_cast<std::uint8_t>(e->flags & ~counted_flag);
+    p.queued.fetch_sub(1, std::memory_order_relaxed);
+  }
+  return e;
 }
 
 inline void intrusive_ptr_add_ref(process* p) noexcept {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <otpp/config.hpp>
+#include <otpp/detail/block_cache.hpp>
 #include <otpp/detail/intrusive_stack.hpp>
 #include <otpp/detail/overflow.hpp>
 #include <otpp/detail/process.hpp>
@@ -345,6 +346,9 @@ inline void scheduler::loop() {
     // scheduler often comes right back.
     if (spin_for_work())
       continue;
+    // Memory of a backlog that is gone goes back to the system (past a
+    // high-water mark), while there is nothing else to do.
+    blocks::release_if_idle();
     // Announce the sleep, then look once more: a schedule() that pushed
     // before it could see `sleeping_` is caught here, one that pushed after
     // posts a wake-up, so no ready process is missed.

@@ -11,13 +11,17 @@
 #define OTPP_DETAIL_SIGNALS_HPP
 
 #include <otpp/core/message.hpp>
+#include <otpp/core/report.hpp>
 #include <otpp/detail/process.hpp>
 #include <otpp/detail/scheduler.hpp>
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -72,6 +76,81 @@ inline void send_down(process* to, std::uint64_t ref, process_ref who, exit_reas
 
 template <class T> void post_message(process* to, T&& msg) {
   push_or_drop(to, new message_envelope<std::decay_t<T>>(std::forward<T>(msg)));
+}
+
+// ---------------------------------------------------------------------------
+// Bounded mailboxes (spawn_options::mailbox_limit)
+// ---------------------------------------------------------------------------
+
+enum class admission : std::uint8_t { queue, drop, refuse };
+
+// The first overflow of `to`'s mailbox is reported, once. Never throws.
+[[gnu::noinline]] inline void report_overflow_once(process& to) noexcept {
+  if (to.overflowed.exchange(true))
+    return;
+  try {
+    std::string name;
+    {
+      std::lock_guard lock(to.meta);
+      name = to.name;
+    }
+    static constexpr const char* policies[] = {"drop_new", "drop_oldest", "reject", "exit"};
+    const pid who{process_ref(&to)};
+    send_report(report_kind::mailbox_full, who,
+                fmt::format("process {}{} has a full mailbox ({} messages, its limit); "
+                            "overflow_policy::{} applies from now on",
+                            who, name.empty() ? "" : fmt::format(" (registered as \"{}\")", name),
+                            to.mailbox_limit, policies[to.overflow & 3]));
+  } catch (...) { // NOLINT(bugprone-empty-catch): a report that cannot be made loses nothing else
+  }
+}
+
+[[gnu::noinline]] inline admission admit_bounded(process& to, envelope& e) noexcept {
+  const std::size_t n = to.queued.fetch_add(1, std::memory_order_relaxed);
+  const auto policy = static_cast<overflow_policy>(to.overflow);
+  if (n < to.mailbox_limit || policy == overflow_policy::drop_oldest) {
+    e.flags = static_cast<std::uint8_t>(e.flags | counted_flag);
+    if (n >= to.mailbox_limit)
+      report_overflow_once(to); // the receiver drops its oldest (see trim_oldest)
+    return admission::queue;
+  }
+  to.queued.fetch_sub(1, std::memory_order_relaxed);
+  to.dropped.fetch_add(1, std::memory_order_relaxed);
+  if (policy == overflow_policy::exit && !to.overflowed.load()) {
+    try {
+      send_signal(&to, signal::forced_exit, nullptr, exit_reason::mailbox_full());
+    } catch (...) { // NOLINT(bugprone-empty-catch): out of memory; the next overflow tries again
+      return admission::drop;
+    }
+  }
+  report_overflow_once(to);
+  return policy == overflow_policy::reject ? admission::refuse : admission::drop;
+}
+
+// May a message `e` for `to` be queued, under `to`'s mailbox limit? A
+// queued one is marked counted. Only user messages and requests go
+// through here: signals, replies and timer messages never count.
+inline admission admit(process& to, envelope& e) noexcept {
+  if (to.mailbox_limit == 0) [[likely]]
+    return admission::queue;
+  return admit_bounded(to, e);
+}
+
+// Send a user message under the receiver's limit; false if it refused it.
+template <class T> bool post_counted(process* to, T&& msg) {
+  auto* e = new message_envelope<std::decay_t<T>>(std::forward<T>(msg));
+  switch (admit(*to, *e)) {
+  case admission::queue:
+    push_or_drop(to, e);
+    return true;
+  case admission::drop:
+    e->destroy();
+    return true;
+  case admission::refuse:
+    break;
+  }
+  e->destroy();
+  return false;
 }
 
 // ---------------------------------------------------------------------------
@@ -150,6 +229,33 @@ inline bool accept_tagged(process& p, envelope* e) {
   return true;
 }
 
+// overflow_policy::drop_oldest: after taking in its inbox, the owner drops
+// its oldest counted messages past the limit. A dropped request's
+// requester is told at once (a down with reason mailbox_full).
+[[gnu::noinline]] inline void trim_oldest(process& p) {
+  envelope* prev = &p.box.head;
+  std::uint64_t n = 0;
+  while (p.queued.load(std::memory_order_relaxed) > p.mailbox_limit && prev->next != nullptr) {
+    envelope* e = prev->next;
+    if ((e->flags & counted_flag) == 0) {
+      prev = e;
+      continue;
+    }
+    unlink_message(p, prev);
+    if ((e->flags & request_flag) != 0) {
+      reply_to& from = request_origin(e);
+      take_monitor(p.monitored_by, p.meta, from.tag.value());
+      send_down(from.pid.get(), from.tag.value(), process_ref(&p), exit_reason::mailbox_full());
+    }
+    e->destroy();
+    ++n;
+  }
+  if (n != 0) {
+    p.dropped.fetch_add(n, std::memory_order_relaxed);
+    ++p.trims;
+  }
+}
+
 inline void append_exit_message(process& p, process_ref from, exit_reason r) {
   append_message(
       p, new message_envelope<exit_message>(exit_message{pid(std::move(from)), std::move(r)}));
@@ -163,7 +269,7 @@ inline void handle(process& p, envelope* e, std::optional<exit_reason>& die) {
       die = std::move(r);
   };
   if (e->kind == signal::message) {
-    if (e->flags != 0 && !accept_tagged(p, e))
+    if ((e->flags & (request_flag | reply_flag)) != 0 && !accept_tagged(p, e))
       e->destroy();
     else
       append_message(p, e);

@@ -41,6 +41,10 @@ inline void drain(process& p) {
     handle(p, chain, dying);
     chain = next;
   }
+  if (p.mailbox_limit != 0 &&
+      p.overflow == static_cast<std::uint8_t>(overflow_policy::drop_oldest) &&
+      p.queued.load(std::memory_order_relaxed) > p.mailbox_limit) [[unlikely]]
+    trim_oldest(p);
   if (dying && !p.exiting)
     die(p, std::move(*dying));
 }
@@ -227,6 +231,16 @@ inline std::pair<envelope*, int> receive_raw(process& p, matcher m, clock::durat
   count_reduction(p);
   drain(p);
   envelope* prev = start != nullptr ? start : &p.box.head;
+  // A drop_oldest mailbox may drop what the scan passed (trim_oldest): the
+  // scan then starts again (from the mark, which moves back past a dropped
+  // message, or from the head).
+  std::uint64_t trims = p.trims;
+  auto rescan_if_trimmed = [&] {
+    if (p.trims != trims) {
+      trims = p.trims;
+      prev = start != nullptr ? p.mark_node : &p.box.head;
+    }
+  };
   auto scan = [&]() -> std::pair<envelope*, int> {
     while (envelope* e = prev->next) {
       if (e->kind == signal::message) {
@@ -271,6 +285,7 @@ inline std::pair<envelope*, int> receive_raw(process& p, matcher m, clock::durat
     if (!block(p, deadline ? &*deadline : nullptr))
       return {nullptr, -1};
     drain(p);
+    rescan_if_trimmed();
     if (auto r = scan(); r.first != nullptr)
       return r;
     if (p.timed_out)

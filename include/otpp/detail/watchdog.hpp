@@ -122,7 +122,8 @@ inline std::vector<blocking_process> runtime::blockers() {
       if (p == running || st == detail::process_status::running) {
         b.state = "running";
         if (p == running && i < seen.size() && seen[i].running == p)
-          b.running_for = std::chrono::duration_cast<std::chrono::milliseconds>(now - seen[i].since);
+          b.running_for =
+              std::chrono::duration_cast<std::chrono::milliseconds>(now - seen[i].since);
       } else if (st == detail::process_status::waiting) {
         b.state = "waiting";
         const char* what = p->wait_what.load(std::memory_order_relaxed);
@@ -149,7 +150,8 @@ inline std::string runtime::blockers_text() {
 inline void runtime::watchdog_loop() {
   using namespace std::chrono;
   const milliseconds threshold = options_.watchdog_threshold;
-  const milliseconds tick = std::clamp<milliseconds>(threshold / 4, milliseconds(1), milliseconds(50));
+  const milliseconds tick =
+      std::clamp<milliseconds>(threshold / 4, milliseconds(1), milliseconds(50));
   std::unique_lock lock(watch_mutex_);
   while (!watch_cv_.wait_for(lock, tick, [&] { return watch_stop_; })) {
     const auto now = steady_clock::now();
