@@ -230,6 +230,11 @@ struct process {
   std::unique_ptr<foreign_waiter> waiter; // set for a scoped_process
 
   closable_inbox<envelope> inbox;
+  // The mailbox limit (0: none) and its otpp::overflow_policy, set before
+  // the process can be sent to; in the inbox's cache line, which a sender
+  // writes anyway.
+  std::size_t mailbox_limit = 0;
+  std::uint8_t overflow = 0;
   mailbox_queue box;
   envelope* mark_node = nullptr; // receive mark (see receive.hpp)
   std::uint64_t mark_id = 0;
@@ -254,12 +259,10 @@ struct process {
   std::atomic<const char*> wait_what{nullptr};
   std::atomic<std::uint64_t> wait_whom{0};
   std::atomic<bool> wait_timed{false};
-  // A bounded mailbox (spawn_options::mailbox_limit; 0: none). `limit` and
-  // `policy` are set before the process can be sent to. `queued` counts the
+  // A bounded mailbox (spawn_options::mailbox_limit, next to the inbox:
+  // every send reads it). `queued` counts the
   // counted messages (counted_flag) in the inbox and the mailbox: senders
   // add, the owner takes away as they leave the mailbox.
-  std::size_t mailbox_limit = 0;
-  std::uint8_t overflow = 0; // an otpp::overflow_policy
   std::atomic<std::size_t> queued{0};
   std::atomic<std::uint64_t> dropped{0};
   std::atomic<bool> overflowed{false}; // reported (once)
