@@ -202,6 +202,7 @@ TEST_CASE("status names a supervisor's behaviour and its spec's name, and suspen
   CHECK(s.pid == sup.pid());
   CHECK(s.behaviour == "supervisor");
   CHECK(s.name == "top");
+  CHECK(otpp::info(sup.pid()).label == "supervisor top"); // as shown by blocking reports
   CHECK_THAT(s.state, Catch::StartsWith("<") && Catch::Contains("supervisor_state"));
   CHECK(s.mailbox_length == 0);
   CHECK_FALSE(s.suspended);

@@ -67,8 +67,7 @@ TEST_CASE("a full mailbox applies its policy to new messages", "[mailbox_limit]"
   const auto e = GENERATE(
       expected{overflow_policy::drop_new, {0, 1, 2}, {R::ok, R::ok, R::ok, R::ok, R::ok}},
       expected{overflow_policy::drop_oldest, {2, 3, 4}, {R::ok, R::ok, R::ok, R::ok, R::ok}},
-      expected{
-          overflow_policy::reject, {0, 1, 2}, {R::ok, R::ok, R::ok, R::refused, R::refused}});
+      expected{overflow_policy::reject, {0, 1, 2}, {R::ok, R::ok, R::ok, R::refused, R::refused}});
   auto go = std::make_shared<std::atomic<bool>>(false);
   auto p = rt.spawn(collector(go, tp::self()), {.mailbox_limit = 3, .on_overflow = e.policy});
   std::vector<R> results;
@@ -86,9 +85,11 @@ TEST_CASE("overflow_policy::exit ends the receiver with mailbox_full, whatever i
   OTPP_TEST_RUNTIME({.schedulers = 1});
   otpp_test::report_guard quiet(otpp_test::quiet());
   auto go = std::make_shared<std::atomic<bool>>(false);
-  auto [p, mon] = rt.spawn_and_monitor(
-      collector(go, tp::self()),
-      {.monitor = false, .trap_exit = true, .mailbox_limit = 2, .on_overflow = overflow_policy::exit});
+  auto [p, mon] =
+      rt.spawn_and_monitor(collector(go, tp::self()), {.monitor = false,
+                                                       .trap_exit = true,
+                                                       .mailbox_limit = 2,
+                                                       .on_overflow = overflow_policy::exit});
   (void)mon;
   otpp::ref m = otpp::monitor(p);
   for (int i = 0; i < 4; ++i)
@@ -106,8 +107,7 @@ TEST_CASE("a call to a full mailbox fails at once with mailbox_full", "[mailbox_
   otpp_test::report_guard quiet(otpp_test::quiet());
   const auto policy =
       GENERATE(overflow_policy::drop_new, overflow_policy::reject, overflow_policy::exit);
-  auto p = rt.spawn([] { otpp_test::wait_forever(); },
-                    {.mailbox_limit = 1, .on_overflow = policy});
+  auto p = rt.spawn([] { otpp_test::wait_forever(); }, {.mailbox_limit = 1, .on_overflow = policy});
   otpp::send(p, 1);
   auto tag = otpp::send_request(p, 2);
   auto d = expect<otpp::down>();
@@ -160,8 +160,9 @@ TEST_CASE("signals, timer messages and replies reach a full mailbox, and count f
         auto e = otpp_test::expect<otpp::exit_message>();
         auto d = otpp_test::expect<otpp::down>();
         otpp_test::expect<tick>();
-        int answer = tp::receive(mark, otpp::when([tag](const otpp::reply<int>& r) { return r.tag == tag; },
-                                                  [](otpp::reply<int>& r) { return r.value; }));
+        int answer =
+            tp::receive(mark, otpp::when([tag](const otpp::reply<int>& r) { return r.tag == tag; },
+                                         [](otpp::reply<int>& r) { return r.value; }));
         if (e.from == linked && d.monitor == m && d.reason == exit_reason::killed() &&
             answer == 42 && tp::mailbox_length() == 1)
           otpp::send(test, all_arrived{});
@@ -187,20 +188,21 @@ TEST_CASE("the first overflow of a mailbox is reported once, naming the process"
   CHECK(r.kind == otpp::report_kind::mailbox_full);
   CHECK(r.from == p);
   CHECK_THAT(r.text, Catch::Contains("registered as \"bounded\"") &&
-                         Catch::Contains("2 messages, its limit") &&
-                         Catch::Contains("drop_new"));
+                         Catch::Contains("2 messages, its limit") && Catch::Contains("drop_new"));
   CHECK(nothing<otpp::report>());
   CHECK(otpp::info(p).dropped == 8);
 }
 
 TEST_CASE("received messages free their place in a bounded mailbox", "[mailbox_limit]") {
   OTPP_TEST_RUNTIME({.schedulers = 1});
-  auto p = rt.spawn([test = tp::self()] {
-    int sum = 0;
-    for (int i = 0; i < 100; ++i)
-      sum += tp::receive<int>();
-    otpp::send(test, sum);
-  }, {.mailbox_limit = 1, .on_overflow = overflow_policy::reject});
+  auto p = rt.spawn(
+      [test = tp::self()] {
+        int sum = 0;
+        for (int i = 0; i < 100; ++i)
+          sum += tp::receive<int>();
+        otpp::send(test, sum);
+      },
+      {.mailbox_limit = 1, .on_overflow = overflow_policy::reject});
   int refused = 0;
   for (int i = 1; i <= 100;) {
     if (otpp::send(p, i) == otpp::send_result::ok)

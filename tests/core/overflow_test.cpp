@@ -92,6 +92,7 @@ void overflow_in_process(otpp::runtime_options opts, bool big) {
         otpp::spawn(
             [big] {
               otpp::register_name("deep", otpp::this_process::self());
+              otpp::this_process::set_label("deep worker");
               if (big) {
                 (void)big_frame(64 * 1024);
                 otpp::this_process::yield(); // the canary is checked at this switch
@@ -114,7 +115,7 @@ TEST_CASE("a recursion past the stack's end hits its guard page and stops the pr
   death d = in_child([] { overflow_in_process({.schedulers = 1}, false); });
   CHECK(d.signal == SIGABRT);
   CHECK_THAT(d.err, Catch::Contains("otpp: stack overflow in process <0."));
-  CHECK_THAT(d.err, Catch::Contains("(registered as \"deep\")"));
+  CHECK_THAT(d.err, Catch::Contains("(registered as \"deep\") [deep worker]"));
   CHECK_THAT(d.err, Catch::Contains("guard page"));
   CHECK_THAT(d.err, Catch::Contains("its stack is 64 KiB"));
   CHECK_THAT(d.err, Catch::Contains("spawn_options::stack_size"));

@@ -103,8 +103,13 @@ public:
   enum class outcome : std::uint8_t { not_system, handled, stop };
 
   /// The name and behaviour shown by `status`.
+  /// Inside the process, it also becomes the process's label
+  /// ("server math", see `this_process::set_label`).
   sys_handler(std::string behaviour, std::string name)
-      : behaviour_(std::move(behaviour)), name_(std::move(name)) {}
+      : behaviour_(std::move(behaviour)), name_(std::move(name)) {
+    if (this_process::is_process())
+      this_process::set_label(name_.empty() ? behaviour_ : fmt::format("{} {}", behaviour_, name_));
+  }
 
   bool tracing() const noexcept { return tracing_; }
   bool suspended() const noexcept { return suspended_; }

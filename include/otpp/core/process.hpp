@@ -113,6 +113,7 @@ struct process_info {
   std::vector<pid> monitors;     ///< processes it monitors
   std::vector<pid> monitored_by; ///< processes monitoring it
   std::string registered_name;
+  std::string label; ///< see `this_process::set_label`
   std::uint64_t reductions = 0;
   std::optional<unsigned> scheduler; ///< empty for a scoped_process
   bool trap_exit = false;
@@ -167,6 +168,7 @@ inline process_info info(const pid& p) {
   for (auto& m : proc.monitored_by)
     out.monitored_by.emplace_back(m.other);
   out.registered_name = proc.name;
+  out.label = proc.label;
   return out;
 }
 
@@ -263,6 +265,19 @@ inline bool catch_exit(const process_exit& e) {
 inline bool trap_exit(bool on) {
   return detail::self_or_throw("otpp::this_process::trap_exit")
       .trap_exit.exchange(on, std::memory_order_relaxed);
+}
+
+/// Give the calling process a label: what it is, for people ("server
+/// math_server", "pool worker 3"). Stack-overflow messages, watchdog and
+/// blocking reports and `info().label` show it; behaviours set theirs
+/// ("server <name>", "supervisor <name>"). Not a registered name: it need
+/// not be unique and nothing finds the process by it.
+/// @par OTP
+/// `proc_lib:set_label/1` (OTP 27).
+inline void set_label(std::string label) {
+  detail::process& p = detail::self_or_throw("otpp::this_process::set_label");
+  std::lock_guard lock(p.meta);
+  p.label = std::move(label);
 }
 
 /// Whether the calling process traps exits.

@@ -73,7 +73,8 @@ struct runtime_options {
 /// keeps it alive right now.
 struct blocking_process {
   otpp::pid pid;
-  std::string name; ///< its registered name, or empty
+  std::string name;  ///< its registered name, or empty
+  std::string label; ///< its label (`this_process::set_label`), or empty
   unsigned scheduler = 0;
   /// "running" (its scheduler thread is in it now), "ready" (queued to run,
   /// or a scoped_process's thread) or "waiting" (blocked in a receive).

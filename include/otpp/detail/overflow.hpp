@@ -130,6 +130,11 @@ private:
     t.add(p.name.c_str());
     t.add("\")");
   }
+  if (!p.label.empty()) { // only the faulting process sets it
+    t.add(" [");
+    t.add(p.label.c_str());
+    t.add("]");
+  }
   t.add(" ");
   t.add(how);
   t.add("; its stack is ");

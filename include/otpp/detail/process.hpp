@@ -288,6 +288,7 @@ struct process {
   std::vector<monitor_entry> monitors;     // processes this one monitors
   std::vector<monitor_entry> monitored_by; // processes monitoring this one
   std::string name;
+  std::string label;              // this_process::set_label ("server math"): reports, overflow
   std::atomic<bool> named{false}; // set before a registration checks liveness
 
   bool is_foreign() const noexcept { return sched == nullptr; }

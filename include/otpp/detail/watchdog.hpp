@@ -68,8 +68,13 @@ inline void install_park_handler() {
   });
 }
 
-inline std::string pid_and_name(const pid& p, const std::string& name) {
-  return name.empty() ? fmt::format("{}", p) : fmt::format("{} (registered as \"{}\")", p, name);
+inline std::string pid_and_name(const pid& p, const std::string& name, const std::string& label) {
+  std::string out = fmt::format("{}", p);
+  if (!name.empty())
+    out += fmt::format(" (registered as \"{}\")", name);
+  if (!label.empty())
+    out += fmt::format(" [{}]", label);
+  return out;
 }
 
 } // namespace otpp::detail
@@ -81,8 +86,8 @@ namespace otpp {
 inline std::string format_blockers(const std::vector<blocking_process>& all) {
   std::string out;
   for (const auto& b : all) {
-    out += fmt::format("{} on scheduler {}: {}", detail::pid_and_name(b.pid, b.name), b.scheduler,
-                       b.state);
+    out += fmt::format("{} on scheduler {}: {}", detail::pid_and_name(b.pid, b.name, b.label),
+                       b.scheduler, b.state);
     if (b.state == "waiting") {
       out += fmt::format(" in {}", b.waits_on);
       if (b.waits_for != 0)
@@ -117,6 +122,7 @@ inline std::vector<blocking_process> runtime::blockers() {
       {
         std::lock_guard lock(p->meta);
         b.name = p->name;
+        b.label = p->label;
       }
       const auto st = p->status.load(std::memory_order_relaxed);
       if (p == running || st == detail::process_status::running) {
@@ -170,10 +176,11 @@ inline void runtime::watchdog_loop() {
       detail::process_ref alive = s.find_live(p);
       if (!alive || s.running() != p || s.resumes() != r)
         continue; // it ended or switched meanwhile
-      std::string name;
+      std::string name, label;
       {
         std::lock_guard meta(alive->meta);
         name = alive->name;
+        label = alive->label;
       }
       const pid who{std::move(alive)};
       const auto ms = duration_cast<milliseconds>(now - w.since).count();
@@ -184,7 +191,7 @@ inline void runtime::watchdog_loop() {
                               "Long computations should call this_process::yield() now and then; "
                               "blocking calls belong on a thread of their own (threshold: "
                               "runtime_options::watchdog_threshold, {} ms)",
-                              detail::pid_and_name(who, name), ms, i, threshold.count()));
+                              detail::pid_and_name(who, name, label), ms, i, threshold.count()));
       lock.lock();
     }
   }
