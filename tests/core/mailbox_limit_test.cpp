@@ -195,6 +195,7 @@ TEST_CASE("the first overflow of a mailbox is reported once, naming the process"
 
 TEST_CASE("received messages free their place in a bounded mailbox", "[mailbox_limit]") {
   OTPP_TEST_RUNTIME({.schedulers = 1});
+  otpp_test::report_guard quiet(otpp_test::quiet());
   auto p = rt.spawn(
       [test = tp::self()] {
         int sum = 0;

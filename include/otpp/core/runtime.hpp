@@ -205,8 +205,10 @@ public:
     return spawn_and_monitor(std::forward<F>(f), opts).pid;
   }
 
-  /// Wait until every process has ended; returns 0. Blocks the calling OS
-  /// thread; call it from outside the runtime's processes.
+  /// Wait until every process has ended; returns 0. After `shutdown()` it
+  /// waits at most `runtime_options::shutdown_timeout`, then reports and
+  /// abandons what is left and returns 1. Blocks the calling OS thread;
+  /// call it from outside the runtime's processes.
   int run();
 
   /// Send every process an untrappable exit signal with reason `shutdown`
