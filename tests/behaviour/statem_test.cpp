@@ -129,20 +129,22 @@ TEST_CASE("statem: postponed events are retried oldest first, only when the stat
           "[statem]") {
   const unsigned n = GENERATE(1u, 2u);
   OTPP_TEST_RUNTIME({.schedulers = n});
-  auto def = otpp::statem<rec_data, a_state, b_state>()
-                 .postpone<a_state, int>()
-                 .on<a_state>([](a_state&, rec_data& d, stay) {
-                   d.log.push_back("stay");
-                   return sm::keep_state();
-                 })
-                 .on<a_state>([](a_state&, rec_data& d, again) {
-                   d.log.push_back("repeat");
-                   return sm::repeat_state();
-                 })
-                 .on<a_state>([](a_state&, rec_data&, go_b) { return sm::next_state(b_state{}); })
-                 .on<b_state>([](b_state&, rec_data& d, int i) { d.log.push_back(std::to_string(i)); })
-                 .on_any_state([](std::variant<a_state, b_state>&, rec_data& d,
-                                  sm::call_of<dump> q) { return sm::reply(q, d.log); });
+  auto def =
+      otpp::statem<rec_data, a_state, b_state>()
+          .postpone<a_state, int>()
+          .on<a_state>([](a_state&, rec_data& d, stay) {
+            d.log.push_back("stay");
+            return sm::keep_state();
+          })
+          .on<a_state>([](a_state&, rec_data& d, again) {
+            d.log.push_back("repeat");
+            return sm::repeat_state();
+          })
+          .on<a_state>([](a_state&, rec_data&, go_b) { return sm::next_state(b_state{}); })
+          .on<b_state>([](b_state&, rec_data& d, int i) { d.log.push_back(std::to_string(i)); })
+          .on_any_state([](std::variant<a_state, b_state>&, rec_data& d, sm::call_of<dump> q) {
+            return sm::reply(q, d.log);
+          });
   auto h = otpp::start(def, rec_data{tp::self(), {}});
   otpp::cast(h, 1);
   otpp::cast(h, 2);
@@ -206,11 +208,11 @@ TEST_CASE("statem: enter calls run on the initial state, on a change and on repe
                  .on_any_state([](std::variant<a_state, b_state>&, rec_data& d,
                                   sm::call_of<dump> q) { return sm::reply(q, d.log); });
   auto h = otpp::start(def, rec_data{tp::self(), {}});
-  otpp::cast(h, stay{});   // no enter
-  otpp::cast(h, go_b{});   // A->B
-  otpp::cast(h, go_b{});   // the same state: no change, no enter
-  otpp::cast(h, again{});  // repeat: B->B
-  otpp::cast(h, go_a{});   // B->A
+  otpp::cast(h, stay{});  // no enter
+  otpp::cast(h, go_b{});  // A->B
+  otpp::cast(h, go_b{});  // the same state: no change, no enter
+  otpp::cast(h, again{}); // repeat: B->B
+  otpp::cast(h, go_a{});  // B->A
   CHECK(otpp::call(h, dump{}) == std::vector<std::string>{"A->A", "A->B", "B->B", "B->A"});
 }
 
@@ -350,9 +352,8 @@ TEST_CASE("statem: a zero timeout comes after the queued events, before new mess
                  .on<a_state>([](a_state&, rec_data& d, sm::internal_of<int>) {
                    d.log.push_back("internal");
                  })
-                 .on<a_state>([](a_state&, rec_data& d, sm::timeout_of<tmo>) {
-                   d.log.push_back("timeout");
-                 })
+                 .on<a_state>(
+                     [](a_state&, rec_data& d, sm::timeout_of<tmo>) { d.log.push_back("timeout"); })
                  .on<a_state>([](a_state&, rec_data& d, int) { d.log.push_back("cast"); })
                  .on<a_state>([](a_state&, rec_data& d, sm::call_of<dump> q) {
                    return sm::reply(q, d.log);
@@ -368,18 +369,18 @@ TEST_CASE("statem: a state timeout set in init is cancelled by a transition from
           "[statem][timeout]") {
   OTPP_TEST_RUNTIME({.schedulers = 1});
   struct move_on {};
-  auto def = otpp::statem<rec_data, a_state, b_state>()
-                 .on_init([](rec_data&) {
-                   return sm::init_ok(a_state{}, sm::state_timeout(50ms, tmo{1}),
-                                      sm::next_event(move_on{}));
-                 })
-                 .on<a_state>([](a_state&, rec_data&, sm::internal_of<move_on>) {
-                   return sm::next_state(b_state{});
-                 })
-                 .on_any_state([](std::variant<a_state, b_state>&, rec_data& d,
-                                  sm::timeout_of<tmo> t) {
-                   otpp::send(d.test, fired{t.value.id, t.kind, "", ""});
-                 });
+  auto def =
+      otpp::statem<rec_data, a_state, b_state>()
+          .on_init([](rec_data&) {
+            return sm::init_ok(a_state{}, sm::state_timeout(50ms, tmo{1}),
+                               sm::next_event(move_on{}));
+          })
+          .on<a_state>([](a_state&, rec_data&, sm::internal_of<move_on>) {
+            return sm::next_state(b_state{});
+          })
+          .on_any_state([](std::variant<a_state, b_state>&, rec_data& d, sm::timeout_of<tmo> t) {
+            otpp::send(d.test, fired{t.value.id, t.kind, "", ""});
+          });
   auto h = otpp::start(def, rec_data{tp::self(), {}});
   CHECK(nothing<fired>(200ms));
   CHECK(otpp::get_state(h).state.index() == 1);
@@ -485,7 +486,8 @@ TEST_CASE("statem: info messages, init_stop and init_ignore", "[statem]") {
   auto r = otpp::try_start(failing, rec_data{});
   REQUIRE_FALSE(r.ok());
   CHECK(r.error() == exit_reason::user("no"));
-  auto ignoring = otpp::statem<rec_data, a_state>().on_init([](rec_data&) { return sm::init_ignore(); });
+  auto ignoring =
+      otpp::statem<rec_data, a_state>().on_init([](rec_data&) { return sm::init_ignore(); });
   CHECK(otpp::try_start(ignoring, rec_data{}).errc() == otpp::start_errc::ignored);
 }
 

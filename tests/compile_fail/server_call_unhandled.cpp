@@ -1,4 +1,4 @@
-// expect: otpp::call: the server definition has no call handler
+// expect: otpp::call: the definition has no call handler
 // Misuse: calling a typed server with a message type its definition has no
 // on_call handler for; add one, or call a plain pid with call<Reply>(pid, msg).
 #include <otpp/behaviour/server.hpp>

@@ -1,4 +1,4 @@
-// expect: otpp::cast: the server definition has no cast handler
+// expect: otpp::cast: the definition has no cast handler
 // Misuse: casting a typed server a message type its definition has no
 // on_cast handler for (a call handler for the type does not count).
 #include <otpp/behaviour/server.hpp>

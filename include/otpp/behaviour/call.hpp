@@ -113,8 +113,8 @@ auto call(const T& target, M&& msg, duration timeout = default_call_timeout) {
   using Reply = detail::reply_type_t<R, T, M>;
   if constexpr (!detail::call_allowed<R, T, M>()) {
     static_assert(detail::always_false<M>,
-                  "otpp::call: the server definition has no call handler (on_call) for this "
-                  "message type");
+                  "otpp::call: the definition has no call handler for this message "
+                  "type (a server's on_call, a state machine's call_of<M> handler)");
   } else if constexpr (std::is_same_v<Reply, detail::no_reply_type_named>) {
     static_assert(detail::always_false<M>,
                   "otpp::call(pid, msg): name the reply type, call<Reply>(pid, msg), or call "
@@ -137,8 +137,8 @@ auto try_call(const T& target, M&& msg, duration timeout = default_call_timeout)
   using Reply = detail::reply_type_t<R, T, M>;
   if constexpr (!detail::call_allowed<R, T, M>()) {
     static_assert(detail::always_false<M>,
-                  "otpp::try_call: the server definition has no call handler (on_call) for this "
-                  "message type");
+                  "otpp::try_call: the definition has no call handler for this message "
+                  "type (a server's on_call, a state machine's call_of<M> handler)");
   } else if constexpr (std::is_same_v<Reply, detail::no_reply_type_named>) {
     static_assert(detail::always_false<M>,
                   "otpp::try_call(pid, msg): name the reply type, try_call<Reply>(pid, msg), or "
@@ -158,8 +158,8 @@ auto call_async(const T& target, M&& msg) {
   using Reply = detail::reply_type_t<R, T, M>;
   if constexpr (!detail::call_allowed<R, T, M>()) {
     static_assert(detail::always_false<M>,
-                  "otpp::call_async: the server definition has no call handler (on_call) for "
-                  "this message type");
+                  "otpp::call_async: the definition has no call handler for this message type "
+                  "(a server's on_call, a state machine's call_of<M> handler)");
   } else if constexpr (std::is_same_v<Reply, detail::no_reply_type_named>) {
     static_assert(detail::always_false<M>,
                   "otpp::call_async(pid, msg): name the reply type, call_async<Reply>(pid, msg), "
@@ -182,8 +182,8 @@ template <process_target T, class M> void cast(const T& target, M&& msg) {
   using U = std::decay_t<M>;
   if constexpr (!detail::cast_allowed<T, U>()) {
     static_assert(detail::always_false<U>,
-                  "otpp::cast: the server definition has no cast handler (on_cast) for this "
-                  "message type");
+                  "otpp::cast: the definition has no cast handler for this message type (a "
+                  "server's on_cast, a state machine's handler taking M)");
   } else {
     send(pid(detail::target_of<T>::resolve(target)), cast_message<U>{std::forward<M>(msg)});
   }

@@ -10,12 +10,14 @@
 #include <otpp/behaviour/statem_events.hpp>
 #include <otpp/core/duration.hpp>
 #include <otpp/core/exit_reason.hpp>
+#include <otpp/core/message.hpp>
 #include <otpp/core/pid.hpp>
+
+#include <boost/container/small_vector.hpp>
 
 #include <any>
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,18 +40,26 @@ struct action_data {
     hibernate
   };
   kind k = kind::reply;
-  std::function<void()> send; // reply
-  std::any value;             // next_event / timeout message
+  reply_to to;                                        // reply: where
+  void (*send)(const reply_to&, std::any&) = nullptr; // reply: sends `value` to `to`
+  std::any value;                                     // reply / next_event / timeout message
   std::string_view type_name;
   timeout_kind tk = timeout_kind::event;
   std::string name;
   duration after{};
   std::optional<std::chrono::steady_clock::time_point> at;
 };
+// The actions of one result: two fit without an allocation.
+using action_list = boost::container::small_vector<action_data, 2>;
+
+inline void run_reply(action_data& a) {
+  a.send(a.to, a.value);
+}
+
 template <class M> action_data timer(timeout_kind k, std::string name, duration t, M m) {
-  otpp::detail::check_timeout(t, k == timeout_kind::state ? "otpp::sm::state_timeout"
-                                  : k == timeout_kind::event ? "otpp::sm::event_timeout"
-                                                             : "otpp::sm::generic_timeout");
+  otpp::detail::check_timeout(t, k == timeout_kind::state   ? "otpp::sm::state_timeout"
+                                 : k == timeout_kind::event ? "otpp::sm::event_timeout"
+                                                            : "otpp::sm::generic_timeout");
   action_data a;
   a.k = action_data::kind::set_timeout;
   a.tk = k;
@@ -96,7 +106,11 @@ private:
 template <class R, class V> enter_action reply(const call_ref<R>& to, V&& v) {
   detail::action_data a;
   a.k = detail::action_data::kind::reply;
-  a.send = [to, v = R(std::forward<V>(v))]() mutable { to.reply(std::move(v)); };
+  a.to = to.address();
+  a.value = std::any(R(std::forward<V>(v)));
+  a.send = [](const reply_to& t, std::any& value) {
+    call_ref<R>(t).reply(std::move(*std::any_cast<R>(&value)));
+  };
   return enter_action(std::move(a));
 }
 /// Reply `v` to call `q` (also several replies in one result).
@@ -109,7 +123,8 @@ template <class Q, class R, class V> enter_action reply(const call_of<Q, R>& q, 
 template <class Q> enter_action reply(const call_of<Q, void>& q) {
   detail::action_data a;
   a.k = detail::action_data::kind::reply;
-  a.send = [to = q.from] { to.reply(); };
+  a.to = q.from.address();
+  a.send = [](const reply_to& t, std::any&) { call_ref<void>(t).reply(); };
   return enter_action(std::move(a));
 }
 
@@ -193,7 +208,8 @@ inline enter_action cancel_timeout(std::string name) {
 /// @par OTP
 /// `{{timeout, Name}, update, M}`.
 template <class M> enter_action update_timeout(std::string name, M m) {
-  detail::action_data a = detail::timer(timeout_kind::generic, std::move(name), duration(), std::move(m));
+  detail::action_data a =
+      detail::timer(timeout_kind::generic, std::move(name), duration(), std::move(m));
   a.k = detail::action_data::kind::update_timeout;
   return enter_action(std::move(a));
 }
@@ -218,8 +234,8 @@ inline enter_action hibernate() {
 
 namespace detail {
 enum class step : std::uint8_t { keep, repeat, next, stop };
-template <class... A> std::vector<action_data> collect(A&&... a) {
-  std::vector<action_data> out;
+template <class... A> action_list collect(A&&... a) {
+  action_list out;
   out.reserve(sizeof...(A));
   (out.push_back(std::move(action(std::forward<A>(a)).data())), ...);
   return out;
@@ -228,23 +244,23 @@ template <class... A> std::vector<action_data> collect(A&&... a) {
 
 /// Stay in the current state (no enter call); then apply the actions.
 struct keep_state_t {
-  std::vector<detail::action_data> actions;
+  detail::action_list actions;
 };
 /// Stay in the current state, run its enter call again and retry postponed
 /// events as after a change; then apply the actions.
 struct repeat_state_t {
-  std::vector<detail::action_data> actions;
+  detail::action_list actions;
 };
 /// Go to state `S` (a value of one of the machine's state types).
 template <class S> struct next_state_t {
   S state;
-  std::vector<detail::action_data> actions;
+  detail::action_list actions;
 };
 /// Stop: the replies among the actions are sent, terminate runs, the machine
 /// ends with `reason`.
 struct stop_t {
   exit_reason reason;
-  std::vector<detail::action_data> actions;
+  detail::action_list actions;
 };
 
 /// @par OTP `{keep_state_and_data, Actions}`.
@@ -271,12 +287,12 @@ template <class... A> stop_t stop(exit_reason reason = exit_reason::normal(), A&
 /// any other state does not compile.
 template <class... Targets> class next {
 public:
-  next(keep_state_t k) : step_(detail::step::keep), actions_(std::move(k.actions)) {} // NOLINT
+  next(keep_state_t k) : step_(detail::step::keep), actions_(std::move(k.actions)) {}     // NOLINT
   next(repeat_state_t r) : step_(detail::step::repeat), actions_(std::move(r.actions)) {} // NOLINT
-  next(stop_t s) // NOLINT
+  next(stop_t s)                                                                          // NOLINT
       : step_(detail::step::stop), actions_(std::move(s.actions)), reason_(std::move(s.reason)) {}
   next(action a) : step_(detail::step::keep) { actions_.push_back(std::move(a.data())); } // NOLINT
-  next(enter_action a) : step_(detail::step::keep) { // NOLINT
+  next(enter_action a) : step_(detail::step::keep) {                                      // NOLINT
     actions_.push_back(std::move(a.data()));
   }
   template <class S>
@@ -289,14 +305,14 @@ public:
 
   /// @cond internal
   detail::step which() const noexcept { return step_; }
-  std::vector<detail::action_data>& actions() noexcept { return actions_; }
+  detail::action_list& actions() noexcept { return actions_; }
   std::any& target() noexcept { return target_; }
   exit_reason& reason() noexcept { return reason_; }
   /// @endcond
 
 private:
   detail::step step_;
-  std::vector<detail::action_data> actions_;
+  detail::action_list actions_;
   std::any target_;
   exit_reason reason_;
 };
@@ -310,15 +326,15 @@ public:
   enter_result() = default;
   enter_result(enter_action a) { actions_.push_back(std::move(a.data())); } // NOLINT
   template <class... A>
-  requires(sizeof...(A) > 1 && (std::is_convertible_v<A, enter_action> && ...))
-  explicit enter_result(A&&... a) {
+  requires(sizeof...(A) > 1 &&
+           (std::is_convertible_v<A, enter_action> && ...)) explicit enter_result(A&&... a) {
     (actions_.push_back(std::move(enter_action(std::forward<A>(a)).data())), ...);
   }
   /// @cond internal
-  std::vector<detail::action_data>& actions() noexcept { return actions_; }
+  detail::action_list& actions() noexcept { return actions_; }
   /// @endcond
 private:
-  std::vector<detail::action_data> actions_;
+  detail::action_list actions_;
 };
 
 } // namespace otpp::sm

@@ -66,6 +66,8 @@ struct event {
   std::string name;
   std::string_view kind_name() const {
     constexpr std::string_view names[] = {"call", "cast", "info", "internal", "timeout"};
+    if (k == kind::info && type_name.find("otpp::cast_message<") != std::string_view::npos)
+      return "cast"; // (for reports only)
     return names[static_cast<int>(k)];
   }
 };
@@ -73,7 +75,7 @@ struct event {
 // What a handler decided, type-erased; `target` holds the new state.
 template <class V> struct outcome {
   step which = step::keep;
-  std::vector<action_data> actions;
+  action_list actions;
   std::optional<V> target;
   exit_reason reason;
 };
@@ -114,7 +116,7 @@ template <class M> decltype(auto) take(M& m) {
 template <class E> std::optional<E> as_param(event& e) {
   using T = event_traits<E>;
   using M = typename T::message;
-  if (e.k != T::kind)
+  if (e.k != T::kind && !(T::kind == event::kind::cast && e.k == event::kind::info))
     return std::nullopt;
   if constexpr (T::kind == event::kind::call) {
     if (auto* r = e.msg.get_if<request<M>>())
@@ -138,7 +140,7 @@ template <class E> std::optional<E> as_param(event& e) {
 template <class E> bool matches(const event& e) {
   using T = event_traits<E>;
   using M = typename T::message;
-  if (e.k != T::kind)
+  if (e.k != T::kind && !(T::kind == event::kind::cast && e.k == event::kind::info))
     return false;
   if constexpr (T::kind == event::kind::call)
     return e.msg.is<request<M>>();
@@ -155,9 +157,7 @@ template <class... Ts> struct is_next<next<Ts...>> : std::true_type {
   template <class... States> static constexpr bool within = (one_of<Ts, States...> && ...);
 };
 template <class T> struct is_next_state : std::false_type {};
-template <class S> struct is_next_state<next_state_t<S>> : std::true_type {
-  using state = S;
-};
+template <class S> struct is_next_state<next_state_t<S>> : std::true_type { using state = S; };
 
 template <class V, class S, class... Rest> V any_to_state_impl(std::any& a) {
   if (auto* s = std::any_cast<S>(&a))
@@ -236,12 +236,13 @@ template <class V, class D> struct tables {
 };
 
 template <class T, class S> inline constexpr std::size_t index_in = 0;
-template <class T, class... S> inline constexpr std::size_t index_in<T, std::variant<S...>> =
-    [] {
-      std::size_t i = 0;
-      ((std::is_same_v<T, S> ? false : (++i, true)) && ...);
-      return i;
-    }();
+template <class T, class... S>
+inline constexpr std::size_t index_in<T, std::variant<S...>> = [] {
+  std::size_t i = 0;
+  bool found = false;
+  ((found = found || std::is_same_v<T, S>, i += found ? 0 : 1), ...);
+  return i;
+}();
 
 template <class E> struct call_reply { using type = void; };
 template <class Q, class R> struct call_reply<call_of<Q, R>> { using type = R; };
@@ -278,8 +279,7 @@ public:
 
   /// The protocol (see `otpp::protocol`): casts and calls some handler takes.
   template <class M> static constexpr bool handles_cast = detail::one_of<M, Events...>;
-  template <class M>
-  static constexpr bool handles_call = (detail::is_call_for<M, Events> || ...);
+  template <class M> static constexpr bool handles_call = (detail::is_call_for<M, Events> || ...);
   template <class M>
   using call_reply_t = typename decltype(detail::reply_of_call<M, Events..., void>())::type;
 
@@ -298,12 +298,14 @@ public:
     static_assert(sig::valid && std::tuple_size_v<typename sig::args> == 3,
                   "otpp::statem: on<S>(fn): fn must be callable as fn(S&, Data&, Event)");
     using E = std::decay_t<std::tuple_element_t<2, typename sig::args>>;
+    static_assert(std::is_invocable_v<F&, S&, Data&, E>,
+                  "otpp::statem: on<S>(fn): fn must be callable as fn(S&, Data&, Event)");
     using R = typename sig::result;
     detail::check_result<R, States...>();
-    add<E>(detail::index_in<S, state_variant>, [fn = std::move(fn)](state_variant& v, Data& d,
-                                                                    E ev) mutable {
-      return call_handler(fn, std::get<S>(v), d, std::move(ev));
-    });
+    add<E>(detail::index_in<S, state_variant>,
+           [fn = std::move(fn)](state_variant& v, Data& d, E ev) mutable {
+             return call_handler(fn, std::get<S>(v), d, std::move(ev));
+           });
     return std::move(*this).template with_event<E>();
   }
 
@@ -319,6 +321,10 @@ public:
                   "otpp::statem: on_any_state(fn): fn must be callable as "
                   "fn(std::variant<States...>&, Data&, Event)");
     using E = std::decay_t<std::tuple_element_t<2, typename sig::args>>;
+    static_assert(std::is_invocable_v<F&, state_variant&, Data&, E>,
+                  "otpp::statem: on_any_state(fn): fn's first parameter must be the machine's "
+                  "std::variant<States...>& (the states in the order statem<Data, States...> "
+                  "names them) and its second Data&");
     using R = typename sig::result;
     detail::check_result<R, States...>();
     add<E>(npos, [fn = std::move(fn)](state_variant& v, Data& d, E ev) mutable {
@@ -439,7 +445,8 @@ private:
   template <class E, class Run> void add(std::size_t state, Run run) {
     own();
     t_->handlers.push_back(typename tables::handler{
-        state, detail::event_traits<E>::kind, [](const detail::event& e) { return detail::matches<E>(e); },
+        state, detail::event_traits<E>::kind,
+        [](const detail::event& e) { return detail::matches<E>(e); },
         [run = std::move(run)](state_variant& v, Data& d, detail::event& e) mutable {
           return run(v, d, std::move(*detail::as_param<E>(e)));
         }});
@@ -473,17 +480,19 @@ public:
     static_assert(detail::one_of<S, States...>,
                   "otpp::sm::init_ok: the initial state is not one of the machine's states");
   }
-  init_result(stop_t s) : kind_(s.reason.is_normal() ? kind::ignore : kind::stop), reason_(std::move(s.reason)) {} // NOLINT
+  init_result(stop_t s)
+      : kind_(s.reason.is_normal() ? kind::ignore : kind::stop), reason_(std::move(s.reason)) {
+  } // NOLINT
 
   kind which() const noexcept { return kind_; }
   std::optional<std::variant<States...>>& state() noexcept { return state_; }
-  std::vector<detail::action_data>& actions() noexcept { return actions_; }
+  detail::action_list& actions() noexcept { return actions_; }
   const exit_reason& reason() const noexcept { return reason_; }
 
 private:
   kind kind_;
   std::optional<std::variant<States...>> state_;
-  std::vector<detail::action_data> actions_;
+  detail::action_list actions_;
   exit_reason reason_;
 };
 
@@ -524,7 +533,8 @@ concept statem_definition_type = is_statem_definition<std::decay_t<T>>;
 
 } // namespace otpp
 
-template <class D, class... S> struct fmt::formatter<otpp::sm::snapshot<D, S...>> : fmt::formatter<std::string_view> {
+template <class D, class... S>
+struct fmt::formatter<otpp::sm::snapshot<D, S...>> : fmt::formatter<std::string_view> {
   template <class Ctx> auto format(const otpp::sm::snapshot<D, S...>& s, Ctx& ctx) const {
     std::string text = fmt::format("state {}", s.state_name());
     if constexpr (fmt::is_formattable<D>::value)

@@ -36,16 +36,12 @@ template <class Q, class R = typename detail::default_reply<Q>::type> struct cal
 /// `cast`), a `down` or an `exit_message`.
 /// @par OTP
 /// `info` events.
-template <class M> struct info_of {
-  M value;
-};
+template <class M> struct info_of { M value; };
 
 /// An inserted event (`sm::next_event(m)`): handled before anything queued.
 /// @par OTP
 /// `internal` events.
-template <class M> struct internal_of {
-  M value;
-};
+template <class M> struct internal_of { M value; };
 
 /// Which timer a timeout event comes from.
 enum class timeout_kind : std::uint8_t {

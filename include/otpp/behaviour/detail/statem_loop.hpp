@@ -64,7 +64,7 @@ public:
 
   template <class... Args> void run(init_context& ctx, Args&... args) {
     std::optional<exit_reason> crash;
-    std::vector<action_data> first;
+    action_list first;
     try {
       st_.emplace(snap{V{}, D(std::move(args)...)});
       if (t_.init) {
@@ -93,7 +93,7 @@ public:
 private:
   using init_result_of = typename Def::init_type;
 
-  [[noreturn]] void loop(std::vector<action_data> first) {
+  [[noreturn]] void loop(action_list first) {
     exit_reason crash;
     try {
       // The initial state's enter call, then init's actions.
@@ -154,20 +154,14 @@ private:
       }
       if (auto* x = m.get_if<exit_message>(); x != nullptr && parent_ && x->from == parent_)
         stop_with(x->reason);
+      // A message from the mailbox is a call or not; cast and info
+      // handlers tell casts from other messages by type (see handle).
       event e;
       e.type_name = m.type_name();
-      if (m.requester() != nullptr)
-        e.k = event::kind::call;
-      else if (is_cast(m))
-        e.k = event::kind::cast;
-      else
-        e.k = event::kind::info;
+      e.k = m.requester() != nullptr ? event::kind::call : event::kind::info;
       e.msg = std::move(m);
       return e;
     }
-  }
-  static bool is_cast(const any_message& m) {
-    return m.type_name().find("otpp::cast_message<") != std::string_view::npos;
   }
 
   std::optional<clock::time_point> earliest() const {
@@ -216,7 +210,7 @@ private:
     event_timer_.reset(); // any event cancels the event timeout
     const std::size_t here = st_->state.index();
     for (const auto& h : t_.handlers) {
-      if ((h.state != Def::npos && h.state != here) || h.kind != e.k || !h.accepts(e))
+      if ((h.state != Def::npos && h.state != here) || !same_kind(h.kind, e.k) || !h.accepts(e))
         continue;
       outcome<V> o = h.run(st_->state, st_->data, e);
       transition(e, std::move(o));
@@ -225,15 +219,20 @@ private:
     unhandled(e);
   }
 
+  static bool same_kind(event::kind handler, event::kind ev) noexcept {
+    return handler == ev || (handler == event::kind::cast && ev == event::kind::info);
+  }
+
   void transition(event& e, outcome<V> o) {
     std::optional<V> old; // for the enter call, after a change or a repeat
     if (o.which == step::next || o.which == step::repeat)
       old = st_->state;
     if (o.which == step::stop) {
-      trace(e, fmt::format("stop {}", o.reason));
+      if (sys_.tracing())
+        trace(e, fmt::format("stop {}", o.reason));
       for (auto& a : o.actions)
         if (a.k == action_data::kind::reply)
-          a.send(); // OTP: the replies, then terminate
+          run_reply(a); // OTP: the replies, then terminate
       stop_with(std::move(o.reason));
     }
     bool changed = false;
@@ -241,9 +240,10 @@ private:
       changed = !same_state(*old, *o.target);
       st_->state = std::move(*o.target);
     }
-    trace(e, o.which == step::next   ? fmt::format("next {}", st_->state_name())
-             : o.which == step::repeat ? std::string("repeat")
-                                       : std::string("keep"));
+    if (sys_.tracing())
+      trace(e, o.which == step::next     ? fmt::format("next {}", st_->state_name())
+               : o.which == step::repeat ? std::string("repeat")
+                                         : std::string("keep"));
     if (changed)
       state_timer_.reset(); // a change of state cancels the state timeout
     std::deque<event> inserted;
@@ -301,12 +301,12 @@ private:
   }
 
   // Apply the actions in order; true if the event is postponed.
-  bool apply_actions(std::vector<action_data>& actions, std::deque<event>* inserted) {
+  bool apply_actions(action_list& actions, std::deque<event>* inserted) {
     bool postponed = false;
     for (auto& a : actions) {
       switch (a.k) {
       case action_data::kind::reply:
-        a.send();
+        run_reply(a);
         break;
       case action_data::kind::postpone:
         postponed = true;
@@ -346,8 +346,7 @@ private:
     timer t{a.at ? *a.at : deadline_from_now(a.after), std::move(a.value), a.type_name};
     // A zero state or generic timeout is queued at once, after what is
     // queued (OTP); it replaces a running one of the same kind and name.
-    if (!a.at && a.after.get() == duration::clock_duration::zero() &&
-        a.tk != timeout_kind::event) {
+    if (!a.at && a.after.get() == duration::clock_duration::zero() && a.tk != timeout_kind::event) {
       if (a.tk == timeout_kind::state)
         state_timer_.reset();
       else
@@ -396,8 +395,8 @@ private:
   void unhandled(event& e) {
     const unhandled_policy& p = t_.policy;
     trace(e, "unhandled");
-    const std::string what =
-        fmt::format("unhandled {} event {} in state {}", e.kind_name(), e.type_name, st_->state_name());
+    const std::string what = fmt::format("unhandled {} event {} in state {}", e.kind_name(),
+                                         e.type_name, st_->state_name());
     switch (p.which()) {
     case unhandled_policy::kind::terminate:
       stop_with(exit_reason::user(what));
