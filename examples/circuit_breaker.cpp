@@ -8,8 +8,8 @@
 // OTP idea: gen_statem with {state_timeout, Cooldown, try_again} in front of
 //           a gen_server (the "fuse" pattern).
 // Run:      build the `circuit_breaker` target and run it.
-#include <otpp/otpp.hpp>
 #include <otpp/behaviour/statem.hpp>
+#include <otpp/otpp.hpp>
 
 #include <fmt/format.h>
 
@@ -64,8 +64,7 @@ std::string forward(breaker_data& d, int n) {
 auto breaker() {
   return otpp::statem<breaker_data, closed, open_circuit, half_open>()
       .named("breaker")
-      .on<closed>([](closed&, breaker_data& d,
-                     sm::call_of<request> q) -> sm::next<open_circuit> {
+      .on<closed>([](closed&, breaker_data& d, sm::call_of<request> q) -> sm::next<open_circuit> {
         std::string r = forward(d, q.value.n);
         if (r != "failed") {
           d.failures = 0;

@@ -10,8 +10,8 @@
 // OTP idea: gen_statem with state_functions and state_enter, {state_timeout,
 //           T, lock}, postpone, a supervisor child.
 // Run:      build the `code_lock` target and run it.
-#include <otpp/otpp.hpp>
 #include <otpp/behaviour/statem.hpp>
+#include <otpp/otpp.hpp>
 
 #include <fmt/format.h>
 
@@ -81,10 +81,11 @@ int main() {
   otpp::scoped_process main_process(rt);
   auto spec = otpp::supervisor_spec{
       .strategy = otpp::one_for_one,
-      .children = {otpp::worker("door", [] {
-        return otpp::start_link(otpp::start_options{.name = "door"}, code_lock(),
-                                lock_data{"1234", ""});
-      })},
+      .children = {otpp::worker("door",
+                                [] {
+                                  return otpp::start_link(otpp::start_options{.name = "door"},
+                                                          code_lock(), lock_data{"1234", ""});
+                                })},
       .name = "doors"};
   auto sup = otpp::start(spec);
   auto door = otpp::by_name<lock_def>("door");

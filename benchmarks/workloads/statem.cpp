@@ -7,8 +7,8 @@
 //      transition to `on` releases them all, oldest first.
 // Each checks the machine's count and state.
 // Usage: bench_statem [events=1000000] [postponed=100000]
-#include <otpp/otpp.hpp>
 #include <otpp/behaviour/statem.hpp>
+#include <otpp/otpp.hpp>
 
 #include "bench_common.hpp"
 
@@ -111,9 +111,9 @@ int main(int argc, char** argv) {
         {.scheduler = 0});
     auto [s, n] = otpp::this_process::receive<std::pair<double, long>>();
     ok &= n == events;
-    fmt::print("statem call: {} calls in {:.3f} s: {:.2f}M calls/s, {:.0f} ns per call{}\n",
-               events, s, static_cast<double>(events) / s / 1e6,
-               s / static_cast<double>(events) * 1e9, n == events ? "" : " WRONG");
+    fmt::print("statem call: {} calls in {:.3f} s: {:.2f}M calls/s, {:.0f} ns per call{}\n", events,
+               s, static_cast<double>(events) / s / 1e6, s / static_cast<double>(events) * 1e9,
+               n == events ? "" : " WRONG");
     otpp::stop(m);
   }
   { // 3. postponed, then released by one transition
@@ -132,8 +132,9 @@ int main(int argc, char** argv) {
     const auto st = otpp::get_state(m);
     const bool valid = n == postponed && st.data.ordered;
     ok &= valid;
-    fmt::print("statem postpone: {} events postponed and released in {:.3f} s: {:.2f}M events/s{}\n",
-               postponed, s, static_cast<double>(postponed) / s / 1e6, valid ? "" : " WRONG");
+    fmt::print(
+        "statem postpone: {} events postponed and released in {:.3f} s: {:.2f}M events/s{}\n",
+        postponed, s, static_cast<double>(postponed) / s / 1e6, valid ? "" : " WRONG");
     otpp::stop(m);
   }
   return ok ? 0 : 1;
