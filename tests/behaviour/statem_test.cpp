@@ -457,7 +457,7 @@ TEST_CASE("statem: an exception in a handler becomes the exit reason, after term
   CHECK(expect<otpp::down>().reason == r);
 }
 
-TEST_CASE("statem: an unhandled call fails in its caller; the machine goes on", "[statem]") {
+TEST_CASE("statem: an unhandled call fails in its caller, and the machine goes on", "[statem]") {
   OTPP_TEST_RUNTIME({.schedulers = 1});
   struct q {
     using reply_type = int;

@@ -189,13 +189,43 @@ TEST_CASE("a shutdown ends within its bound when a process never yields, naming 
   auto it = std::find_if(seen.begin(), seen.end(),
                          [](const otpp::report& r) { return r.kind == otpp::report_kind::error; });
   REQUIRE(it != seen.end());
-  CHECK_THAT(it->text, Catch::Contains("shutdown did not end within 300 ms") &&
+  CHECK_THAT(it->text, Catch::Contains("shutdown made no progress for 300 ms") &&
                            Catch::Contains("1 process is abandoned") &&
                            Catch::Contains(fmt::format(
                                "{} (registered as \"stuck\") on scheduler 0: running", stuck)));
   CHECK(std::count_if(seen.begin(), seen.end(), [](const otpp::report& r) {
           return r.kind == otpp::report_kind::error;
         }) == 1);
+}
+
+// The bound is on progress: a long shutdown in which processes keep ending
+// is waited for to its end.
+TEST_CASE("a shutdown longer than its bound that keeps making progress is not abandoned",
+          "[shutdown]") {
+  std::atomic<int> unwound{0};
+  int result = -1;
+  {
+    otpp::runtime rt({.schedulers = 1, .shutdown_timeout = 100ms});
+    struct slow_unwind {
+      std::atomic<int>* n;
+      ~slow_unwind() {
+        std::this_thread::sleep_for(40ms); // each process takes 40 ms to end
+        n->fetch_add(1);
+      }
+    };
+    for (int i = 0; i < 6; ++i)
+      rt.spawn([&unwound] {
+        slow_unwind s{&unwound};
+        otpp_test::wait_forever();
+      });
+    while (rt.process_count() != 6)
+      std::this_thread::sleep_for(1ms);
+    std::this_thread::sleep_for(10ms); // all of them waiting
+    rt.shutdown();
+    result = rt.run(); // 240 ms in all, never 100 ms without an end
+  }
+  CHECK(result == 0);
+  CHECK(unwound.load() == 6);
 }
 
 } // namespace OTPP_TEST_FILE

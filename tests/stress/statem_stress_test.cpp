@@ -43,9 +43,8 @@ struct counts {
 auto machine() {
   using V = std::variant<idle, busy>;
   return otpp::statem<counts, idle, busy>()
-      .on_init([](counts&) {
-        return sm::init_ok(idle{}, sm::generic_timeout("tick", 1ms, tick{}));
-      })
+      .on_init(
+          [](counts&) { return sm::init_ok(idle{}, sm::generic_timeout("tick", 1ms, tick{})); })
       .postpone<busy, job>() // jobs wait while busy
       .on<idle>([](idle&, counts& c, job) { ++c.jobs; })
       .on_any_state([](V& s, counts& c, sm::call_of<toggle> q) -> sm::next<idle, busy> {

@@ -60,9 +60,10 @@ struct runtime_options {
   /// how long). Zero turns the watchdog off. (Erlang: `erlang:system_monitor`
   /// with `long_schedule`.)
   std::chrono::milliseconds watchdog_threshold{100};
-  /// How long `run()` and the destructor wait, after `shutdown()`, for the
-  /// processes to end. Past it, what is left is reported (each process,
-  /// what it runs or waits on; `report_kind::error`) and abandoned: the
+  /// How long `run()` and the destructor wait, after `shutdown()`, with no
+  /// process ending (a shutdown that makes progress is waited for). Past
+  /// it, what is left is reported (each process, what it runs or waits on;
+  /// `report_kind::error`) and abandoned: the
   /// scheduler threads hosting it are stopped where they are and left, with
   /// their processes, never to run again, and the destructor returns. Zero
   /// waits for ever.

@@ -85,8 +85,20 @@ inline int runtime::run() {
     run_cv_.wait(lock, none_left);
     return 0;
   }
-  if (run_cv_.wait_until(lock, shutdown_at_ + options_.shutdown_timeout, none_left))
-    return 0;
+  // The bound is on a shutdown that makes no progress: as long as some
+  // process ended within the last shutdown_timeout, it goes on waiting (a
+  // big runtime may take long to unwind, and that is no hang).
+  auto deadline = shutdown_at_ + options_.shutdown_timeout;
+  std::size_t seen = live_.load();
+  for (;;) {
+    if (run_cv_.wait_until(lock, deadline, none_left))
+      return 0;
+    const std::size_t now_live = live_.load();
+    if (now_live >= seen)
+      break;
+    seen = now_live;
+    deadline = std::chrono::steady_clock::now() + options_.shutdown_timeout;
+  }
   lock.unlock();
   abandon();
   return none_left() ? 0 : 1;

@@ -197,6 +197,20 @@ inline void runtime::watchdog_loop() {
   }
 }
 
+// The first processes of a blocking report (the running ones first), and
+// how many more there are: a report of a million lines helps nobody.
+inline std::string listing(std::vector<blocking_process> all, std::size_t max = 50) {
+  std::stable_partition(all.begin(), all.end(),
+                        [](const blocking_process& b) { return b.state == "running"; });
+  const std::size_t more = all.size() > max ? all.size() - max : 0;
+  if (more != 0)
+    all.resize(max);
+  std::string out = format_blockers(all);
+  if (more != 0)
+    out += fmt::format("... and {} more (runtime::blockers() lists them all)\n", more);
+  return out;
+}
+
 // The shutdown timeout passed with processes left: report them, then stop
 // the scheduler threads that host them where they are (a signal whose
 // handler never returns), so that none of those processes runs again and
@@ -232,11 +246,11 @@ inline void runtime::abandon() {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   const unsigned parked = detail::parked_threads().load() - before;
   std::string text = fmt::format(
-      "shutdown did not end within {} ms (runtime_options::shutdown_timeout): {} process{} "
+      "shutdown made no progress for {} ms (runtime_options::shutdown_timeout): {} process{} "
       "abandoned, never to run again; {} scheduler thread{} stopped where {} (their memory is "
       "left to the end of the program):\n{}",
       options_.shutdown_timeout.count(), left.size(), left.size() == 1 ? " is" : "es are", sent,
-      sent == 1 ? " is" : "s are", sent == 1 ? "it is" : "they are", format_blockers(left));
+      sent == 1 ? " is" : "s are", sent == 1 ? "it is" : "they are", listing(left));
   if (parked < sent)
     text += fmt::format("{} of those threads did not stop yet (a sanitizer delays the signal to "
                         "its next system call): their process goes on until then\n",
