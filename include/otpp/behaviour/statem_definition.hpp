@@ -80,6 +80,13 @@ template <class V> struct outcome {
   exit_reason reason;
 };
 
+// Whether a handler for events of kind `handler` may take an event of kind
+// `ev`: a mailbox message that is not a call arrives as `info`, and cast
+// handlers tell a cast from it by type.
+constexpr bool takes_kind(event::kind handler, event::kind ev) noexcept {
+  return handler == ev || (handler == event::kind::cast && ev == event::kind::info);
+}
+
 template <class T, class... Ts> inline constexpr bool one_of = (std::is_same_v<T, Ts> || ...);
 
 template <class T> struct event_traits {
@@ -116,7 +123,7 @@ template <class M> decltype(auto) take(M& m) {
 template <class E> std::optional<E> as_param(event& e) {
   using T = event_traits<E>;
   using M = typename T::message;
-  if (e.k != T::kind && !(T::kind == event::kind::cast && e.k == event::kind::info))
+  if (!takes_kind(T::kind, e.k))
     return std::nullopt;
   if constexpr (T::kind == event::kind::call) {
     if (auto* r = e.msg.get_if<request<M>>())
@@ -140,7 +147,7 @@ template <class E> std::optional<E> as_param(event& e) {
 template <class E> bool matches(const event& e) {
   using T = event_traits<E>;
   using M = typename T::message;
-  if (e.k != T::kind && !(T::kind == event::kind::cast && e.k == event::kind::info))
+  if (!takes_kind(T::kind, e.k))
     return false;
   if constexpr (T::kind == event::kind::call)
     return e.msg.is<request<M>>();

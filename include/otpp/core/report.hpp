@@ -74,6 +74,18 @@ inline report_handler set_report_handler(report_handler h) {
   return old ? *old : report_handler();
 }
 
+namespace detail {
+// A process as reports name it: `<0.5.0> (registered as "x") [server x]`.
+inline std::string pid_and_name(const pid& p, const std::string& name, const std::string& label) {
+  std::string out = fmt::format("{}", p);
+  if (!name.empty())
+    out += fmt::format(" (registered as \"{}\")", name);
+  if (!label.empty())
+    out += fmt::format(" [{}]", label);
+  return out;
+}
+} // namespace detail
+
 /// Send a report to the current handler.
 inline void send_report(report_kind kind, const pid& from, std::string text) {
   auto& hk = detail::the_hook();

@@ -151,6 +151,7 @@ public:
       };
       // Walk the sorted blocks slab by slab: a slab all of whose `batch`
       // blocks are here is freed (after the first `keep_blocks` blocks).
+      // `freed` comes out sorted, for the binary search below.
       for (std::size_t i = 0; i < all.size();) {
         auto* p = reinterpret_cast<char*>(all[i]);
         auto it = std::upper_bound(slabs.begin(), slabs.end(), p);
@@ -176,7 +177,6 @@ public:
       if (!freed.empty()) {
         std::lock_guard lock(mutex_);
         auto& mine = slabs_[c];
-        std::sort(freed.begin(), freed.end());
         mine.erase(std::remove_if(
                        mine.begin(), mine.end(),
                        [&](char* s) { return std::binary_search(freed.begin(), freed.end(), s); }),

@@ -89,18 +89,19 @@ enum class admission : std::uint8_t { queue, drop, refuse };
   if (to.overflowed.exchange(true))
     return;
   try {
-    std::string name;
+    std::string name, label;
     {
       std::lock_guard lock(to.meta);
       name = to.name;
+      label = to.label;
     }
     static constexpr const char* policies[] = {"drop_new", "drop_oldest", "reject", "exit"};
     const pid who{process_ref(&to)};
     send_report(report_kind::mailbox_full, who,
-                fmt::format("process {}{} has a full mailbox ({} messages, its limit); "
+                fmt::format("process {} has a full mailbox ({} messages, its limit); "
                             "overflow_policy::{} applies from now on",
-                            who, name.empty() ? "" : fmt::format(" (registered as \"{}\")", name),
-                            to.mailbox_limit, policies[to.overflow & 3]));
+                            pid_and_name(who, name, label), to.mailbox_limit,
+                            policies[to.overflow & 3]));
   } catch (...) { // NOLINT(bugprone-empty-catch): a report that cannot be made loses nothing else
   }
 }

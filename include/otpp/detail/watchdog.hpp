@@ -68,15 +68,6 @@ inline void install_park_handler() {
   });
 }
 
-inline std::string pid_and_name(const pid& p, const std::string& name, const std::string& label) {
-  std::string out = fmt::format("{}", p);
-  if (!name.empty())
-    out += fmt::format(" (registered as \"{}\")", name);
-  if (!label.empty())
-    out += fmt::format(" [{}]", label);
-  return out;
-}
-
 } // namespace otpp::detail
 
 namespace otpp {

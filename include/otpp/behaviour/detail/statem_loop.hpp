@@ -166,36 +166,34 @@ private:
 
   std::optional<clock::time_point> earliest() const {
     std::optional<clock::time_point> at;
-    auto consider = [&](const std::optional<timer>& t) {
-      if (t && (!at || t->at < *at))
-        at = t->at;
-    };
-    consider(event_timer_);
-    consider(state_timer_);
-    for (const auto& [name, t] : generic_)
+    auto consider = [&](const timer& t) {
       if (!at || t.at < *at)
         at = t.at;
+    };
+    if (event_timer_)
+      consider(*event_timer_);
+    if (state_timer_)
+      consider(*state_timer_);
+    for (const auto& [name, t] : generic_)
+      consider(t);
     return at;
   }
   // The timer that is due (earliest first) as an event, if one is.
   std::optional<event> fire_due() {
     const auto now = clock::now();
-    auto make = [](timer& t, timeout_kind k, std::string name) {
-      return timeout_event(t, k, std::move(name));
-    };
     if (event_timer_ && event_timer_->at <= now) {
-      event e = make(*event_timer_, timeout_kind::event, {});
+      event e = timeout_event(*event_timer_, timeout_kind::event, {});
       event_timer_.reset();
       return e;
     }
     if (state_timer_ && state_timer_->at <= now) {
-      event e = make(*state_timer_, timeout_kind::state, {});
+      event e = timeout_event(*state_timer_, timeout_kind::state, {});
       state_timer_.reset();
       return e;
     }
     for (auto it = generic_.begin(); it != generic_.end(); ++it) {
       if (it->second.at <= now) {
-        event e = make(it->second, timeout_kind::generic, it->first);
+        event e = timeout_event(it->second, timeout_kind::generic, it->first);
         generic_.erase(it);
         return e;
       }
@@ -210,17 +208,13 @@ private:
     event_timer_.reset(); // any event cancels the event timeout
     const std::size_t here = st_->state.index();
     for (const auto& h : t_.handlers) {
-      if ((h.state != Def::npos && h.state != here) || !same_kind(h.kind, e.k) || !h.accepts(e))
+      if ((h.state != Def::npos && h.state != here) || !takes_kind(h.kind, e.k) || !h.accepts(e))
         continue;
       outcome<V> o = h.run(st_->state, st_->data, e);
       transition(e, std::move(o));
       return;
     }
     unhandled(e);
-  }
-
-  static bool same_kind(event::kind handler, event::kind ev) noexcept {
-    return handler == ev || (handler == event::kind::cast && ev == event::kind::info);
   }
 
   void transition(event& e, outcome<V> o) {
@@ -377,13 +371,8 @@ private:
       return;
     }
     // Not running: the timeout event comes at once (OTP).
-    event e;
-    e.k = event::kind::timeout;
-    e.value = std::move(a.value);
-    e.type_name = a.type_name;
-    e.tk = a.tk;
-    e.name = a.name;
-    queue_.push_back(std::move(e));
+    timer now{clock::now(), std::move(a.value), a.type_name};
+    queue_.push_back(timeout_event(now, a.tk, a.name));
   }
   static clock::time_point deadline_from_now(duration d) {
     if (d.is_infinite())
