@@ -4,6 +4,8 @@
 #   include/otpp/behaviour/** must not include otpp/detail/...
 #                             (otpp/behaviour/detail/... is fine)
 #   include/otpp/otpp.hpp     must not include otpp/detail/...
+#   include/otpp/io/**        must not include otpp/detail/ nor otpp/behaviour/
+#   include/otpp/core/**      must not include otpp/io/
 #   include/otpp/** outside include/otpp/detail/ must not include or name
 #                             boost/context (boost::context)
 #   include/otpp/**           has one internal namespace, `detail`: no
@@ -122,6 +124,9 @@ esac
 check "$root/otpp/core"      "otpp/behaviour/" "core/ must not depend on behaviour/"
 check "$root/otpp/behaviour" "otpp/detail/"    "behaviour/ must not use otpp/detail/ (use otpp/behaviour/detail/)"
 check "$root/otpp/otpp.hpp"  "otpp/detail/"    "the umbrella header must not include otpp/detail/"
+check "$root/otpp/io"        "otpp/detail/"    "io/ uses only the public core API"
+check "$root/otpp/io"        "otpp/behaviour/" "io/ uses only the public core API"
+check "$root/otpp/core"      "otpp/io/"        "core/ must not depend on io/"
 check_boost_context
 check_internal_namespaces
 

@@ -15,6 +15,7 @@ packages=(
   clang-format
   libclang-rt-14-dev
   libbenchmark-dev
+  liburing-dev
 )
 
 missing=()

@@ -20,6 +20,7 @@
 
 #include <otpp/core/any_message.hpp>
 #include <otpp/core/asio.hpp>
+#include <otpp/core/blocking.hpp>
 #include <otpp/core/channel.hpp>
 #include <otpp/core/duration.hpp>
 #include <otpp/core/exit_reason.hpp>
@@ -34,3 +35,4 @@
 #include <otpp/core/request.hpp>
 #include <otpp/core/runtime.hpp>
 #include <otpp/core/timer.hpp>
+#include <otpp/io/file.hpp>

@@ -40,6 +40,16 @@ struct use_process_t {
 };
 inline constexpr use_process_t use_process{};
 
+/// Completion token: as `use_process`, but an exit signal that comes while
+/// the operation is pending waits until the operation is done; the process
+/// then exits. For operations that write into the process's memory and
+/// cannot be cancelled (file reads on io_uring, calls on the blocking
+/// pool): its buffers stay alive until the kernel or the pool is done.
+struct use_process_until_done_t {
+  constexpr use_process_until_done_t() noexcept = default;
+};
+inline constexpr use_process_until_done_t use_process_until_done{};
+
 /// Completion token: the operation's result arrives as a message,
 /// `io_result<Tag, Args...>` (Args as in the completion signature, decayed),
 /// so a process can keep serving its mailbox while I/O is pending.
@@ -85,6 +95,26 @@ template <class... Args> struct io_handler {
   }
 };
 
+// Wait in `p` until `done` is true. An exit signal ends the wait at once,
+// unless `until_done`: the exit is then raised once `done` is true.
+template <class Done> void wait_until_done(process& p, Done done, bool until_done) {
+  drain(p);
+  p.wait_timed.store(false, std::memory_order_relaxed);
+  std::exception_ptr exit;
+  while (!done()) {
+    block(p);
+    try {
+      drain(p); // an exit signal ends the process here; the handler then finds it gone
+    } catch (const process_exit&) {
+      if (!until_done)
+        throw;
+      exit = std::current_exception(); // (drain does not throw again once exiting)
+    }
+  }
+  if (exit)
+    std::rethrow_exception(exit);
+}
+
 template <class... Rest> auto unpack_values(std::tuple<Rest...>&& t) {
   if constexpr (sizeof...(Rest) == 0)
     return;
@@ -123,25 +153,47 @@ using io_return_t = decltype(unpack_result(std::declval<std::tuple<std::decay_t<
 } // namespace detail
 } // namespace otpp
 
+namespace otpp::detail {
+template <class... Args> struct use_process_result {
+  using return_type = io_return_t<Args...>;
+
+  template <class Initiation, class... InitArgs>
+  static return_type run(const char* api, bool until_done, Initiation&& init, InitArgs&&... args) {
+    process& p = self_or_throw(api);
+    auto state = std::make_shared<io_state<Args...>>();
+    std::forward<Initiation>(init)(io_handler<Args...>{state, process_ref(&p)},
+                                   std::forward<InitArgs>(args)...);
+    otpp::this_process::waiting_on note("Asio operation");
+    wait_until_done(
+        p, [&] { return state->done.load(std::memory_order_acquire); }, until_done);
+    return unpack_result(std::move(*state->result));
+  }
+};
+} // namespace otpp::detail
+
 template <class... Args> class boost::asio::async_result<otpp::use_process_t, void(Args...)> {
 public:
   using return_type = otpp::detail::io_return_t<Args...>;
 
   template <class Initiation, class... InitArgs>
   static return_type initiate(Initiation&& init, otpp::use_process_t, InitArgs&&... args) {
-    namespace d = otpp::detail;
-    d::process& p = d::self_or_throw("otpp::use_process");
-    auto state = std::make_shared<d::io_state<Args...>>();
-    std::forward<Initiation>(init)(d::io_handler<Args...>{state, d::process_ref(&p)},
-                                   std::forward<InitArgs>(args)...);
-    d::drain(p);
-    otpp::this_process::waiting_on note("Asio operation");
-    p.wait_timed.store(false, std::memory_order_relaxed);
-    while (!state->done.load(std::memory_order_acquire)) {
-      d::block(p);
-      d::drain(p); // an exit signal ends the process here; the handler then finds it gone
-    }
-    return d::unpack_result(std::move(*state->result));
+    return otpp::detail::use_process_result<Args...>::run("otpp::use_process", false,
+                                                          std::forward<Initiation>(init),
+                                                          std::forward<InitArgs>(args)...);
+  }
+};
+
+template <class... Args>
+class boost::asio::async_result<otpp::use_process_until_done_t, void(Args...)> {
+public:
+  using return_type = otpp::detail::io_return_t<Args...>;
+
+  template <class Initiation, class... InitArgs>
+  static return_type initiate(Initiation&& init, otpp::use_process_until_done_t,
+                              InitArgs&&... args) {
+    return otpp::detail::use_process_result<Args...>::run("otpp::use_process_until_done", true,
+                                                          std::forward<Initiation>(init),
+                                                          std::forward<InitArgs>(args)...);
   }
 };
 

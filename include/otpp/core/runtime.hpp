@@ -5,6 +5,7 @@
 #include <otpp/config.hpp>
 #include <otpp/core/exit_reason.hpp>
 #include <otpp/core/pid.hpp>
+#include <otpp/detail/blocking_pool.hpp>
 #include <otpp/detail/process.hpp>
 #include <otpp/detail/scheduler.hpp>
 #include <otpp/detail/unwind.hpp>
@@ -68,6 +69,12 @@ struct runtime_options {
   /// their processes, never to run again, and the destructor returns. Zero
   /// waits for ever.
   std::chrono::milliseconds shutdown_timeout{10000};
+  /// Threads of the blocking pool, which runs `otpp::blocking_call`s (and
+  /// file I/O where io_uring is not used) so that only the calling process
+  /// waits. They start on first use, up to this many; zero: no pool (a
+  /// blocking call then fails with a clear error). Like Erlang's dirty I/O
+  /// schedulers (10 by default there).
+  unsigned blocking_threads = 8;
 };
 
 /// One live process in a blocking report (`runtime::blockers()`): what
@@ -254,6 +261,7 @@ public:
   detail::scheduler& scheduler_at(unsigned i) noexcept { return *schedulers_[i]; }
   void process_ended(detail::process& p);
   void unregister_dead(detail::process* p);
+  detail::blocking_pool& blocking_pool() noexcept { return blocking_; }
   /// @endcond
 
 private:
@@ -271,6 +279,7 @@ private:
   };
 
   runtime_options options_;
+  detail::blocking_pool blocking_{options_.blocking_threads};
   std::vector<std::unique_ptr<detail::scheduler>> schedulers_;
   std::atomic<std::size_t> live_{0};
   std::atomic<bool> shutting_down_{false};

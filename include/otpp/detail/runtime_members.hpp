@@ -10,6 +10,7 @@
 #ifndef OTPP_DETAIL_RUNTIME_MEMBERS_HPP
 #define OTPP_DETAIL_RUNTIME_MEMBERS_HPP
 
+#include <otpp/core/report.hpp>
 #include <otpp/detail/process.hpp>
 #include <otpp/detail/scheduler.hpp>
 #include <otpp/detail/signals.hpp>
@@ -58,6 +59,16 @@ inline runtime::~runtime() {
     watch_cv_.notify_all();
     watchdog_.join();
   }
+  // Blocking calls still running belong to processes that have ended (their
+  // results are dropped); wait for them as for a shutdown, then leave them.
+  const auto patience = options_.shutdown_timeout > std::chrono::milliseconds::zero()
+                            ? options_.shutdown_timeout
+                            : std::chrono::milliseconds::zero();
+  if (const std::size_t left = blocking_.close(patience); left != 0)
+    send_report(report_kind::error, pid{},
+                fmt::format("otpp::runtime: {} blocking call(s) still running after {} ms; their "
+                            "threads are left to finish on their own",
+                            left, patience.count()));
   // Schedulers whose processes were abandoned (see abandon()) are left as
   // they are, their threads stopped for good; the others end normally.
   for (auto& s : schedulers_)
