@@ -19,6 +19,11 @@ METRICS = {
     ],
     "fan_in": [("messages/s", r"([0-9.]+)M messages/s", "M/s", True)],
     "server_call": [("calls/s", r"([0-9.]+)M calls/s", "M/s", True)],
+    "statem": [
+        ("casts/s", r"statem cast: [^|]* ([0-9.]+)M events/s", "M/s", True),
+        ("calls/s", r"statem call: [^|]* ([0-9.]+)M calls/s", "M/s", True),
+        ("postponed/s", r"statem postpone: [^|]* ([0-9.]+)M events/s", "M/s", True),
+    ],
 }
 TITLES = {
     "skynet": "skynet, 1,111,111 processes",
@@ -27,6 +32,7 @@ TITLES = {
     "spawn_idle": "spawn-idle, 1M waiting processes",
     "fan_in": "fan-in, 1,000 producers x 1,000 messages",
     "server_call": "server call, 1M calls from 1 client",
+    "statem": "state machine (gen_statem), 1M events; 100k postponed (otpp and Erlang only)",
 }
 NOTES = [
     "- Server call: otpp's `call` and Erlang's `gen_server:call` monitor the server and "
@@ -113,6 +119,8 @@ def main():
             for rt in order:
                 fails = failures.get((w, rt), 0)
                 if rt not in med:
+                    if fails == 0:
+                        continue  # not run (statem: no peer program for this runtime)
                     out.append(f"| {NAMES.get(rt, rt)} | failed ({fails} runs) | | | | |")
                     continue
                 runs_ok = data[(w, rt)]

@@ -48,9 +48,8 @@ TEST_CASE("blocking_call suspends only its caller: another process on the schedu
   std::shared_future<void> opened = gate->get_future().share();
   rt.spawn(
       [test, opened] {
-        const int v = otpp::blocking_call([opened] {
-          return opened.wait_for(30s) == std::future_status::ready ? 42 : -1;
-        });
+        const int v = otpp::blocking_call(
+            [opened] { return opened.wait_for(30s) == std::future_status::ready ? 42 : -1; });
         otpp::send(test, got{v});
       },
       {.scheduler = 0});
@@ -95,9 +94,8 @@ TEST_CASE("blocking_call: a caller killed while its call is queued leaves, and t
   });
   otpp_test::expect<started>();
   otpp::pid queued;
-  otpp::spawned_monitor m = otpp::spawn_monitor([second_ran] {
-    otpp::blocking_call([second_ran] { second_ran->store(true); });
-  });
+  otpp::spawned_monitor m = otpp::spawn_monitor(
+      [second_ran] { otpp::blocking_call([second_ran] { second_ran->store(true); }); });
   otpp_test::wait_until_waiting(m.pid);
   otpp::exit(m.pid, exit_reason::kill());
   CHECK(otpp_test::down_reason(m.monitor) == exit_reason::killed());

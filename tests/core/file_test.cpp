@@ -46,8 +46,8 @@ TEST_CASE("file: append, write_at, read_at, read_all, size, sync, then reopen", 
   OTPP_TEST_RUNTIME({.schedulers = 1});
   temp_path t("rw");
   {
-    auto f = otpp::file::open(t.path, otpp::file::read_write | otpp::file::create,
-                              {.backend = backend});
+    auto f =
+        otpp::file::open(t.path, otpp::file::read_write | otpp::file::create, {.backend = backend});
     if (backend == otpp::file_backend::automatic)
       CHECK(f.backend() == (otpp::io_uring_unavailable_reason().empty()
                                 ? otpp::file_backend::io_uring
@@ -75,8 +75,9 @@ TEST_CASE("file: async appends and reads deliver their results as messages", "[c
   const auto backend = GENERATE(otpp::file_backend::automatic, otpp::file_backend::blocking_pool);
   OTPP_TEST_RUNTIME({.schedulers = 1});
   temp_path t("async");
-  auto f = otpp::file::open(t.path, otpp::file::read_write | otpp::file::create | otpp::file::truncate,
-                            {.backend = backend});
+  auto f =
+      otpp::file::open(t.path, otpp::file::read_write | otpp::file::create | otpp::file::truncate,
+                       {.backend = backend});
   for (int i = 0; i < 10; ++i)
     f.async_append(fmt::format("line {}\n", i), otpp::to_mailbox(wrote{i}));
   int acks = 0;
@@ -88,7 +89,8 @@ TEST_CASE("file: async appends and reads deliver their results as messages", "[c
     });
   CHECK(acks == 10);
   f.async_sync_data(otpp::to_mailbox(echo{}));
-  CHECK_FALSE(std::get<0>(otpp_test::expect<otpp::io_result<echo, boost::system::error_code>>().args));
+  CHECK_FALSE(
+      std::get<0>(otpp_test::expect<otpp::io_result<echo, boost::system::error_code>>().args));
   // Each append had its own place, whatever order they completed in.
   CHECK(f.read_all().substr(0, 14) == "line 0\nline 1\n");
   CHECK(f.size() == 70);

@@ -8,6 +8,7 @@
 #include <otpp/behaviour/detail/traits.hpp>
 #include <otpp/behaviour/statem_actions.hpp>
 #include <otpp/behaviour/statem_events.hpp>
+#include <otpp/behaviour/statem_task.hpp>
 #include <otpp/behaviour/unhandled_policy.hpp>
 #include <otpp/core/any_message.hpp>
 #include <otpp/core/message.hpp>
@@ -16,6 +17,7 @@
 #include <fmt/format.h>
 
 #include <any>
+#include <coroutine>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -72,12 +74,29 @@ struct event {
   }
 };
 
+template <class V> struct outcome;
+
+// An awaiting handler still running: its frame, its context, and how to
+// turn its result into an outcome.
+template <class V> class running_task {
+public:
+  running_task() = default;
+  running_task(const running_task&) = delete;
+  running_task& operator=(const running_task&) = delete;
+  virtual ~running_task() = default;
+  virtual bool done() const noexcept = 0;
+  virtual std::coroutine_handle<> handle() const noexcept = 0;
+  virtual outcome<V> finish() = 0; // rethrows the handler's exception
+};
+
 // What a handler decided, type-erased; `target` holds the new state.
+// `pending`: an awaiting handler that has not finished yet (no decision).
 template <class V> struct outcome {
   step which = step::keep;
   action_list actions;
   std::optional<V> target;
   exit_reason reason;
+  std::unique_ptr<running_task<V>> pending;
 };
 
 // Whether a handler for events of kind `handler` may take an event of kind
@@ -231,7 +250,7 @@ template <class V, class D> struct tables {
     std::size_t state; // variant index; npos: every state (on_all)
     event::kind kind;
     std::function<bool(const event&)> accepts;
-    std::function<outcome<V>(V&, D&, event&)> run;
+    std::function<outcome<V>(V&, D&, event&, await_host&)> run;
   };
   std::vector<handler> handlers;
   std::vector<std::function<outcome<V>(V&, D&, const V&)>> enter; // per state index, may be empty
@@ -310,7 +329,7 @@ public:
     using R = typename sig::result;
     detail::check_result<R, States...>();
     add<E>(detail::index_in<S, state_variant>,
-           [fn = std::move(fn)](state_variant& v, Data& d, E ev) mutable {
+           [fn = std::move(fn)](state_variant& v, Data& d, E ev, detail::await_host&) mutable {
              return call_handler(fn, std::get<S>(v), d, std::move(ev));
            });
     return std::move(*this).template with_event<E>();
@@ -334,9 +353,43 @@ public:
                   "names them) and its second Data&");
     using R = typename sig::result;
     detail::check_result<R, States...>();
-    add<E>(npos, [fn = std::move(fn)](state_variant& v, Data& d, E ev) mutable {
-      return call_handler(fn, v, d, std::move(ev));
-    });
+    add<E>(npos,
+           [fn = std::move(fn)](state_variant& v, Data& d, E ev, detail::await_host&) mutable {
+             return call_handler(fn, v, d, std::move(ev));
+           });
+    return std::move(*this).template with_event<E>();
+  }
+
+  /// An awaiting handler for events of `fn`'s event type in state `S`: a
+  /// coroutine `fn(sm::context<Data, States...>& cx, E) -> sm::task<R>`. It
+  /// may `co_await cx.await(op)` (an Asio operation made with
+  /// `asio::deferred`, such as `otpp::file`'s `async_*`) or
+  /// `co_await cx.blocking(f)`: the machine then handles other events
+  /// until the operation completes, and the handler resumes with the
+  /// machine's state and data as they are then (see `sm::context`). Its
+  /// `co_return` value (as any handler's result, checked the same way) is
+  /// applied when it finishes, to the state the machine is in then.
+  /// Several awaiting handlers may be in flight at once.
+  template <class S, class F> auto on_async(F fn) && {
+    static_assert(detail::one_of<S, States...>,
+                  "otpp::statem: on_async<S>: S is not one of the machine's states");
+    using cx = context<Data, States...>;
+    using sig = otpp::detail::handler_sig<F, cx>;
+    static_assert(sig::valid && std::tuple_size_v<typename sig::args> == 2,
+                  "otpp::statem: on_async<S>(fn): fn must be callable as "
+                  "fn(sm::context<Data, States...>&, Event) and return sm::task<R>");
+    using E = std::decay_t<std::tuple_element_t<1, typename sig::args>>;
+    using T = std::decay_t<typename sig::result>;
+    static_assert(is_task<T>, "otpp::statem: on_async<S>(fn): fn must return sm::task<R> "
+                              "(a coroutine; use on<S> for a plain handler)");
+    using R = decltype(std::declval<T&>().take());
+    detail::check_result<R, States...>();
+    add<E>(detail::index_in<S, state_variant>,
+           [fn = std::move(fn)](state_variant& v, Data& d, E ev, detail::await_host& host) mutable {
+             auto c = std::make_unique<cx>(v, d, host);
+             T t = fn(*c, std::move(ev));
+             return finish_or_keep<R>(std::move(t), std::move(c));
+           });
     return std::move(*this).template with_event<E>();
   }
 
@@ -347,10 +400,12 @@ public:
     static_assert(detail::one_of<S, States...>,
                   "otpp::statem: postpone<S, E>: S is not one of the machine's states");
     own();
-    t_->handlers.push_back(typename tables::handler{
-        detail::index_in<S, state_variant>, detail::event_traits<E>::kind,
-        [](const detail::event& e) { return detail::matches<E>(e); },
-        [](state_variant&, Data&, detail::event&) { return action_outcome(sm::postpone()); }});
+    t_->handlers.push_back(
+        typename tables::handler{detail::index_in<S, state_variant>, detail::event_traits<E>::kind,
+                                 [](const detail::event& e) { return detail::matches<E>(e); },
+                                 [](state_variant&, Data&, detail::event&, detail::await_host&) {
+                                   return action_outcome(sm::postpone());
+                                 }});
     return std::move(*this).template with_event<E>();
   }
 
@@ -451,12 +506,38 @@ private:
   }
   template <class E, class Run> void add(std::size_t state, Run run) {
     own();
-    t_->handlers.push_back(typename tables::handler{
-        state, detail::event_traits<E>::kind,
-        [](const detail::event& e) { return detail::matches<E>(e); },
-        [run = std::move(run)](state_variant& v, Data& d, detail::event& e) mutable {
-          return run(v, d, std::move(*detail::as_param<E>(e)));
-        }});
+    t_->handlers.push_back(
+        typename tables::handler{state, detail::event_traits<E>::kind,
+                                 [](const detail::event& e) { return detail::matches<E>(e); },
+                                 [run = std::move(run)](state_variant& v, Data& d, detail::event& e,
+                                                        detail::await_host& host) mutable {
+                                   return run(v, d, std::move(*detail::as_param<E>(e)), host);
+                                 }});
+  }
+  template <class R, class T, class C> struct task_of final : detail::running_task<state_variant> {
+    task_of(T t, std::unique_ptr<C> c) : job(std::move(t)), cx(std::move(c)) {}
+    bool done() const noexcept override { return job.done(); }
+    std::coroutine_handle<> handle() const noexcept override { return job.handle(); }
+    detail::outcome<state_variant> finish() override {
+      if constexpr (std::is_void_v<R>) {
+        job.take();
+        return {};
+      } else {
+        return detail::to_outcome<state_variant, States...>(job.take());
+      }
+    }
+    T job;
+    std::unique_ptr<C> cx; // what the frame refers to
+  };
+  // A task that finished before its first co_await is a plain result.
+  template <class R, class T, class C>
+  static detail::outcome<state_variant> finish_or_keep(T t, std::unique_ptr<C> c) {
+    auto run = std::make_unique<task_of<R, T, C>>(std::move(t), std::move(c));
+    if (run->done())
+      return run->finish();
+    detail::outcome<state_variant> o;
+    o.pending = std::move(run);
+    return o;
   }
   static detail::outcome<state_variant> action_outcome(action a) {
     detail::outcome<state_variant> o;

@@ -118,8 +118,8 @@ template <class F> std::invoke_result_t<std::decay_t<F>&> blocking_call(F&& f) {
 /// (to_mailbox, a callback): it may still run after the caller ended.
 template <class F, class Token> auto async_blocking_call(runtime& rt, F&& f, Token&& token) {
   using R = std::invoke_result_t<std::decay_t<F>&>;
-  using sig = std::conditional_t<std::is_void_v<R>, void(std::exception_ptr),
-                                 void(std::exception_ptr, R)>;
+  using sig =
+      std::conditional_t<std::is_void_v<R>, void(std::exception_ptr), void(std::exception_ptr, R)>;
   return boost::asio::async_initiate<Token, sig>(
       [&rt](auto handler, auto fn) {
         auto job = [h = std::move(handler), fn = std::move(fn)]() mutable {

@@ -150,8 +150,7 @@ public:
   /// written), `void(error_code, std::string)` for reads,
   /// `void(error_code)` for syncs. The data is moved into the operation.
   template <class Token> auto async_append(std::string data, Token&& token);
-  template <class Token>
-  auto async_write_at(std::uint64_t offset, std::string data, Token&& token);
+  template <class Token> auto async_write_at(std::uint64_t offset, std::string data, Token&& token);
   template <class Token> auto async_read_at(std::uint64_t offset, std::size_t n, Token&& token);
   template <class Token> auto async_sync_data(Token&& token);
 
@@ -204,10 +203,10 @@ inline file file::open(const std::filesystem::path& path, unsigned how, file_opt
     throw file_io_unavailable(
         fmt::format("otpp::file::open {}: io_uring was asked for: {}", path.string(), no_ring));
   if (opt.backend == file_backend::blocking_pool && !pool)
-    throw file_io_unavailable(fmt::format(
-        "otpp::file::open {}: the blocking pool was asked for and the runtime has none "
-        "(runtime_options::blocking_threads is 0)",
-        path.string()));
+    throw file_io_unavailable(
+        fmt::format("otpp::file::open {}: the blocking pool was asked for and the runtime has none "
+                    "(runtime_options::blocking_threads is 0)",
+                    path.string()));
   if (opt.backend == file_backend::automatic && !no_ring.empty() && !pool)
     throw file_io_unavailable(
         fmt::format("otpp::file::open {}: no way to do file I/O without blocking the "
@@ -219,9 +218,7 @@ inline file file::open(const std::filesystem::path& path, unsigned how, file_opt
                    : opt.backend;
 
   int flags = O_CLOEXEC;
-  flags |= (how & read_write) != 0U   ? O_RDWR
-           : (how & write_only) != 0U ? O_WRONLY
-                                      : O_RDONLY;
+  flags |= (how & read_write) != 0U ? O_RDWR : (how & write_only) != 0U ? O_WRONLY : O_RDONLY;
   if ((how & create) != 0U)
     flags |= O_CREAT;
   if ((how & truncate) != 0U)
@@ -400,7 +397,9 @@ auto file::async_write_at(std::uint64_t offset, std::string data, Token&& token)
 #endif
         async_blocking_call(
             *rt_,
-            [fd = fd_, offset, buf] { return pwrite_all(fd->fd, offset, buf->data(), buf->size()); },
+            [fd = fd_, offset, buf] {
+              return pwrite_all(fd->fd, offset, buf->data(), buf->size());
+            },
             boost::asio::bind_executor(
                 ex, [h = std::move(handler)](
                         std::exception_ptr,
@@ -446,11 +445,11 @@ auto file::async_read_at(std::uint64_t offset, std::size_t n, Token&& token) {
               buf->resize(r.second);
               return r.first;
             },
-            boost::asio::bind_executor(ex, [buf, h = std::move(handler)](
-                                               std::exception_ptr,
-                                               boost::system::error_code ec) mutable {
-              h(ec, std::move(*buf));
-            }));
+            boost::asio::bind_executor(
+                ex, [buf, h = std::move(handler)](std::exception_ptr,
+                                                  boost::system::error_code ec) mutable {
+                  h(ec, std::move(*buf));
+                }));
       },
       token);
 }
@@ -468,9 +467,9 @@ template <class Token> auto file::async_sync_data(Token&& token) {
                          ? boost::system::error_code()
                          : boost::system::error_code(errno, boost::system::system_category());
             },
-            boost::asio::bind_executor(ex, [h = std::move(handler)](
-                                               std::exception_ptr,
-                                               boost::system::error_code ec) mutable { h(ec); }));
+            boost::asio::bind_executor(
+                ex, [h = std::move(handler)](std::exception_ptr,
+                                             boost::system::error_code ec) mutable { h(ec); }));
       },
       token);
 }

@@ -8,6 +8,7 @@
 #include <otpp/behaviour/start.hpp>
 #include <otpp/behaviour/statem_actions.hpp>
 #include <otpp/behaviour/statem_definition.hpp>
+#include <otpp/behaviour/statem_task.hpp>
 #include <otpp/behaviour/sys.hpp>
 #include <otpp/behaviour/unhandled_policy.hpp>
 #include <otpp/core/any_message.hpp>
@@ -22,6 +23,7 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -45,7 +47,7 @@ template <class V> bool same_state(const V& a, const V& b) {
       a);
 }
 
-template <class Def> class statem_loop {
+template <class Def> class statem_loop final : public await_host {
   using V = typename Def::state_variant;
   using D = typename Def::data_type;
   using clock = std::chrono::steady_clock;
@@ -143,6 +145,8 @@ private:
           return std::move(*e);
         continue;
       }
+      if (!awaits_.empty() && resume_await(m))
+        continue;
       exit_reason why;
       switch (sys_.handle(m, &*st_, parent_, why)) {
       case sys_handler::outcome::stop:
@@ -210,7 +214,12 @@ private:
     for (const auto& h : t_.handlers) {
       if ((h.state != Def::npos && h.state != here) || !takes_kind(h.kind, e.k) || !h.accepts(e))
         continue;
-      outcome<V> o = h.run(st_->state, st_->data, e);
+      outcome<V> o = h.run(st_->state, st_->data, e, *this);
+      if (o.pending) {
+        // An awaiting handler is suspended: it decides when it finishes.
+        tasks_.push_back(in_flight{std::move(o.pending), std::move(e)});
+        return;
+      }
       transition(e, std::move(o));
       return;
     }
@@ -238,8 +247,10 @@ private:
       trace(e, o.which == step::next     ? fmt::format("next {}", st_->state_name())
                : o.which == step::repeat ? std::string("repeat")
                                          : std::string("keep"));
-    if (changed)
+    if (changed) {
+      ++changes_;
       state_timer_.reset(); // a change of state cancels the state timeout
+    }
     std::deque<event> inserted;
     bool postponed = apply_actions(o.actions, &inserted);
     if (postponed)
@@ -259,6 +270,40 @@ private:
     if (t_.enter_calls && (changed || o.which == step::repeat))
       run_enter(*old);
     settle_event_timer();
+  }
+
+  // ---- awaiting handlers --------------------------------------------------
+
+  std::uint64_t add_await(pending_await& a) override {
+    const std::uint64_t id = ++await_ids_;
+    awaits_.emplace(id, &a);
+    return id;
+  }
+  void drop_await(std::uint64_t id) noexcept override { awaits_.erase(id); }
+  std::uint64_t changes() const noexcept override { return changes_; }
+
+  // If `m` completes an await: resume its handler (up to its next await or
+  // its end, whose result is applied now as any handler's).
+  bool resume_await(any_message& m) {
+    for (auto it = awaits_.begin(); it != awaits_.end(); ++it) {
+      pending_await* a = it->second;
+      if (!a->complete(m))
+        continue;
+      awaits_.erase(it);
+      const std::coroutine_handle<> h = a->waiter;
+      h.resume();
+      for (auto t = tasks_.begin(); t != tasks_.end(); ++t) {
+        if (t->task->handle() != h || !t->task->done())
+          continue;
+        in_flight done = std::move(*t);
+        tasks_.erase(t);
+        sys_.count();
+        transition(done.e, done.task->finish());
+        break;
+      }
+      return true;
+    }
+    return false;
   }
 
   void run_enter(const V& old) {
@@ -441,6 +486,14 @@ private:
   std::optional<timer> event_timer_;
   std::optional<timer> state_timer_;
   std::map<std::string, timer> generic_;
+  struct in_flight {
+    std::unique_ptr<running_task<V>> task;
+    event e;
+  };
+  std::vector<in_flight> tasks_;                   // awaiting handlers in flight
+  std::map<std::uint64_t, pending_await*> awaits_; // their awaits, by id
+  std::uint64_t await_ids_ = 0;
+  std::uint64_t changes_ = 0;
   bool hibernate_ = false;
   bool terminated_ = false;
   bool ignored_ = false;
