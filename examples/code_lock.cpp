@@ -65,7 +65,9 @@ auto code_lock() {
         fmt::print("  the door locks again\n");
         return sm::next_state(locked{});
       })
-      .postpone<opened, button>();
+      .postpone<opened, button>()
+      // Every state takes every button and status query: checked at compile time.
+      .exhaustive<button, sm::call_of<which_state>>();
 }
 
 using lock_def = decltype(code_lock());

@@ -259,10 +259,12 @@ int main() {
       writes.push_back(fmt::format("Write k{} {}", i % 20, i));
       reads.push_back("Read x");
     }
-    auto a_pending = otpp::spawn([&a, &writes, me = tp::self()] {
-      auto answers = a.send(writes);
-      otpp::send(me, answers);
-    }, {.scheduler = 0}); // the socket's scheduler
+    auto a_pending = otpp::spawn(
+        [&a, &writes, me = tp::self()] {
+          auto answers = a.send(writes);
+          otpp::send(me, answers);
+        },
+        {.scheduler = 0}); // the socket's scheduler
     auto read_answers = b.send(reads);
     auto write_answers = tp::receive([](std::vector<std::string>& v) { return v; });
     (void)a_pending;

@@ -120,7 +120,7 @@ TEST_CASE("statem on_async: a handler resumed after a change of state sees the n
   auto gate = std::make_shared<std::promise<void>>();
   auto h = otpp::start(store(), kv{{}, gate->get_future().share(), tp::self(), {}});
   auto pending = otpp::call_async(h, put{"k", 7});
-  otpp::cast(h, close_now{}); // handled while the put awaits
+  otpp::cast(h, close_now{});          // handled while the put awaits
   CHECK(otpp::call(h, get{"k"}) == 0); // closing: the count, nothing stored yet
   gate->set_value();
   CHECK(pending.wait().value() == "late");

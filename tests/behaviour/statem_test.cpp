@@ -6,6 +6,8 @@
 #include "otpp_test.hpp"
 
 #include <otpp/behaviour/call.hpp>
+#include <otpp/behaviour/supervision_tree.hpp>
+#include <otpp/behaviour/supervisor.hpp>
 #include <otpp/behaviour/sys.hpp>
 #include <otpp/core/monitor.hpp>
 
@@ -74,6 +76,7 @@ auto door(std::chrono::milliseconds open_for) {
         return sm::state_timeout(open_for, lock_now{});
       })
       .postpone<open, button>()
+      .exhaustive<button, sm::call_of<status_query>>() // (a compile-time check)
       .named("door");
 }
 
@@ -123,6 +126,34 @@ TEST_CASE("statem: the code lock opens, relocks on its state timeout, and postpo
   CHECK(otpp::get_state(h).state.index() == 0);
   CHECK_THAT(otpp::status(h).state, Catch::Contains("locked"));
   otpp::stop(h);
+}
+
+TEST_CASE("statem: supervision_tree exports show a state machine child's current state",
+          "[statem][supervisor]") {
+  OTPP_TEST_RUNTIME({.schedulers = 2});
+  const otpp::pid test = tp::self();
+  auto sup = otpp::start(otpp::supervisor_spec{
+      .strategy = otpp::one_for_one,
+      .children = {otpp::worker("door",
+                                [test] {
+                                  return otpp::start_link(door(10s), door_data{"12", "", test});
+                                }),
+                   otpp::worker("plain", [] { return otpp::spawn_link(otpp_test::wait_forever); })},
+      .name = "doors"});
+  auto tree = otpp::supervision_tree(sup);
+  REQUIRE(tree.children.size() == 2);
+  CHECK_THAT(tree.children[0].state_name, Catch::EndsWith("locked"));
+  CHECK(tree.children[1].state_name.empty()); // not a state machine
+  auto h = otpp::statem_ref<decltype(door(10s))>(tree.children[0].pid);
+  otpp::cast(h, button{'1'});
+  otpp::cast(h, button{'2'});
+  expect<opened>();
+  tree = otpp::supervision_tree(sup);
+  CHECK_THAT(tree.children[0].state_name, Catch::EndsWith("open"));
+  CHECK_THAT(otpp::to_json(tree), Catch::Contains("\"state\": \"") && Catch::Contains("open\""));
+  CHECK_THAT(otpp::to_text(tree), Catch::Contains(" state="));
+  CHECK_THAT(otpp::to_dot(tree), Catch::Contains("state: "));
+  otpp::stop(sup);
 }
 
 TEST_CASE("statem: postponed events are retried oldest first, only when the state changes",

@@ -261,6 +261,27 @@ template <class V, class D> struct tables {
   bool enter_calls = false;
 };
 
+// Which (state, event) pairs the handlers and postpone rules take, in the
+// definition's type (for exhaustive()); any_state: on_any_state.
+struct any_state {};
+template <class S, class E> struct covers {};
+template <class S, class E, class... C>
+inline constexpr bool covered = (std::is_same_v<C, covers<S, E>> || ...) ||
+                                (std::is_same_v<C, covers<any_state, E>> || ...);
+
+// Instantiated for a pair no handler takes: the compiler names S and E.
+template <class S, class E> struct unhandled_pair {
+  static_assert(sizeof(S) == 0,
+                "otpp::statem: exhaustive(): no handler takes event E in state S (both named "
+                "in otpp::sm::detail::unhandled_pair<S, E> here): add on<S>(...) for it, an "
+                "on_any_state(...) handler, or postpone<S, E>()");
+};
+template <class S, class E, class... C> constexpr bool check_pair() {
+  if constexpr (!covered<S, E, C...>)
+    return sizeof(unhandled_pair<S, E>) > 0;
+  return true;
+}
+
 template <class T, class S> inline constexpr std::size_t index_in = 0;
 template <class T, class... S>
 inline constexpr std::size_t index_in<T, std::variant<S...>> = [] {
@@ -286,13 +307,16 @@ template <class M, class E, class... Es> constexpr auto reply_of_call() {
 
 } // namespace detail
 
-template <class Data, class States, class Events = std::tuple<>> class definition;
+template <class Data, class States, class Events = std::tuple<>, class Covered = std::tuple<>>
+class definition;
 
 /// A state machine definition: `Data` (shared by every state), the state
 /// types, and the event types its handlers take (the protocol a typed
 /// handle checks). Make one with `otpp::statem<Data, States...>()`.
-template <class Data, class... States, class... Events>
-class definition<Data, std::tuple<States...>, std::tuple<Events...>> {
+template <class Data, class... States, class... Events, class... Covered>
+class definition<Data, std::tuple<States...>, std::tuple<Events...>, std::tuple<Covered...>> {
+  template <class, class, class, class> friend class definition;
+
   static_assert(sizeof...(States) > 0, "otpp::statem<Data, States...>: give at least one state");
 
 public:
@@ -332,7 +356,7 @@ public:
            [fn = std::move(fn)](state_variant& v, Data& d, E ev, detail::await_host&) mutable {
              return call_handler(fn, std::get<S>(v), d, std::move(ev));
            });
-    return std::move(*this).template with_event<E>();
+    return std::move(*this).template with_event<S, E>();
   }
 
   /// Handle events of `fn`'s event type in every state, with the whole
@@ -357,7 +381,7 @@ public:
            [fn = std::move(fn)](state_variant& v, Data& d, E ev, detail::await_host&) mutable {
              return call_handler(fn, v, d, std::move(ev));
            });
-    return std::move(*this).template with_event<E>();
+    return std::move(*this).template with_event<detail::any_state, E>();
   }
 
   /// An awaiting handler for events of `fn`'s event type in state `S`: a
@@ -390,7 +414,7 @@ public:
              T t = fn(*c, std::move(ev));
              return finish_or_keep<R>(std::move(t), std::move(c));
            });
-    return std::move(*this).template with_event<E>();
+    return std::move(*this).template with_event<S, E>();
   }
 
   /// Postpone events of type `E` (as a handler parameter: `M` for a cast,
@@ -406,7 +430,7 @@ public:
                                  [](state_variant&, Data&, detail::event&, detail::await_host&) {
                                    return action_outcome(sm::postpone());
                                  }});
-    return std::move(*this).template with_event<E>();
+    return std::move(*this).template with_event<S, E>();
   }
 
   /// An enter call for state `S`: `fn(S&, Data&, const state_variant& old)`
@@ -469,6 +493,20 @@ public:
     return std::move(*this);
   }
 
+  /// Make a (state, event) pair that no handler takes a compile error:
+  /// every state must take every event type `Es...` (by `on<S>`,
+  /// `on_any_state` or `postpone<S, E>`), or, with no `Es`, every event type
+  /// any handler of the machine takes. Call it last: it checks the
+  /// handlers registered before it. (Timeouts and inserted events that only
+  /// some states see are usually left out: name the events to check.)
+  template <class... Es> auto exhaustive() && {
+    if constexpr (sizeof...(Es) == 0)
+      static_assert((check_events<States, Events...>() && ...));
+    else
+      static_assert((check_events<States, Es...>() && ...));
+    return std::move(*this);
+  }
+
   /// The name shown by `status` and reports.
   auto named(std::string n) && {
     own();
@@ -493,11 +531,16 @@ public:
   /// @endcond
 
 private:
-  template <class E> auto with_event() && {
+  // The definition with event E known, handled in state S (or any_state).
+  template <class S, class E> auto with_event() && {
+    using C = std::tuple<Covered..., detail::covers<S, E>>;
     if constexpr (detail::one_of<E, Events...>)
-      return std::move(*this);
+      return definition<Data, std::tuple<States...>, std::tuple<Events...>, C>(std::move(t_));
     else
-      return definition<Data, std::tuple<States...>, std::tuple<Events..., E>>(std::move(t_));
+      return definition<Data, std::tuple<States...>, std::tuple<Events..., E>, C>(std::move(t_));
+  }
+  template <class S, class... Es> static constexpr bool check_events() {
+    return (detail::check_pair<S, Es, Covered...>() && ...);
   }
   // The tables are shared by copies: copy them before a change.
   void own() {
@@ -613,9 +656,10 @@ template <class Data, class... States> sm::definition<Data, std::tuple<States...
 
 /// Matches the state machine definitions.
 template <class T> inline constexpr bool is_statem_definition = false;
-template <class D, class... S, class... E>
-inline constexpr bool is_statem_definition<sm::definition<D, std::tuple<S...>, std::tuple<E...>>> =
-    true;
+template <class D, class... S, class... E, class... C>
+inline constexpr bool
+    is_statem_definition<sm::definition<D, std::tuple<S...>, std::tuple<E...>, std::tuple<C...>>> =
+        true;
 template <class T>
 concept statem_definition_type = is_statem_definition<std::decay_t<T>>;
 

@@ -95,9 +95,7 @@ public:
       throw;
     }
   }
-  auto await_resume() {
-    return otpp::detail::unpack_result(std::move(*result_));
-  }
+  auto await_resume() { return otpp::detail::unpack_result(std::move(*result_)); }
   bool complete(any_message& m) override {
     auto* r = m.get_if<typename args::template message<await_tag>>();
     if (r == nullptr || r->tag.id != id)
@@ -129,10 +127,7 @@ public:
     std::suspend_always final_suspend() noexcept { return {}; }
     void unhandled_exception() noexcept { error = std::current_exception(); }
     template <class V>
-      requires(!std::is_void_v<R>)
-    void return_value(V&& v) {
-      value.emplace(std::forward<V>(v));
-    }
+    requires(!std::is_void_v<R>) void return_value(V&& v) { value.emplace(std::forward<V>(v)); }
   };
 
   task(task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
@@ -168,7 +163,6 @@ private:
   }
   std::coroutine_handle<promise_type> h_;
 };
-
 
 /// What an awaiting handler sees of its machine. Before the first
 /// `co_await` the state is the one the handler was chosen for; after it,

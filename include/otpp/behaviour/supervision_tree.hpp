@@ -7,12 +7,15 @@
 #include <otpp/behaviour/detail/supervisor_state.hpp>
 #include <otpp/behaviour/supervisor.hpp>
 #include <otpp/behaviour/supervisor_spec.hpp>
+#include <otpp/behaviour/sys.hpp>
 #include <otpp/core/duration.hpp>
 #include <otpp/core/pid.hpp>
+#include <otpp/core/process.hpp>
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -35,10 +38,28 @@ struct tree_node {
   restart_type restart = permanent;
   child_info::status state = child_info::status::running;
   std::uint64_t restarts = 0;
+  /// For a state machine: its current state (`status().state_name`);
+  /// empty for other children.
+  std::string state_name;
   /// For supervisors: their strategy and children (in start order).
   std::optional<supervision_strategy> strategy;
   std::vector<tree_node> children;
 };
+
+namespace detail {
+// A live state machine's current state, asked through sys (only of
+// processes labelled as state machines: others may not answer); "" if it
+// is not one or does not answer within a second.
+inline std::string statem_state_of(const pid& p) {
+  if (!p || info(p).label.rfind("statem ", 0) != 0)
+    return {};
+  try {
+    return status(p, std::chrono::seconds(1)).state_name;
+  } catch (const call_error&) {
+    return {};
+  }
+}
+} // namespace detail
 
 /// A snapshot of the live tree under supervisor `sup` (children in start
 /// order). The root's id is `id`, else the spec's `name`, else "root".
@@ -60,6 +81,7 @@ template <process_target T> tree_node supervision_tree(const T& sup, std::string
       }
     } else {
       n.id = k.id;
+      n.state_name = detail::statem_state_of(k.pid);
     }
     n.pid = k.pid;
     n.type = k.type;
@@ -100,6 +122,11 @@ inline void to_json(std::string& out, const tree_node& n, int depth) {
                      "\"restarts\": {}",
                      n.pid ? fmt::format("\"{}\"", n.pid) : std::string("null"), name_of(n.type),
                      name_of(n.restart), name_of(n.state), n.restarts);
+  if (!n.state_name.empty()) {
+    out += ", \"state\": \"";
+    json_escape(out, n.state_name);
+    out += "\"";
+  }
   if (n.strategy)
     out += fmt::format(", \"strategy\": \"{}\"", name_of(*n.strategy));
   if (n.type == child_type::supervisor) {
@@ -133,6 +160,8 @@ inline void to_dot(std::string& out, const tree_node& n, const std::string& path
       n.restarts ? fmt::format("\\nrestarts: {}", n.restarts) : std::string());
   if (n.strategy)
     label += fmt::format("\\n{}", name_of(*n.strategy));
+  if (!n.state_name.empty())
+    label += fmt::format("\\nstate: {}", dot_escape(n.state_name));
   out += fmt::format("  \"{}\" [label=\"{}\", shape={}, style={}];\n", path, label,
                      n.type == child_type::supervisor ? "box" : "ellipse",
                      n.state == child_info::status::running ? "solid" : "dashed");
@@ -183,6 +212,8 @@ inline void to_text(std::string& out, const tree_node& n, const std::string& pre
     out += fmt::format(" {}", n.state);
   if (n.restarts != 0)
     out += fmt::format(" restarts={}", n.restarts);
+  if (!n.state_name.empty())
+    out += fmt::format(" state={}", n.state_name);
   out += "\n";
   std::string next = root ? std::string() : prefix + (last ? "   " : "|  ");
   for (std::size_t i = 0; i < n.children.size(); ++i)

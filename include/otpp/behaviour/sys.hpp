@@ -20,6 +20,7 @@
 
 #include <fmt/format.h>
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -44,6 +45,7 @@ struct sys_status {
   std::uint64_t handled;      ///< messages handled so far
   bool tracing;               ///< see `trace`
   bool suspended;             ///< see `suspend`
+  std::string state_name{};   ///< a state machine's current state; empty for others
 };
 
 namespace detail {
@@ -70,6 +72,16 @@ inline bool is_system_message(const any_message& m) noexcept {
 }
 
 // A behaviour's state as text for status and crash reports.
+// A state machine's current state by name (its snapshot says), else "".
+template <class S> std::string state_name_of(const S* s) {
+  if constexpr (requires(const S& x) {
+                  { x.state_name() } -> std::convertible_to<std::string>;
+                })
+    return s != nullptr ? s->state_name() : std::string();
+  else
+    return std::string();
+}
+
 template <class S> std::string format_state(const S* s) {
   if constexpr (fmt::is_formattable<S>::value)
     return s != nullptr ? fmt::format("{}", *s) : std::string("(none)");
@@ -179,8 +191,8 @@ private:
     } else if (auto* st = m.get_if<request<sys_get_status>>()) {
       send_reply(st->from,
                  sys_status{this_process::self(), behaviour_, name_, format_state<State>(state),
-                            this_process::mailbox_length() + held_, handled_, tracing_,
-                            suspended_});
+                            this_process::mailbox_length() + held_, handled_, tracing_, suspended_,
+                            state_name_of<State>(state)});
     } else if (auto* t = m.get_if<request<sys_trace>>()) {
       tracing_ = t->value.on;
       send_reply(t->from, std::monostate{});
