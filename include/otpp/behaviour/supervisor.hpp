@@ -59,8 +59,8 @@ inline auto start_supervisor(const supervisor_spec& spec, start_mode mode) {
   validate(spec);
   start_options opts;
   opts.name = spec.name;
-  return start_server(supervisor_definition().name(spec.name.empty() ? "supervisor" : spec.name),
-                      std::move(opts), mode, std::make_shared<const supervisor_spec>(spec));
+  return start_behaviour(supervisor_definition().name(spec.name.empty() ? "supervisor" : spec.name),
+                         std::move(opts), mode, std::make_shared<const supervisor_spec>(spec));
 }
 
 } // namespace detail
