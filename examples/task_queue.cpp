@@ -5,11 +5,11 @@
 //           while the server goes on with other messages; the server keeps
 //           the call_ref in its state and answers later, from the handler of
 //           the task's result (call_ref::reply), or makes the call fail with
-//           the task's exit reason (call_ref::fail). Also: a server that
-//           spawns and monitors worker processes and handles their results
-//           and `down`s as info messages, bounded concurrency with a FIFO
-//           backlog in the state, a stats call, call_async + wait (a call in
-//           two halves) and get_state.
+//           the task's failure (call_ref::fail). The work runs in tasks
+//           (otpp::async_nolink) the server owns: their results (task_done)
+//           and kills (down) are info messages it matches with task::owns.
+//           Also: bounded concurrency with a FIFO backlog in the state, a
+//           stats call, call_async + wait (a call in two halves).
 // OTP idea: distributed-process-platform's BlockingQueue (the tutorial's
 //           handleCallFrom + replyTo, poolStatsRequest); in Erlang, a
 //           handle_call that returns {noreply, S} and a later
@@ -85,15 +85,9 @@ struct queue_stats {
 // The server
 // ---------------------------------------------------------------------------
 
-struct task_done { // worker -> server: an info message
-  otpp::pid worker;
-  int result;
-};
-
 struct queue_state {
   struct running_task {
-    otpp::pid worker;
-    otpp::ref monitor;
+    otpp::task<int> work; // the task (its own process), owned by the server
     std::string name;
     otpp::call_ref<int> caller; // who waits for this task's result
   };
@@ -104,6 +98,10 @@ struct queue_state {
   };
 
   explicit queue_state(std::size_t max_running) : capacity(max_running) {}
+  // Tasks are move-only, so is the state (said so: std::vector claims to be
+  // copyable whatever it holds, and get_state would try to copy it).
+  queue_state(queue_state&&) = default;
+  queue_state(const queue_state&) = delete;
 
   std::size_t capacity;
   std::vector<running_task> running;
@@ -112,32 +110,44 @@ struct queue_state {
   std::vector<std::string> started; // start order (to show it is FIFO)
 };
 
-// Run a task in a new process, monitored by the server (we are in the
-// server process here). Its result comes back as a task_done message; if it
-// throws, the process ends with the exception as its reason and the server
-// gets a `down` instead.
+// Run a task (we are in the server: it owns the task). Its result, or how
+// it failed, comes back as a task_done message, or a `down` if it was killed.
 void start_task(queue_state& s, std::string name, task_fn work, otpp::call_ref<int> caller) {
   fmt::print("queue: start {} (running {}/{}, waiting {})\n", name, s.running.size() + 1,
              s.capacity, s.waiting.size());
-  const otpp::pid server = tp::self();
-  const auto [worker, monitor] = otpp::spawn_monitor([server, work = std::move(work)] {
-    const int result = work();
-    otpp::send(server, task_done{tp::self(), result});
-  });
   s.started.push_back(name);
-  s.running.push_back({worker, monitor, std::move(name), std::move(caller)});
+  s.running.push_back({otpp::async_nolink(std::move(work)), std::move(name), std::move(caller)});
   s.peak = std::max(s.peak, s.running.size());
 }
 
-// A running task has ended: forget it, and start the oldest waiting one.
-void finished(queue_state& s, std::vector<queue_state::running_task>::iterator task) {
-  s.running.erase(task);
+// A message of one of our tasks: answer its caller, then start the oldest
+// waiting task.
+template <class M> void finished(queue_state& s, M& m) {
+  auto t = std::find_if(s.running.begin(), s.running.end(),
+                        [&](const auto& r) { return r.work.owns(m); });
+  if (t == s.running.end())
+    return;
+  otpp::task_result<int> r = t->work.take(m);
+  if (r.ok()) {
+    fmt::print("queue: done  {} -> {}\n", t->name, r.value());
+    t->caller.reply(r.value());
+  } else {
+    fmt::print("queue: fail  {}: {}\n", t->name, r.error()); // (the exception's type and text)
+    t->caller.fail(r.error());
+  }
+  s.running.erase(t);
   if (!s.waiting.empty()) {
     queue_state::waiting_task next = std::move(s.waiting.front());
     s.waiting.pop_front();
     start_task(s, std::move(next.name), std::move(next.work), std::move(next.caller));
   }
 }
+
+struct started_request {}; // call -> what ran, in order, and the peak
+struct started_tasks {
+  std::vector<std::string> names;
+  std::size_t peak;
+};
 
 auto definition() {
   // No init function: start(definition(), capacity) builds queue_state(capacity).
@@ -155,28 +165,11 @@ auto definition() {
       .on_call([](queue_state& s, stats_request) {
         return queue_stats{s.running.size(), s.waiting.size()};
       })
-      // A task's result: answer its caller, then start the next task.
-      .on_info([](queue_state& s, task_done d) {
-        auto task = std::find_if(s.running.begin(), s.running.end(),
-                                 [&](const auto& t) { return t.worker == d.worker; });
-        if (task == s.running.end())
-          return;
-        // Its `down` (reason normal) would follow; we need it no more.
-        otpp::demonitor(task->monitor, {.flush = true});
-        fmt::print("queue: done  {} -> {}\n", task->name, d.result);
-        task->caller.reply(d.result);
-        finished(s, task);
+      .on_call([](queue_state& s, started_request) {
+        return started_tasks{s.started, s.peak};
       })
-      // A task that failed: its caller's call fails with the same reason.
-      .on_info([](queue_state& s, otpp::down d) {
-        auto task = std::find_if(s.running.begin(), s.running.end(),
-                                 [&](const auto& t) { return t.monitor == d.monitor; });
-        if (task == s.running.end())
-          return;
-        fmt::print("queue: fail  {}: {}\n", task->name, d.reason);
-        task->caller.fail(d.reason);
-        finished(s, task);
-      })
+      .on_info([](queue_state& s, otpp::task_done<int> d) { finished(s, d); })
+      .on_info([](queue_state& s, otpp::down d) { finished(s, d); })
       .name("task_queue");
 }
 
@@ -276,9 +269,9 @@ int main() {
     for (std::size_t i = 0; i < jobs.size(); ++i)
       fmt::print("client {} ({}): {}\n", i + 1, jobs[i].name, got[i]);
 
-    // FIFO and the bound, from a copy of the server's state (sys:get_state).
-    const queue_state s = otpp::get_state(q);
-    fmt::print("tasks started in order: {}; at most {} ran at once\n", fmt::join(s.started, " "),
+    // FIFO and the bound.
+    const started_tasks s = otpp::call(q, started_request{});
+    fmt::print("tasks started in order: {}; at most {} ran at once\n", fmt::join(s.names, " "),
                s.peak);
     const queue_stats late = stats(q);
 
@@ -288,7 +281,7 @@ int main() {
 
     ok = got == expected && early.running <= capacity && late.running == 0 && late.waiting == 0 &&
          s.peak == capacity &&
-         s.started == std::vector<std::string>{"a", "b", "c", "boom", "d", "e"} && last == 42;
+         s.names == std::vector<std::string>{"a", "b", "c", "boom", "d", "e"} && last == 42;
     otpp::stop(q);
   }
   rt.run();

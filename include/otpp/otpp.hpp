@@ -17,6 +17,9 @@
 #include <otpp/behaviour/supervision_tree.hpp>
 #include <otpp/behaviour/supervisor.hpp>
 #include <otpp/behaviour/sys.hpp>
+#include <otpp/behaviour/task.hpp>
+#include <otpp/behaviour/task_stream.hpp>
+#include <otpp/behaviour/task_supervisor.hpp>
 
 #include <otpp/core/any_message.hpp>
 #include <otpp/core/asio.hpp>

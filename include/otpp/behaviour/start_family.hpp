@@ -41,7 +41,9 @@ start_behaviour(const Def& def, start_options opts, start_mode mode, Args&&... a
 /// A behaviour definition that the start functions below take: a server
 /// (`server<State>()`), a state machine (`statem<Data, States...>()`), ...
 template <class T>
-concept startable_definition = requires { typename detail::loop_of<std::decay_t<T>>::type; };
+concept startable_definition = requires {
+  typename detail::loop_of<std::decay_t<T>>::type;
+};
 
 /// Start a behaviour process, not linked to the caller, and wait until its
 /// init has run; `args` build its state (or data). Returns `ok(handle)`,
@@ -60,8 +62,7 @@ auto try_start(start_options opts, const Def& def, Args&&... args) {
                                  std::forward<Args>(args)...)
       .first;
 }
-template <startable_definition Def, class... Args>
-auto try_start(const Def& def, Args&&... args) {
+template <startable_definition Def, class... Args> auto try_start(const Def& def, Args&&... args) {
   return try_start(start_options{}, def, std::forward<Args>(args)...);
 }
 
