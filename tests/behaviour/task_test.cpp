@@ -103,7 +103,7 @@ TEST_CASE("task: cancel kills the task and its result never arrives", "[task]") 
   CHECK(otpp_test::nothing<otpp::task_done<int>>(20ms));
 }
 
-TEST_CASE("task: wait_for times out and the task goes on; poll", "[task]") {
+TEST_CASE("task: wait_for times out and the task goes on, poll", "[task]") {
   OTPP_TEST_RUNTIME({.schedulers = 2});
   auto gate = std::make_shared<std::promise<void>>();
   std::shared_future<void> opened = gate->get_future().share();
@@ -119,7 +119,7 @@ TEST_CASE("task: wait_for times out and the task goes on; poll", "[task]") {
   CHECK(t.get() == 5);
 }
 
-TEST_CASE("task: a dropped handle kills its task; the owner's end kills its tasks; detach keeps "
+TEST_CASE("task: a dropped handle kills its task, the owner's end kills its tasks, detach keeps "
           "one",
           "[task]") {
   const unsigned n = GENERATE(1u, 2u);
@@ -217,13 +217,12 @@ TEST_CASE("task: async_stream runs at most N at once, results in order or as the
   CHECK(otpp::task_result<int>(results[199]).ok());
   // Unordered: as they finish (a slow first item comes last).
   std::vector<int> two{40, 1};
-  auto fin = otpp::async_stream(
-      two,
-      [](int ms) {
-        tp::sleep_for(std::chrono::milliseconds(ms));
-        return ms;
-      },
-      {.max_concurrency = 2, .ordered = false});
+  auto fin = otpp::async_stream(two,
+                                [](int ms) {
+                                  tp::sleep_for(std::chrono::milliseconds(ms));
+                                  return ms;
+                                },
+                                {.max_concurrency = 2, .ordered = false});
   REQUIRE(fin.size() == 2);
   CHECK(fin[0].value() == 1);
   CHECK(fin[1].value() == 40);
@@ -233,13 +232,12 @@ TEST_CASE("task: async_stream kills an item past its timeout, the others finish"
           "[task][async_stream]") {
   OTPP_TEST_RUNTIME({.schedulers = 2});
   std::vector<int> items{1, 500, 2, 3};
-  auto results = otpp::async_stream(
-      items,
-      [](int ms) {
-        tp::sleep_for(std::chrono::milliseconds(ms));
-        return ms;
-      },
-      {.max_concurrency = 2, .timeout = 100ms});
+  auto results = otpp::async_stream(items,
+                                    [](int ms) {
+                                      tp::sleep_for(std::chrono::milliseconds(ms));
+                                      return ms;
+                                    },
+                                    {.max_concurrency = 2, .timeout = 100ms});
   REQUIRE(results.size() == 4);
   CHECK(results[0].value() == 1);
   CHECK(results[1].error() == exit_reason::timeout());
@@ -247,7 +245,7 @@ TEST_CASE("task: async_stream kills an item past its timeout, the others finish"
   CHECK(results[3].value() == 3);
 }
 
-TEST_CASE("task: tasks under a task supervisor never take their caller down; its shutdown ends "
+TEST_CASE("task: tasks under a task supervisor never take their caller down, its shutdown ends "
           "them",
           "[task][supervisor]") {
   const unsigned n = GENERATE(1u, 2u);

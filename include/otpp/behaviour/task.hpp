@@ -128,7 +128,6 @@ struct task_shared {
   }
 };
 
-
 template <class R, class F>
 void run_task(F& fn, const pid& owner, std::uint64_t tag, const std::shared_ptr<task_shared>& sh) {
   this_process::set_label("task");
@@ -218,9 +217,9 @@ public:
     // After its down, nothing more of it can arrive: drop a result it sent.
     this_process::receive(
         when([m = monitor_](const down& d) { return d.monitor == m; }, [](down&) {}));
-    this_process::receive(when([t = tag_](const task_done<R>& d) { return d.tag == t; },
-                               [](task_done<R>&) {}),
-                          after(duration(), [] {}));
+    this_process::receive(
+        when([t = tag_](const task_done<R>& d) { return d.tag == t; }, [](task_done<R>&) {}),
+        after(duration(), [] {}));
     shared_.reset();
     return running;
   }
@@ -233,8 +232,7 @@ public:
     if (!shared_->abandon()) {
       // Its result is on its way: take it, so that it does not linger.
       this_process::receive(
-          when([t = tag_](const task_done<R>& d) { return d.tag == t; },
-               [](task_done<R>&) {}),
+          when([t = tag_](const task_done<R>& d) { return d.tag == t; }, [](task_done<R>&) {}),
           when([m = monitor_](const down& d) { return d.monitor == m; }, [](down&) {}));
     }
     if (linked_)

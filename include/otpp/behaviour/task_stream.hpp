@@ -79,9 +79,8 @@ auto async_stream(Range&& items, F f, stream_options opts = {}) {
   for (;;) {
     while (running.size() < limit && it != end) {
       running.push_back(async_nolink([f, x = item(*it)]() mutable { return f(x); }, opts.spawn));
-      meta.push_back({next, opts.timeout.is_infinite()
-                                ? clock::time_point::max()
-                                : clock::now() + opts.timeout.get()});
+      meta.push_back({next, opts.timeout.is_infinite() ? clock::time_point::max()
+                                                       : clock::now() + opts.timeout.get()});
       if (opts.ordered)
         ordered.emplace_back();
       ++it;
@@ -93,8 +92,9 @@ auto async_stream(Range&& items, F f, stream_options opts = {}) {
                          return a.deadline < b.deadline;
                        })->deadline;
     const auto now = clock::now();
-    const duration wait =
-        first == clock::time_point::max() ? infinity : first > now ? duration(first - now) : duration();
+    const duration wait = first == clock::time_point::max() ? infinity
+                          : first > now                     ? duration(first - now)
+                                                            : duration();
     if (auto r = wait_any_for(std::span<task<R>>(running), wait)) {
       finish(r->first, std::move(r->second));
       continue;

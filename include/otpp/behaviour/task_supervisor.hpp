@@ -44,15 +44,13 @@ template <process_target S, class F> task<detail::task_value_t<F>> async_nolink(
   const pid owner = this_process::self();
   auto sh = std::make_shared<detail::task_shared>();
   const std::uint64_t tag = make_ref().value();
-  auto started = start_child(
-      sup, worker(
-               fmt::format("task {}", tag),
-               [fn = std::move(f), owner, tag, sh]() mutable {
-                 return spawn_link([fn, owner, tag, sh]() mutable {
-                   detail::run_task<R>(fn, owner, tag, sh);
-                 });
-               },
-               {.restart = temporary}));
+  auto started = start_child(sup, worker(fmt::format("task {}", tag),
+                                         [fn = std::move(f), owner, tag, sh]() mutable {
+                                           return spawn_link([fn, owner, tag, sh]() mutable {
+                                             detail::run_task<R>(fn, owner, tag, sh);
+                                           });
+                                         },
+                                         {.restart = temporary}));
   if (!started)
     throw task_error(started.error());
   // (A task that has already ended gives a noproc down, after its result.)
