@@ -40,6 +40,13 @@ struct survived {};
 struct owner_is {
   otpp::pid who;
 };
+// A task body that tells `test` its pid, then waits until it is killed.
+auto report_then_wait(otpp::pid test) {
+  return [test] {
+    otpp::send(test, started{tp::self()});
+    otpp_test::wait_forever();
+  };
+}
 } // namespace
 
 TEST_CASE("task: async runs f in its own process and wait returns its value", "[task]") {
@@ -126,10 +133,7 @@ TEST_CASE("task: a dropped handle kills its task, the owner's end kills its task
   OTPP_TEST_RUNTIME({.schedulers = n});
   const otpp::pid test = tp::self();
   {
-    auto t = otpp::async_nolink([test] {
-      otpp::send(test, started{tp::self()});
-      otpp_test::wait_forever();
-    });
+    auto t = otpp::async_nolink(report_then_wait(test));
     otpp::pid w = expect<started>().who;
     otpp::ref m = otpp::monitor(w);
     t = otpp::task<void>(); // dropped
@@ -138,14 +142,8 @@ TEST_CASE("task: a dropped handle kills its task, the owner's end kills its task
   // An owner that ends (normally) leaves no task running.
   otpp::spawn([test] {
     otpp::send(test, owner_is{tp::self()});
-    auto a = otpp::async([test] {
-      otpp::send(test, started{tp::self()});
-      otpp_test::wait_forever();
-    });
-    auto b = otpp::async_nolink([test] {
-      otpp::send(test, started{tp::self()});
-      otpp_test::wait_forever();
-    });
+    auto a = otpp::async(report_then_wait(test));
+    auto b = otpp::async_nolink(report_then_wait(test));
     tp::receive<survived>(); // until told
   });
   otpp::pid a = expect<started>().who, b = expect<started>().who;
@@ -257,10 +255,7 @@ TEST_CASE("task: tasks under a task supervisor never take their caller down, its
   CHECK_THROWS_AS(bad.get(), disk_full);
   auto good = otpp::async_nolink(sup, [] { return 3; });
   CHECK(good.get() == 3);
-  auto waiting = otpp::async_nolink(sup, [test] {
-    otpp::send(test, started{tp::self()});
-    otpp_test::wait_forever();
-  });
+  auto waiting = otpp::async_nolink(sup, report_then_wait(test));
   expect<started>();
   CHECK(otpp::which_children(sup).size() == 1); // finished tasks are not kept
   otpp::stop(sup, exit_reason::shutdown());
