@@ -23,6 +23,7 @@
 #include <span>
 #include <stdexcept>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -391,12 +392,37 @@ template <class R> std::pair<std::size_t, task_result<R>> wait_any(std::vector<t
 }
 
 /// Wait for every task; results in the order of `tasks` (one that was not
-/// pending has the result `noproc`).
+/// pending has the result `noproc`). Results are taken as they arrive
+/// (each in constant time), whatever the order of the tasks.
+/// @par Elixir
+/// `Task.await_many/2` without its timeout.
 template <class R> std::vector<task_result<R>> wait_all(std::span<task<R>> tasks) {
+  std::vector<std::optional<task_result<R>>> got(tasks.size());
+  std::unordered_map<std::uint64_t, std::size_t> by_tag, by_monitor;
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    if (tasks[i].pending()) {
+      by_tag.emplace(tasks[i].tag(), i);
+      by_monitor.emplace(tasks[i].monitor().value(), i);
+    } else {
+      got[i].emplace(task_result<R>::failure(exit_reason::noproc()));
+    }
+  }
+  this_process::waiting_on note("tasks");
+  auto settle = [&](std::size_t i, auto& m) {
+    by_tag.erase(tasks[i].tag());
+    by_monitor.erase(tasks[i].monitor().value());
+    got[i].emplace(tasks[i].take(m));
+  };
+  while (!by_tag.empty())
+    this_process::receive(
+        when([&](const task_done<R>& d) { return by_tag.contains(d.tag); },
+             [&](task_done<R>& d) { settle(by_tag.at(d.tag), d); }),
+        when([&](const down& d) { return by_monitor.contains(d.monitor.value()); },
+             [&](down& d) { settle(by_monitor.at(d.monitor.value()), d); }));
   std::vector<task_result<R>> out;
   out.reserve(tasks.size());
-  for (auto& t : tasks)
-    out.push_back(t.pending() ? t.wait() : task_result<R>::failure(exit_reason::noproc()));
+  for (auto& r : got)
+    out.push_back(std::move(*r));
   return out;
 }
 template <class R> std::vector<task_result<R>> wait_all(std::vector<task<R>>& tasks) {

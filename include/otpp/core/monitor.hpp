@@ -60,7 +60,7 @@ inline bool demonitor(ref monitor_ref, demonitor_options opts = {}) {
       if (e->type == detail::type_tag<down>() &&
           static_cast<detail::message_envelope<down>*>(e)->value.monitor == monitor_ref) {
         detail::unlink_message(me, prev)->destroy();
-        continue;
+        break; // a monitor has one down at most
       }
       prev = e;
     }
