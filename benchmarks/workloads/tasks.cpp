@@ -19,45 +19,49 @@ int main(int argc, char** argv) {
   otpp::scoped_process main_process(rt);
   const otpp::pid self = otpp::this_process::self();
   // The owner is a process of the runtime (on scheduler 0), as users' are.
-  rt.spawn([=] {
-  bool ok = true;
-  { // 1. spawn and await
-    long sum = 0;
-    auto t0 = bench::clock::now();
-    std::vector<otpp::task<long>> ts;
-    ts.reserve(static_cast<std::size_t>(batch));
-    for (long done = 0; done < tasks;) {
-      const long n = std::min(batch, tasks - done);
-      for (long i = 0; i < n; ++i)
-        ts.push_back(otpp::async_nolink([v = done + i] { return v; }));
-      for (auto& r : otpp::wait_all(ts))
-        sum += r.value();
-      ts.clear();
-      done += n;
-    }
-    const double s = bench::seconds_since(t0);
-    const bool valid = sum == tasks * (tasks - 1) / 2;
-    ok &= valid;
-    fmt::print("tasks: {} tasks spawned and awaited ({} in flight) in {:.3f} s: {:.2f}M tasks/s, "
-               "{:.0f} ns per task{}\n",
-               tasks, batch, s, static_cast<double>(tasks) / s / 1e6,
-               s / static_cast<double>(tasks) * 1e9, valid ? "" : " WRONG");
-  }
-  { // 2. async_stream
-    std::vector<long> xs(static_cast<std::size_t>(items));
-    std::iota(xs.begin(), xs.end(), 0L);
-    auto t0 = bench::clock::now();
-    auto results = otpp::async_stream(xs, [](long x) { return x * 2; }, {.max_concurrency = 8});
-    const double s = bench::seconds_since(t0);
-    long sum = 0;
-    for (auto& r : results)
-      sum += r.value();
-    const bool valid = sum == items * (items - 1);
-    ok &= valid;
-    fmt::print("async_stream: {} items, at most 8 at once, in {:.3f} s: {:.2f}M items/s{}\n", items,
-               s, static_cast<double>(items) / s / 1e6, valid ? "" : " WRONG");
-  }
-  otpp::send(self, ok);
-  }, {.scheduler = 0});
+  rt.spawn(
+      [=] {
+        bool ok = true;
+        { // 1. spawn and await
+          long sum = 0;
+          auto t0 = bench::clock::now();
+          std::vector<otpp::task<long>> ts;
+          ts.reserve(static_cast<std::size_t>(batch));
+          for (long done = 0; done < tasks;) {
+            const long n = std::min(batch, tasks - done);
+            for (long i = 0; i < n; ++i)
+              ts.push_back(otpp::async_nolink([v = done + i] { return v; }));
+            for (auto& r : otpp::wait_all(ts))
+              sum += r.value();
+            ts.clear();
+            done += n;
+          }
+          const double s = bench::seconds_since(t0);
+          const bool valid = sum == tasks * (tasks - 1) / 2;
+          ok &= valid;
+          fmt::print(
+              "tasks: {} tasks spawned and awaited ({} in flight) in {:.3f} s: {:.2f}M tasks/s, "
+              "{:.0f} ns per task{}\n",
+              tasks, batch, s, static_cast<double>(tasks) / s / 1e6,
+              s / static_cast<double>(tasks) * 1e9, valid ? "" : " WRONG");
+        }
+        { // 2. async_stream
+          std::vector<long> xs(static_cast<std::size_t>(items));
+          std::iota(xs.begin(), xs.end(), 0L);
+          auto t0 = bench::clock::now();
+          auto results =
+              otpp::async_stream(xs, [](long x) { return x * 2; }, {.max_concurrency = 8});
+          const double s = bench::seconds_since(t0);
+          long sum = 0;
+          for (auto& r : results)
+            sum += r.value();
+          const bool valid = sum == items * (items - 1);
+          ok &= valid;
+          fmt::print("async_stream: {} items, at most 8 at once, in {:.3f} s: {:.2f}M items/s{}\n",
+                     items, s, static_cast<double>(items) / s / 1e6, valid ? "" : " WRONG");
+        }
+        otpp::send(self, ok);
+      },
+      {.scheduler = 0});
   return otpp::this_process::receive<bool>() ? 0 : 1;
 }
