@@ -60,6 +60,18 @@ TEST_CASE("task: async runs f in its own process and wait returns its value", "[
   CHECK_THROWS_AS(t.wait(), std::logic_error);
   auto v = otpp::async([] {}); // void tasks
   CHECK(v.wait().ok());
+  // Only the owner may wait: the result arrives in its mailbox.
+  auto mine = std::make_shared<otpp::task<int>>(otpp::async([] { return 1; }));
+  const bool refused = otpp_test::in_process([mine] {
+    try {
+      mine->wait();
+      return false;
+    } catch (const std::logic_error& e) {
+      return std::string(e.what()).find("only the process that started") != std::string::npos;
+    }
+  });
+  CHECK(refused);
+  CHECK(mine->get() == 1);
 }
 
 TEST_CASE("task: an exception in a nolink task reaches the waiter with its type and message",

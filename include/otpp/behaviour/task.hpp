@@ -167,14 +167,15 @@ public:
 
   task() = default;
   task(task&& o) noexcept
-      : pid_(std::move(o.pid_)), monitor_(o.monitor_), tag_(o.tag_), shared_(std::move(o.shared_)),
-        linked_(o.linked_) {
+      : pid_(std::move(o.pid_)), owner_(std::move(o.owner_)), monitor_(o.monitor_), tag_(o.tag_),
+        shared_(std::move(o.shared_)), linked_(o.linked_) {
     o.shared_.reset();
   }
   task& operator=(task&& o) noexcept {
     if (this != &o) {
       drop();
       pid_ = std::move(o.pid_);
+      owner_ = std::move(o.owner_);
       monitor_ = o.monitor_;
       tag_ = o.tag_;
       shared_ = std::move(o.shared_);
@@ -211,6 +212,7 @@ public:
   bool cancel() {
     if (!pending())
       return false;
+    check_owner("cancel");
     const bool running = shared_->abandon();
     if (linked_)
       unlink(pid_);
@@ -230,6 +232,7 @@ public:
   void detach() {
     if (!pending())
       return;
+    check_owner("detach");
     if (!shared_->abandon()) {
       // Its result is on its way: take it, so that it does not linger.
       this_process::receive(
@@ -261,7 +264,8 @@ public:
   /// @cond internal
   task(otpp::pid p, ref mon, std::uint64_t tag, std::shared_ptr<detail::task_shared> sh,
        bool linked)
-      : pid_(std::move(p)), monitor_(mon), tag_(tag), shared_(std::move(sh)), linked_(linked) {}
+      : pid_(std::move(p)), owner_(this_process::self()), monitor_(mon), tag_(tag),
+        shared_(std::move(sh)), linked_(linked) {}
   std::uint64_t tag() const noexcept { return tag_; }
   ref monitor() const noexcept { return monitor_; }
   /// @endcond
@@ -272,6 +276,7 @@ private:
       throw std::logic_error(fmt::format("otpp::task::{}: the task is not pending (its result "
                                          "was taken, or it was cancelled or detached)",
                                          api));
+    check_owner(api);
     this_process::waiting_on note("task", pid_);
     return this_process::receive(
         when([t = tag_](const task_done<R>& d) { return d.tag == t; },
@@ -284,7 +289,8 @@ private:
   void drop() noexcept {
     if (!pending())
       return;
-    if (std::uncaught_exceptions() > 0 || !this_process::is_process()) {
+    if (std::uncaught_exceptions() > 0 || !this_process::is_process() ||
+        this_process::self() != owner_) {
       // The owner is unwinding (it is ending): kill, without waiting.
       shared_->abandon();
       kill(pid_);
@@ -298,7 +304,17 @@ private:
     }
   }
 
+  // Its result arrives in the owner's mailbox: only the owner waits.
+  void check_owner(const char* api) const {
+    if (this_process::self() != owner_)
+      throw std::logic_error(fmt::format(
+          "otpp::task::{}: only the process that started the task ({}) can do this: its result "
+          "arrives in that process's mailbox",
+          api, owner_));
+  }
+
   otpp::pid pid_;
+  otpp::pid owner_;
   ref monitor_;
   std::uint64_t tag_ = 0;
   std::shared_ptr<detail::task_shared> shared_;
