@@ -1,13 +1,17 @@
 // A state machine definition (gen_statem): the data, the states (types),
 // and typed handlers per state and event, enter calls, postpone rules,
-// init and terminate. Built as a value, started by otpp::start*.
+// init and terminate. Built as a value, started by otpp::start*. The
+// type-erased events are in detail/statem_event.hpp, init results in
+// statem_init.hpp.
 // Distributed under the Boost Software License, Version 1.0.
 #pragma once
 
 #include <otpp/behaviour/call.hpp>
+#include <otpp/behaviour/detail/statem_event.hpp>
 #include <otpp/behaviour/detail/traits.hpp>
 #include <otpp/behaviour/statem_actions.hpp>
 #include <otpp/behaviour/statem_events.hpp>
+#include <otpp/behaviour/statem_init.hpp>
 #include <otpp/behaviour/statem_task.hpp>
 #include <otpp/behaviour/unhandled_policy.hpp>
 #include <otpp/core/any_message.hpp>
@@ -51,132 +55,7 @@ template <class Data, class... States> struct snapshot {
   }
 };
 
-/// What an init function returns (`init_ok`, `init_stop`, `init_ignore`).
-template <class Data, class... States> class init_result;
-
 namespace detail {
-
-// One event, type-erased: what came from the mailbox (call, cast, info), or
-// a value (inserted event, timeout).
-struct event {
-  enum class kind : std::uint8_t { call, cast, info, internal, timeout };
-  kind k = kind::info;
-  any_message msg;
-  std::any value;
-  std::string_view type_name;
-  timeout_kind tk = timeout_kind::event;
-  std::string name;
-  std::string_view kind_name() const {
-    constexpr std::string_view names[] = {"call", "cast", "info", "internal", "timeout"};
-    if (k == kind::info && type_name.find("otpp::cast_message<") != std::string_view::npos)
-      return "cast"; // (for reports only)
-    return names[static_cast<int>(k)];
-  }
-};
-
-template <class V> struct outcome;
-
-// An awaiting handler still running: its frame, its context, and how to
-// turn its result into an outcome.
-template <class V> class running_task {
-public:
-  running_task() = default;
-  running_task(const running_task&) = delete;
-  running_task& operator=(const running_task&) = delete;
-  virtual ~running_task() = default;
-  virtual bool done() const noexcept = 0;
-  virtual std::coroutine_handle<> handle() const noexcept = 0;
-  virtual outcome<V> finish() = 0; // rethrows the handler's exception
-};
-
-// What a handler decided, type-erased; `target` holds the new state.
-// `pending`: an awaiting handler that has not finished yet (no decision).
-template <class V> struct outcome {
-  step which = step::keep;
-  action_list actions;
-  std::optional<V> target;
-  exit_reason reason;
-  std::unique_ptr<running_task<V>> pending;
-};
-
-// Whether a handler for events of kind `handler` may take an event of kind
-// `ev`: a mailbox message that is not a call arrives as `info`, and cast
-// handlers tell a cast from it by type.
-constexpr bool takes_kind(event::kind handler, event::kind ev) noexcept {
-  return handler == ev || (handler == event::kind::cast && ev == event::kind::info);
-}
-
-template <class T, class... Ts> inline constexpr bool one_of = (std::is_same_v<T, Ts> || ...);
-
-template <class T> struct event_traits {
-  static constexpr event::kind kind = event::kind::cast;
-  using message = T;
-};
-template <class Q, class R> struct event_traits<call_of<Q, R>> {
-  static constexpr event::kind kind = event::kind::call;
-  using message = Q;
-};
-template <class M> struct event_traits<info_of<M>> {
-  static constexpr event::kind kind = event::kind::info;
-  using message = M;
-};
-template <class M> struct event_traits<internal_of<M>> {
-  static constexpr event::kind kind = event::kind::internal;
-  using message = M;
-};
-template <class M> struct event_traits<timeout_of<M>> {
-  static constexpr event::kind kind = event::kind::timeout;
-  using message = M;
-};
-
-// A handler's view of a message: a copy when it can be copied, so that an
-// event the handler postpones keeps its value; else the value itself.
-template <class M> decltype(auto) take(M& m) {
-  if constexpr (std::is_copy_constructible_v<M>)
-    return static_cast<const M&>(m);
-  else
-    return std::move(m);
-}
-
-// Take event `e` as a handler parameter of type E, if it is one.
-template <class E> std::optional<E> as_param(event& e) {
-  using T = event_traits<E>;
-  using M = typename T::message;
-  if (!takes_kind(T::kind, e.k))
-    return std::nullopt;
-  if constexpr (T::kind == event::kind::call) {
-    if (auto* r = e.msg.get_if<request<M>>())
-      return E{take(r->value), call_ref<typename E::reply_type>(r->from)};
-  } else if constexpr (T::kind == event::kind::cast) {
-    if (auto* c = e.msg.get_if<cast_message<M>>())
-      return E{take(c->value)};
-  } else if constexpr (T::kind == event::kind::info) {
-    if (auto* m = e.msg.get_if<M>())
-      return E{take(*m)};
-  } else if constexpr (T::kind == event::kind::internal) {
-    if (auto* v = std::any_cast<M>(&e.value))
-      return E{take(*v)};
-  } else {
-    if (auto* v = std::any_cast<M>(&e.value))
-      return E{take(*v), e.tk, e.name};
-  }
-  return std::nullopt;
-}
-// Whether event `e` would match a parameter of type E (without taking it).
-template <class E> bool matches(const event& e) {
-  using T = event_traits<E>;
-  using M = typename T::message;
-  if (!takes_kind(T::kind, e.k))
-    return false;
-  if constexpr (T::kind == event::kind::call)
-    return e.msg.is<request<M>>();
-  else if constexpr (T::kind == event::kind::cast)
-    return e.msg.is<cast_message<M>>();
-  else if constexpr (T::kind == event::kind::info)
-    return e.msg.is<M>();
-  else
-    return e.value.type() == typeid(M);
-}
 
 template <class T> struct is_next : std::false_type {};
 template <class... Ts> struct is_next<next<Ts...>> : std::true_type {
@@ -600,48 +479,6 @@ private:
 
   std::shared_ptr<tables> t_;
 };
-
-/// The result of an init function.
-template <class Data, class... States> class init_result {
-public:
-  enum class kind : std::uint8_t { ok, stop, ignore };
-  template <class S>
-  init_result(next_state_t<S> n) // NOLINT
-      : kind_(kind::ok), state_(std::move(n.state)), actions_(std::move(n.actions)) {
-    static_assert(detail::one_of<S, States...>,
-                  "otpp::sm::init_ok: the initial state is not one of the machine's states");
-  }
-  init_result(stop_t s)
-      : kind_(s.reason.is_normal() ? kind::ignore : kind::stop), reason_(std::move(s.reason)) {
-  } // NOLINT
-
-  kind which() const noexcept { return kind_; }
-  std::optional<std::variant<States...>>& state() noexcept { return state_; }
-  detail::action_list& actions() noexcept { return actions_; }
-  const exit_reason& reason() const noexcept { return reason_; }
-
-private:
-  kind kind_;
-  std::optional<std::variant<States...>> state_;
-  detail::action_list actions_;
-  exit_reason reason_;
-};
-
-/// Init succeeded: start in `s`, then apply the actions (timeouts,
-/// inserted events, ...). @par OTP `{ok, State, Data, Actions}`.
-template <class S, class... A> next_state_t<std::decay_t<S>> init_ok(S&& s, A&&... a) {
-  return next_state(std::forward<S>(s), std::forward<A>(a)...);
-}
-/// Init failed with `reason`. @par OTP `{stop, Reason}`.
-inline stop_t init_stop(exit_reason reason) {
-  if (reason.is_normal())
-    reason = exit_reason::user("init_stop with reason normal");
-  return stop_t{std::move(reason), {}};
-}
-/// Init chose not to run. @par OTP `ignore`.
-inline stop_t init_ignore() {
-  return stop_t{exit_reason::normal(), {}};
-}
 
 } // namespace otpp::sm
 
