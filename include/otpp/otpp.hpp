@@ -10,6 +10,7 @@
 #include <otpp/behaviour/call.hpp>
 #include <otpp/behaviour/call_chan.hpp>
 #include <otpp/behaviour/control_channel.hpp>
+#include <otpp/behaviour/event_manager.hpp>
 #include <otpp/behaviour/handle.hpp>
 #include <otpp/behaviour/report.hpp>
 #include <otpp/behaviour/server.hpp>

@@ -157,9 +157,6 @@ template <class M, class... Ps> constexpr int find_call() {
   return found;
 }
 
-template <class P, template <class> class T> struct is_instance_of : std::false_type {};
-template <class F, template <class> class T> struct is_instance_of<T<F>, T> : std::true_type {};
-
 template <class M, class Tuple> struct find_call_in;
 template <class M, class... Ps> struct find_call_in<M, std::tuple<Ps...>> {
   static constexpr int value = find_call<M, Ps...>();

@@ -9,6 +9,10 @@ namespace otpp::detail {
 
 template <class...> inline constexpr bool always_false = false;
 
+// Is P an instance of the one-parameter template T?
+template <class P, template <class> class T> struct is_instance_of : std::false_type {};
+template <class F, template <class> class T> struct is_instance_of<T<F>, T> : std::true_type {};
+
 // The parameters and result of a callable with one call operator.
 template <class T> struct fn_sig { static constexpr bool valid = false; };
 #define OTPP_DETAIL_SIG(QUALS)                                                                     \
