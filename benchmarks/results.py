@@ -24,6 +24,11 @@ METRICS = {
         ("calls/s", r"statem call: [^|]* ([0-9.]+)M calls/s", "M/s", True),
         ("postponed/s", r"statem postpone: [^|]* ([0-9.]+)M events/s", "M/s", True),
     ],
+    "events": [
+        ("notify x1/s", r"events notify x1: [^|]* ([0-9.]+)M events/s", "M/s", True),
+        ("notify x10/s", r"events notify x10: [^|]* ([0-9.]+)M events/s", "M/s", True),
+        ("sync_notify/s", r"events sync_notify: [^|]* ([0-9.]+)M/s", "M/s", True),
+    ],
 }
 TITLES = {
     "skynet": "skynet, 1,111,111 processes",
@@ -33,6 +38,8 @@ TITLES = {
     "fan_in": "fan-in, 1,000 producers x 1,000 messages",
     "server_call": "server call, 1M calls from 1 client",
     "statem": "state machine (gen_statem), 1M events; 100k postponed (otpp and Erlang only)",
+    "events": "event manager (gen_event), 1M notifies to 1 and 10 handlers; 200k sync_notify "
+    "(otpp and Erlang only)",
 }
 NOTES = [
     "- Server call: otpp's `call` and Erlang's `gen_server:call` monitor the server and "

@@ -29,7 +29,7 @@ echo "==> building otpp (Release)"
 cmake --preset release >/dev/null
 cmake --build --preset release -j2 >/dev/null
 mkdir -p build/peers/otpp
-for w in skynet ping_pong ring spawn_idle fan_in server_call statem; do
+for w in skynet ping_pong ring spawn_idle fan_in server_call statem events; do
   ln -sf "$PWD/build/release/benchmarks/bench_$w" "build/peers/otpp/$w"
 done
 for rt in $runtimes; do
@@ -47,6 +47,7 @@ workloads=(
   "fan_in 1000 1000"
   "server_call 1000000"
   "statem 1000000 100000"
+  "events 1000000 200000"
 )
 
 raw=build/peers/raw.tsv
@@ -58,9 +59,9 @@ for spec in "${workloads[@]}"; do
   shift
   for ((i = 1; i <= runs; i++)); do
     for rt in $runtimes; do # alternate runtimes within each round
-      [ -x "build/peers/$rt/$w" ] || continue # (statem: otpp and Erlang only)
+      [ -x "build/peers/$rt/$w" ] || continue # (statem, events: otpp and Erlang only)
       lines=1
-      [ "$w" = statem ] && lines=3 # cast, call, postpone: one line each, joined
+      case $w in statem | events) lines=3 ;; esac # three figures: one line each, joined
       rss_file=$(mktemp)
       if line=$(timeout "$per_run_timeout" /usr/bin/time -f "%M" -o "$rss_file" \
         "build/peers/$rt/$w" "$@" 2>/dev/null | head -n "$lines" | paste -sd '|' -); then

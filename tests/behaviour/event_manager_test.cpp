@@ -341,6 +341,37 @@ TEST_CASE("event_manager: call_handler replies, and a call that throws removes t
   otpp::stop(mgr);
 }
 
+TEST_CASE("event_manager: a handler that exits is removed with its reason; hibernate keeps it",
+          "[event_manager]") {
+  OTPP_TEST_RUNTIME({.schedulers = 2});
+  otpp_test::report_guard quiet(otpp_test::quiet());
+  struct quit {};
+  struct nap {};
+  auto mgr = otpp::start(otpp::event_manager());
+  auto h = otpp::add_handler(
+      mgr,
+      recording("quitter")
+          .on_event([](recorder&, const quit&) { tp::exit(exit_reason::user("had_enough")); })
+          .on_event([](recorder&, const nap&) { return handler_action::hibernate(); }),
+      recorder{tp::self(), "q"});
+  otpp::sync_notify(mgr, nap{});
+  CHECK(otpp::call_handler(h, count_q{}) == 0);
+  otpp::sync_notify(mgr, quit{});
+  auto t = expect<terminated>();
+  CHECK(t.why.why == handler_exit::kind::crashed);
+  CHECK(t.why.reason == exit_reason::user("had_enough"));
+  CHECK(otpp::info(mgr.pid()).status != otpp::process_status::exited);
+  try {
+    otpp::call_handler(h, count_q{});
+    FAIL("call to a removed handler");
+  } catch (const otpp::call_error& e) {
+    CHECK(e.reason().detail() == "no_such_handler");
+    CHECK(std::string(e.what()) ==
+          fmt::format("otpp::call_handler to {} failed: {}", mgr.pid(), e.reason()));
+  }
+  otpp::stop(mgr);
+}
+
 TEST_CASE("event_manager: an init that throws fails the add and installs nothing",
           "[event_manager]") {
   OTPP_TEST_RUNTIME({.schedulers = 1});
