@@ -12,6 +12,7 @@
 #include <otpp/behaviour/control_channel.hpp>
 #include <otpp/behaviour/event_manager.hpp>
 #include <otpp/behaviour/handle.hpp>
+#include <otpp/behaviour/pg.hpp>
 #include <otpp/behaviour/report.hpp>
 #include <otpp/behaviour/server.hpp>
 #include <otpp/behaviour/start.hpp>
