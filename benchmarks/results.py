@@ -29,6 +29,11 @@ METRICS = {
         ("notify x10/s", r"events notify x10: [^|]* ([0-9.]+)M events/s", "M/s", True),
         ("sync_notify/s", r"events sync_notify: [^|]* ([0-9.]+)M/s", "M/s", True),
     ],
+    "groups": [
+        ("join+leave/s", r"pg join\+leave: [^|]* ([0-9.]+)M pairs/s", "M/s", True),
+        ("get_members/s", r"pg get_members by name: [^|]* ([0-9.]+)M reads/s", "M/s", True),
+        ("snapshot reads/s", r"pg members via scope: [^|]* ([0-9.]+)M reads/s", "M/s", True),
+    ],
 }
 TITLES = {
     "skynet": "skynet, 1,111,111 processes",
@@ -39,6 +44,8 @@ TITLES = {
     "server_call": "server call, 1M calls from 1 client",
     "statem": "state machine (gen_statem), 1M events; 100k postponed (otpp and Erlang only)",
     "events": "event manager (gen_event), 1M notifies to 1 and 10 handlers; 200k sync_notify "
+    "(otpp and Erlang only)",
+    "groups": "process groups (pg), 200k join+leave pairs; 1M reads of a 100-member group "
     "(otpp and Erlang only)",
 }
 NOTES = [

@@ -44,6 +44,15 @@ TEST_CASE("pg: a process joins several times and leaves once per join", "[pg]") 
   CHECK(pg::get_members("s", "g") == pids{a, b, a});
   CHECK(pg::get_local_members("s", "g") == pids{a, b, a});
   CHECK(pg::which_groups("s") == std::vector<std::string>{"g"});
+  // A snapshot stays as it was; a new one sees the change.
+  auto found = pg::scope::find("s");
+  auto snap = found.members("g");
+  pg::join("s", "g", b);
+  CHECK(*snap == pids{a, b, a});
+  CHECK(*found.members("g") == pids{a, b, a, b});
+  CHECK(*found.local_members("g") == pids{a, b, a, b});
+  CHECK(found.members("nobody")->empty());
+  CHECK(pg::leave("s", "g", b));
   CHECK(pg::leave("s", "g", a));
   CHECK(pg::get_members("s", "g") == pids{a, b}); // the latest join went
   CHECK(pg::leave("s", "g", a));

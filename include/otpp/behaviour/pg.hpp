@@ -97,20 +97,23 @@ public:
   /// Every member of `group`, once per join, local ones first in join order.
   /// @par OTP
   /// `pg:get_members/2`.
-  std::vector<pid> get_members(const std::string& group) const {
-    std::shared_lock g(table_->lock);
-    auto it = table_->groups.find(group);
-    if (it == table_->groups.end())
-      return {};
-    std::vector<pid> out = it->second.local;
-    out.insert(out.end(), it->second.remote.begin(), it->second.remote.end());
-    return out;
-  }
+  std::vector<pid> get_members(const std::string& group) const { return *members(group); }
   /// The members of `group` on this node. @par OTP `pg:get_local_members/2`.
   std::vector<pid> get_local_members(const std::string& group) const {
+    return *local_members(group);
+  }
+  /// `get_members` without the copy: the group as it is now, an immutable
+  /// snapshot shared with other readers (never null).
+  std::shared_ptr<const std::vector<pid>> members(const std::string& group) const {
     std::shared_lock g(table_->lock);
     auto it = table_->groups.find(group);
-    return it == table_->groups.end() ? std::vector<pid>{} : it->second.local;
+    return it == table_->groups.end() ? otpp::detail::no_members() : it->second.all_view;
+  }
+  /// `get_local_members` without the copy.
+  std::shared_ptr<const std::vector<pid>> local_members(const std::string& group) const {
+    std::shared_lock g(table_->lock);
+    auto it = table_->groups.find(group);
+    return it == table_->groups.end() ? otpp::detail::no_members() : it->second.local_view;
   }
   /// The groups with at least one member. @par OTP `pg:which_groups/1`.
   std::vector<std::string> which_groups() const {
@@ -125,7 +128,7 @@ public:
 private:
   scope(std::string name, pid p) : name_(std::move(name)), pid_(std::move(p)) {
     if (pid_)
-      table_ = detail::pg_tables::get().find(pid_);
+      table_ = otpp::detail::pg_tables::get().find(pid_);
     if (!table_)
       throw scope_not_running(name_);
   }

@@ -50,13 +50,32 @@ struct notification {
 
 namespace otpp::detail {
 
-// One scope's membership, as every reader sees it. `local`: this node's
-// members, once per join, in join order; `remote`: other nodes' (filled by
-// the distribution layer; empty until then).
+// One group of a scope. `local`: this node's members, once per join, in
+// join order; `remote`: other nodes' (filled by the distribution layer;
+// empty until then). Only the scope process touches those two; readers take
+// the immutable snapshots it rebuilds after each change (a reference count
+// instead of a copy under the lock).
+using pg_members = std::shared_ptr<const std::vector<pid>>;
 struct pg_group {
   std::vector<pid> local;
   std::vector<pid> remote;
+  pg_members local_view;
+  pg_members all_view; // local, then remote
+  void publish() {
+    local_view = std::make_shared<const std::vector<pid>>(local);
+    if (remote.empty()) {
+      all_view = local_view;
+    } else {
+      auto all = std::make_shared<std::vector<pid>>(local);
+      all->insert(all->end(), remote.begin(), remote.end());
+      all_view = std::move(all);
+    }
+  }
 };
+inline const pg_members& no_members() {
+  static const pg_members none = std::make_shared<const std::vector<pid>>();
+  return none;
+}
 struct pg_table {
   mutable std::shared_mutex lock;
   std::unordered_map<std::string, pg_group> groups;
@@ -181,8 +200,9 @@ private:
     }
     {
       std::unique_lock g(table_->lock);
-      auto& local = table_->groups[group].local;
-      local.insert(local.end(), pids.begin(), pids.end());
+      auto& g2 = table_->groups[group];
+      g2.local.insert(g2.local.end(), pids.begin(), pids.end());
+      g2.publish();
     }
     publish(notification_kind::join, group, pids);
   }
@@ -226,6 +246,8 @@ private:
     }
     if (local.empty() && it->second.remote.empty())
       table_->groups.erase(it);
+    else
+      it->second.publish();
   }
 
   void ended(const down& d) {
