@@ -13,7 +13,9 @@
 #include <otpp/behaviour/event_manager.hpp>
 #include <otpp/behaviour/handle.hpp>
 #include <otpp/behaviour/pg.hpp>
+#include <otpp/behaviour/pool.hpp>
 #include <otpp/behaviour/report.hpp>
+#include <otpp/behaviour/scatter.hpp>
 #include <otpp/behaviour/server.hpp>
 #include <otpp/behaviour/start.hpp>
 #include <otpp/behaviour/supervision_tree.hpp>
