@@ -243,7 +243,7 @@ TEST_CASE("event_manager: a supervised handler's removal is told to its supervis
   otpp::stop(mgr);
 }
 
-TEST_CASE("event_manager: the supervisor's end removes its handlers; others see the exit",
+TEST_CASE("event_manager: the supervisor's end removes its handlers, and others see the exit",
           "[event_manager]") {
   const unsigned n = GENERATE(1u, 2u);
   OTPP_TEST_RUNTIME({.schedulers = n});
@@ -341,7 +341,7 @@ TEST_CASE("event_manager: call_handler replies, and a call that throws removes t
   otpp::stop(mgr);
 }
 
-TEST_CASE("event_manager: a handler that exits is removed with its reason; hibernate keeps it",
+TEST_CASE("event_manager: a handler that exits is removed with its reason, hibernate keeps it",
           "[event_manager]") {
   OTPP_TEST_RUNTIME({.schedulers = 2});
   otpp_test::report_guard quiet(otpp_test::quiet());

@@ -184,7 +184,7 @@ TEST_CASE("pg: a monitoring process's end drops its monitors", "[pg]") {
   otpp::stop(scope);
 }
 
-TEST_CASE("pg: a scope in a supervision tree; a second one with the name fails", "[pg]") {
+TEST_CASE("pg: a scope in a supervision tree, and a second one with the name fails", "[pg]") {
   OTPP_TEST_RUNTIME({.schedulers = 2});
   otpp::supervisor_spec spec{
       .strategy = otpp::one_for_one,

@@ -206,7 +206,7 @@ TEST_CASE("pool: a borrower's end returns its worker", "[pool]") {
   otpp::stop(pool);
 }
 
-TEST_CASE("pool: in a supervision tree; stopping it ends every worker", "[pool]") {
+TEST_CASE("pool: in a supervision tree, and stopping it ends every worker", "[pool]") {
   OTPP_TEST_RUNTIME({.schedulers = 2});
   otpp::supervisor_spec spec{.strategy = otpp::one_for_one,
                              .children = {otpp::worker("pool", [] {
@@ -231,7 +231,7 @@ TEST_CASE("pool: in a supervision tree; stopping it ends every worker", "[pool]"
     CHECK(otpp_test::down_reason(m) == exit_reason::shutdown());
 }
 
-TEST_CASE("scatter_call: every reply, the first N, or until the deadline; why each is missing",
+TEST_CASE("scatter_call: every reply, the first N, or until the deadline, and why each is missing",
           "[pool][scatter]") {
   const unsigned n = GENERATE(1u, 3u);
   OTPP_TEST_RUNTIME({.schedulers = n});

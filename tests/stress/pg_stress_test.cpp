@@ -34,7 +34,7 @@ constexpr int members = 200;
 struct finished {};
 } // namespace
 
-TEST_CASE("pg stress: joins, leaves and exits race readers; a monitor's view ends equal to the "
+TEST_CASE("pg stress: joins, leaves and exits race readers, and a monitor's view ends equal to the "
           "table",
           "[stress][pg]") {
   OTPP_TEST_RUNTIME({.schedulers = 2});
