@@ -40,6 +40,9 @@ public:
     return event_manager_definition(std::move(n));
   }
   const std::string& display_name() const noexcept { return name_; }
+  /// @cond internal
+  const std::string& loop_config() const noexcept { return name_; }
+  /// @endcond
 
   /// A manager takes no calls or casts of its own (see `call_handler`).
   template <class M> static constexpr bool handles_call = false;
@@ -70,22 +73,8 @@ template <class Definition> using event_manager_ref = handle<Definition>;
 
 namespace detail {
 
-template <class... Es> class event_manager_runner {
-public:
-  event_manager_runner(event_manager_definition<Es...> def, pid parent)
-      : loop_(def.display_name(), std::move(parent)) {}
-  template <class... Args> void run(init_context& ctx, Args&...) {
-    static_assert(sizeof...(Args) == 0, "otpp::start(event_manager()): a manager takes no start "
-                                        "arguments (add handlers once it runs)");
-    loop_.run(ctx);
-  }
-
-private:
-  event_manager_loop loop_;
-};
-
 template <class... Es> struct loop_of<event_manager_definition<Es...>> {
-  using type = event_manager_runner<Es...>;
+  using type = argless_loop<event_manager_loop>;
 };
 
 // A request to a manager; throws call_error naming `op` if it failed.

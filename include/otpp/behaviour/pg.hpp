@@ -43,6 +43,9 @@ class scope_definition {
 public:
   explicit scope_definition(std::string name) : name_(std::move(name)) {}
   const std::string& scope_name() const noexcept { return name_; }
+  /// @cond internal
+  const std::string& loop_config() const noexcept { return name_; }
+  /// @endcond
   template <class M> static constexpr bool handles_call = false;
   template <class M> static constexpr bool handles_cast = false;
   /// `get_state` of a scope: group -> its members here.
@@ -247,18 +250,5 @@ inline bool demonitor(const std::string& scope_name, ref monitor) {
 } // namespace otpp::pg
 
 namespace otpp::detail {
-template <> struct loop_of<pg::scope_definition> {
-  class type {
-  public:
-    type(pg::scope_definition def, pid parent) : loop_(def.scope_name(), std::move(parent)) {}
-    template <class... Args> void run(init_context& ctx, Args&...) {
-      static_assert(sizeof...(Args) == 0, "otpp::start(pg::scope_def(name)): a scope takes no "
-                                          "start arguments");
-      loop_.run(ctx);
-    }
-
-  private:
-    pg_scope_loop loop_;
-  };
-};
+template <> struct loop_of<pg::scope_definition> { using type = argless_loop<pg_scope_loop>; };
 } // namespace otpp::detail

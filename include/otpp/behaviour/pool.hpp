@@ -58,7 +58,7 @@ public:
   using state_type = pool_stats;
 
   /// @cond internal
-  detail::pool_config config() const {
+  detail::pool_config loop_config() const {
     return {opts_.size, opts_.max_overflow, opts_.strategy, opts_.name, start_};
   }
   /// @endcond
@@ -93,20 +93,7 @@ template <class F> auto pool(pool_options opts, F start_worker) {
 }
 
 namespace detail {
-template <class W> struct loop_of<pool_definition<W>> {
-  class type {
-  public:
-    type(pool_definition<W> def, pid parent) : loop_(def.config(), std::move(parent)) {}
-    template <class... Args> void run(init_context& ctx, Args&...) {
-      static_assert(sizeof...(Args) == 0, "otpp::start(pool(...)): a pool takes no start "
-                                          "arguments");
-      loop_.run(ctx);
-    }
-
-  private:
-    pool_loop loop_;
-  };
-};
+template <class W> struct loop_of<pool_definition<W>> { using type = argless_loop<pool_loop>; };
 } // namespace detail
 
 /// A checked-out worker, returned to its pool when the lease is destroyed

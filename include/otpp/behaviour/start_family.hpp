@@ -23,6 +23,23 @@ namespace detail {
 // then `run(init_context&, Args&...)`).
 template <class Def> struct loop_of {};
 
+// The loop_of type of a behaviour whose process takes no start arguments:
+// its loop is built from `def.loop_config()` and the parent.
+template <class Loop> class argless_loop {
+public:
+  template <class Def>
+  argless_loop(const Def& def, pid parent) : loop_(def.loop_config(), std::move(parent)) {}
+  template <class... Args> void run(init_context& ctx, Args&...) {
+    static_assert(sizeof...(Args) == 0,
+                  "otpp::start(def, args...): this behaviour (an event manager, a pg scope, a "
+                  "pool) takes no start arguments");
+    loop_.run(ctx);
+  }
+
+private:
+  Loop loop_;
+};
+
 template <class Def, class... Args>
 std::pair<start_result<otpp::handle<std::decay_t<Def>>>, ref>
 start_behaviour(const Def& def, start_options opts, start_mode mode, Args&&... args) {
