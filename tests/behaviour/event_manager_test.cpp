@@ -396,6 +396,13 @@ TEST_CASE("event_manager: an init that throws fails the add and installs nothing
   CHECK_THROWS_AS(otpp::add_handler(mgr, failing, 1), otpp::call_error);
   CHECK_THROWS_AS(otpp::sync_notify(mgr, login{"x"}), otpp::call_error);
   otpp::notify(mgr, login{"lost"}); // lost silently
+  try {
+    otpp::sync_notify(otpp::by_name("nobody"), login{"x"});
+    FAIL("sync_notify to a name nobody holds");
+  } catch (const otpp::call_error& e) {
+    CHECK(e.reason() == exit_reason::noproc());
+    CHECK(std::string(e.what()).find("\"nobody\"") != std::string::npos);
+  }
 }
 
 TEST_CASE("event_manager: named, supervised, and shown by get_state and status",

@@ -248,10 +248,10 @@ void sync_notify(const T& mgr, E&& event, duration timeout = infinity) {
   detail::check_event<T, E>();
   detail::check_caller("sync_notify");
   pid to = detail::target_of<T>::resolve(mgr);
-  send(to, detail::em_event<std::decay_t<E>>{std::forward<E>(event)});
   if (!to && detail::target_of<T>::by_name)
     throw call_error(exit_reason::noproc(), to, "sync_notify to",
                      detail::target_of<T>::describe(mgr));
+  send(to, detail::em_event<std::decay_t<E>>{std::forward<E>(event)});
   detail::manager_request<void>("sync_notify", to, detail::em_sync{}, timeout); // after the event
 }
 
