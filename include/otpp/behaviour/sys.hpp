@@ -65,6 +65,14 @@ struct sys_stop {
   exit_reason reason;
 };
 
+// Fail a call no handler of a behaviour takes, so that its caller is not
+// left waiting (a plain message: nothing to do).
+inline void fail_unhandled_call(const any_message& m) {
+  if (const reply_to* from = m.requester())
+    send_reply(*from,
+               call_failure{exit_reason::user(fmt::format("unhandled call: {}", m.type_name()))});
+}
+
 inline bool is_system_message(const any_message& m) noexcept {
   return m.is<request<sys_get_state>>() || m.is<request<sys_replace_state>>() ||
          m.is<request<sys_get_status>>() || m.is<request<sys_trace>>() ||

@@ -104,9 +104,7 @@ private:
       send_reply(w->from, std::move(ids));
     } else {
       deliver(m);
-      if (const reply_to* from = m.requester()) // nobody answers a foreign call: fail it
-        send_reply(*from, call_failure{
-                              exit_reason::user(fmt::format("unhandled call: {}", m.type_name()))});
+      fail_unhandled_call(m); // nobody answers a foreign call
     }
   }
 

@@ -182,10 +182,9 @@ private:
     } else if (auto* e = m.get_if<exit_message>()) {
       if (parent_ && e->from == parent_)
         this_process::exit(e->reason);
-    } else if (const reply_to* from = m.requester()) {
-      send_reply(*from,
-                 call_failure{exit_reason::user(fmt::format("unhandled call: {}", m.type_name()))});
-    } // anything else: dropped
+    } else {
+      fail_unhandled_call(m); // anything else: dropped
+    }
   }
 
   void join(const std::string& group, const std::vector<pid>& pids) {

@@ -150,9 +150,8 @@ private:
       borrower_down(*d);
     } else if (auto* s = m.get_if<request<pool_get_stats>>()) {
       send_reply(s->from, stats());
-    } else if (const reply_to* from = m.requester()) {
-      send_reply(*from,
-                 call_failure{exit_reason::user(fmt::format("unhandled call: {}", m.type_name()))});
+    } else {
+      fail_unhandled_call(m);
     }
   }
 

@@ -467,8 +467,7 @@ private:
           fmt::format("server {} dropped an unhandled message of type {}", sys_.name(), type));
       [[fallthrough]];
     case unhandled_policy::kind::drop:
-      if (const reply_to* from = m.requester())
-        send_reply(*from, call_failure{exit_reason::user(fmt::format("unhandled call: {}", type))});
+      fail_unhandled_call(m);
       return {};
     }
     return {};
