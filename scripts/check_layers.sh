@@ -6,6 +6,9 @@
 #   include/otpp/otpp.hpp     must not include otpp/detail/...
 #   include/otpp/io/**        must not include otpp/detail/ nor otpp/behaviour/
 #   include/otpp/core/**      must not include otpp/io/
+#   include/otpp/core/**, behaviour/**, otpp.hpp must not include otpp/dist/
+#   include/otpp/dist/**      must not include otpp/detail/ nor
+#                             otpp/behaviour/detail/ (otpp/dist/detail/ is fine)
 #   include/otpp/** outside include/otpp/detail/ must not include or name
 #                             boost/context (boost::context)
 #   include/otpp/**           has one internal namespace, `detail`: no
@@ -127,6 +130,11 @@ check "$root/otpp/otpp.hpp"  "otpp/detail/"    "the umbrella header must not inc
 check "$root/otpp/io"        "otpp/detail/"    "io/ uses only the public core API"
 check "$root/otpp/io"        "otpp/behaviour/" "io/ uses only the public core API"
 check "$root/otpp/core"      "otpp/io/"        "core/ must not depend on io/"
+check "$root/otpp/core"      "otpp/dist/"      "core/ must not depend on dist/"
+check "$root/otpp/behaviour" "otpp/dist/"      "behaviour/ must not depend on dist/"
+check "$root/otpp/otpp.hpp"  "otpp/dist/"      "dist/ is optional (otpp::dist): not in the umbrella header"
+check "$root/otpp/dist"      "otpp/detail/"    "dist/ uses only the public core API (its internals: otpp/dist/detail/)"
+check "$root/otpp/dist"      "otpp/behaviour/detail/" "dist/ uses only the public behaviour API"
 check_boost_context
 check_internal_namespaces
 

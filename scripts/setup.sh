@@ -16,6 +16,7 @@ packages=(
   libclang-rt-14-dev
   libbenchmark-dev
   liburing-dev
+  erlang-base
 )
 
 missing=()
