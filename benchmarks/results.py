@@ -34,6 +34,11 @@ METRICS = {
         ("get_members/s", r"pg get_members by name: [^|]* ([0-9.]+)M reads/s", "M/s", True),
         ("snapshot reads/s", r"pg members via scope: [^|]* ([0-9.]+)M reads/s", "M/s", True),
     ],
+    "etf": [
+        ("encode/s", r"etf: encode [^|]* ([0-9.]+)M/s", "M/s", True),
+        ("decode/s", r"etf: decode [^|]* ([0-9.]+)M/s", "M/s", True),
+        ("bytes", r"etf: ([0-9]+) bytes per message", "B", False),
+    ],
 }
 TITLES = {
     "skynet": "skynet, 1,111,111 processes",
@@ -47,6 +52,7 @@ TITLES = {
     "(otpp and Erlang only)",
     "groups": "process groups (pg), 200k join+leave pairs; 1M reads of a 100-member group "
     "(otpp and Erlang only)",
+    "etf": "external term format, 1M gen_server calls encoded and decoded (otpp and Erlang only)",
 }
 NOTES = [
     "- Server call: otpp's `call` and Erlang's `gen_server:call` monitor the server and "

@@ -29,7 +29,7 @@ echo "==> building otpp (Release)"
 cmake --preset release >/dev/null
 cmake --build --preset release -j2 >/dev/null
 mkdir -p build/peers/otpp
-for w in skynet ping_pong ring spawn_idle fan_in server_call statem events groups; do
+for w in skynet ping_pong ring spawn_idle fan_in server_call statem events groups etf; do
   ln -sf "$PWD/build/release/benchmarks/bench_$w" "build/peers/otpp/$w"
 done
 for rt in $runtimes; do
@@ -49,6 +49,7 @@ workloads=(
   "statem 1000000 100000"
   "events 1000000 200000"
   "groups 200000 1000000"
+  "etf 1000000"
 )
 
 raw=build/peers/raw.tsv
@@ -60,9 +61,9 @@ for spec in "${workloads[@]}"; do
   shift
   for ((i = 1; i <= runs; i++)); do
     for rt in $runtimes; do # alternate runtimes within each round
-      [ -x "build/peers/$rt/$w" ] || continue # (statem, events, groups: otpp and Erlang only)
+      [ -x "build/peers/$rt/$w" ] || continue # (statem, events, groups, etf: otpp and Erlang only)
       lines=1
-      case $w in statem | events | groups) lines=3 ;; esac # three figures: one line each, joined
+      case $w in statem | events | groups | etf) lines=3 ;; esac # three figures: one line each, joined
       rss_file=$(mktemp)
       if line=$(timeout "$per_run_timeout" /usr/bin/time -f "%M" -o "$rss_file" \
         "build/peers/$rt/$w" "$@" 2>/dev/null | head -n "$lines" | paste -sd '|' -); then

@@ -20,7 +20,7 @@ done
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 mkdir -p "$1/ebin"
 OUT="$(cd "$1" && pwd)"
-WORKLOADS=(skynet ping_pong ring spawn_idle fan_in server_call statem events groups)
+WORKLOADS=(skynet ping_pong ring spawn_idle fan_in server_call statem events groups etf)
 
 sources=("$SRC/bench.erl")
 for w in "${WORKLOADS[@]}"; do
