@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -269,12 +270,13 @@ public:
 
   // Start `erl -name <alive>@127.0.0.1 -setcookie <cookie>` running `eval`
   // (then staying up; it halts by itself after a minute, in case).
+  // Modules compiled with `compile` are on its code path.
   child_process& start_node(const std::string& alive, const std::string& cookie,
                             const std::string& eval) {
     nodes_.push_back(std::make_unique<child_process>(
         std::vector<std::string>{"erl", "-name", alive + "@127.0.0.1", "-setcookie", cookie,
-                                 "-noshell", "-noinput", "-kernel", "inet_dist_use_interface",
-                                 "{127,0,0,1}", "-eval",
+                                 "-noshell", "-noinput", "-pa", dir_.string(), "-kernel",
+                                 "inet_dist_use_interface", "{127,0,0,1}", "-eval",
                                  "timer:apply_after(60000, erlang, halt, []), " + eval},
         std::vector<std::string>{fmt::format("ERL_EPMD_PORT={}", epmd_port_)},
         (dir_ / (alive + ".log")).string()));
@@ -294,6 +296,15 @@ public:
       throw std::runtime_error(
           fmt::format("node {} never registered: {}", alive, read_file(dir_ / (alive + ".log"))));
     return found->port;
+  }
+
+  // Compile an Erlang module (erlc) onto the nodes' code path.
+  void compile(const std::string& source) {
+    const std::string cmd = fmt::format("erlc -o '{}' '{}' > '{}' 2>&1", dir_.string(), source,
+                                        (dir_ / "erlc.log").string());
+    if (std::system(cmd.c_str()) != 0)
+      throw std::runtime_error(
+          fmt::format("erlc {} failed: {}", source, read_file(dir_ / "erlc.log")));
   }
 
   std::string log_of(const std::string& alive) const { return read_file(dir_ / (alive + ".log")); }
@@ -326,6 +337,17 @@ private:
   child_process epmd_;
   std::vector<std::unique_ptr<child_process>> nodes_;
 };
+
+// Start node `beam` with a process registered as `echo` that answers
+// `{From, Msg}` with `{echo, Msg}`; returns once `echo` is registered.
+inline child_process& start_echo_node(beam_cluster& cluster) {
+  auto& node = cluster.start_node(
+      "beam", "secret",
+      "register(echo, spawn(fun Loop() -> receive {From, Msg} -> From ! {echo, Msg}, Loop() end "
+      "end)), io:format(\"echo ready~n\").");
+  cluster.wait_for_output("beam", "echo ready");
+  return node;
+}
 
 inline std::uint32_t random_challenge() {
   std::random_device rd;

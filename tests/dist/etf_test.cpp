@@ -123,6 +123,24 @@ TEST_CASE("nesting deeper than the limit is refused", "[dist][etf]") {
   CHECK(otpp::etf::try_decode(ok));
 }
 
+TEST_CASE("more terms than the limit are refused before they are all allocated", "[dist][etf]") {
+  // A list of 100,000 small integers (2 bytes each on the wire).
+  std::string many = otpp_test::bytes({131, 108, 0, 1, 0x86, 0xA0});
+  for (int i = 0; i < 100000; ++i)
+    many += otpp_test::bytes({97, 1});
+  many += otpp_test::bytes({106});
+  CHECK(otpp::etf::try_decode(many));
+  otpp::etf::decode_limits small;
+  small.max_terms = 50000;
+  std::string why;
+  CHECK_FALSE(otpp::etf::try_decode(many, &why, small));
+  CHECK_THAT(why, Catch::Contains("max_terms"));
+  // STRING_EXT counts its characters too.
+  std::string chars = otpp_test::bytes({131, 107, 0xFF, 0xFF}) + std::string(65535, 'a');
+  small.max_terms = 1000;
+  CHECK_FALSE(otpp::etf::try_decode(chars, &why, small));
+}
+
 TEST_CASE("floats Erlang cannot hold are refused when encoding", "[dist][etf]") {
   CHECK_THROWS_AS(otpp::etf::encode(term(std::numeric_limits<double>::infinity())),
                   otpp::etf::encode_error);

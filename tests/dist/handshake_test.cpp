@@ -136,15 +136,10 @@ TEST_CASE("packets frame and parse, and bad ones are refused", "[dist][protocol]
 
 // --- Against real Erlang nodes ------------------------------------------------
 
-const char* const echo_node =
-    "register(echo, spawn(fun Loop() -> receive {From, Msg} -> From ! {echo, Msg}, Loop() end "
-    "end)), io:format(\"echo ready~n\").";
-
 TEST_CASE("a real Erlang node accepts our handshake and answers a message",
           "[dist][handshake][beam]") {
   otpp_test::beam_cluster cluster;
-  cluster.start_node("beam", "secret", echo_node);
-  cluster.wait_for_output("beam", "echo ready");
+  otpp_test::start_echo_node(cluster);
   const std::uint16_t port = cluster.node_port("beam");
   auto conn = otpp_test::tcp_conn::connect(port);
   const atom self_name("otpp_test@127.0.0.1");
@@ -229,8 +224,7 @@ TEST_CASE("a real Erlang node connects to us: net_adm:ping gets pong", "[dist][h
 TEST_CASE("a real Erlang node refuses a handshake with the wrong cookie",
           "[dist][handshake][beam]") {
   otpp_test::beam_cluster cluster;
-  cluster.start_node("beam", "secret", echo_node);
-  cluster.wait_for_output("beam", "echo ready");
+  otpp_test::start_echo_node(cluster);
   auto conn = otpp_test::tcp_conn::connect(cluster.node_port("beam"));
   handshake h(handshake::role::initiator, {atom("otpp_test@127.0.0.1"), flag::otpp_node, 1},
               "not-the-cookie", otpp_test::random_challenge());

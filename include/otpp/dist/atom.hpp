@@ -180,6 +180,23 @@ inline atom operator""_atom(const char* s, std::size_t n) {
 } // namespace atom_literals
 
 namespace detail {
+// `s` between `quote`s, the quote, backslash and newline escaped (Erlang's
+// way of printing quoted atoms and strings).
+inline void format_chars(std::string& out, std::string_view s, char quote) {
+  out += quote;
+  for (char c : s) {
+    if (c == quote || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  out += quote;
+}
+
 // Does an atom print without quotes (lower-case letter, then letters,
 // digits, '_' and '@')? Erlang's reserved words need quotes too.
 inline bool atom_is_bare(std::string_view s) noexcept {
@@ -215,14 +232,7 @@ template <> struct fmt::formatter<otpp::atom> : fmt::formatter<std::string_view>
     if (otpp::detail::atom_is_bare(s))
       return fmt::formatter<std::string_view>::format(s, ctx);
     std::string quoted;
-    quoted.reserve(s.size() + 2);
-    quoted += '\'';
-    for (char c : s) {
-      if (c == '\'' || c == '\\')
-        quoted += '\\';
-      quoted += c;
-    }
-    quoted += '\'';
+    otpp::detail::format_chars(quoted, s, '\'');
     return fmt::formatter<std::string_view>::format(quoted, ctx);
   }
 };

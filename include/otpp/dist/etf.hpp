@@ -26,6 +26,11 @@ struct decode_limits {
   std::size_t max_depth = 128;
   /// Bytes of one big integer (1,024 bytes: 8,192 bits).
   std::size_t max_big_bytes = 1024;
+  /// Terms in all (every element counts): a term costs up to 24 times the
+  /// bytes it takes on the wire (a 2-byte small integer becomes a 48-byte
+  /// term), so this bounds what a decode may allocate, about 200 MiB at
+  /// the default of 2^22. Binaries count as one, whatever their size.
+  std::size_t max_terms = std::size_t{1} << 22;
 };
 
 /// Why bytes could not be decoded, and where.
@@ -67,7 +72,8 @@ inline std::string encode(const term& t) {
 /// @par Errors
 /// `decode_error` (with the offset) for anything malformed: a truncated or
 /// unknown encoding, a length longer than the input, nesting deeper than
-/// `limits.max_depth`, a big integer above `limits.max_big_bytes`, an atom
+/// `limits.max_depth`, more terms than `limits.max_terms`, a big integer
+/// above `limits.max_big_bytes`, an atom
 /// that is not UTF-8 or too long, a NaN or infinite float, a map with a key
 /// twice, compressed terms (not supported).
 term decode_one(std::string_view bytes, std::size_t& pos, const decode_limits& limits = {});

@@ -33,6 +33,7 @@ public:
     const std::size_t at = pos_;
     if (depth > limits_.max_depth)
       fail(at, "the term is nested deeper than decode_limits::max_depth");
+    count(at, 1);
     switch (const std::uint8_t tag = u8()) {
     case small_integer_ext:
       return term(std::int64_t{u8()});
@@ -76,6 +77,7 @@ public:
     case large_tuple_ext: {
       const std::size_t n = tag == small_tuple_ext ? u8() : u32();
       claim(at, n);
+      budget(at, n);
       std::vector<term> elements;
       elements.reserve(n);
       for (std::size_t i = 0; i < n; ++i)
@@ -87,6 +89,7 @@ public:
     case string_ext: {
       const std::size_t n = u16();
       need(n);
+      count(at, n);
       std::vector<term> chars;
       chars.reserve(n);
       for (std::size_t i = 0; i < n; ++i)
@@ -97,6 +100,7 @@ public:
     case list_ext: {
       const std::size_t n = u32();
       claim(at, n + 1); // the elements and the tail
+      budget(at, n + 1);
       std::vector<term> elements;
       elements.reserve(n);
       for (std::size_t i = 0; i < n; ++i)
@@ -124,6 +128,7 @@ public:
     case map_ext: {
       const std::size_t n = u32();
       claim(at, n, 2);
+      budget(at, 2 * n);
       std::vector<std::pair<term, term>> entries;
       entries.reserve(n);
       for (std::size_t i = 0; i < n; ++i) {
@@ -210,6 +215,18 @@ private:
   [[noreturn]] void fail(std::size_t at, const std::string& what) const {
     throw etf::decode_error(at, what);
   }
+  // `n` more terms, within decode_limits::max_terms.
+  void count(std::size_t at, std::size_t n) {
+    terms_ += n;
+    if (terms_ > limits_.max_terms)
+      fail(at, "the term has more elements than decode_limits::max_terms");
+  }
+  // `n` more terms would fit within decode_limits::max_terms (checked
+  // before a container reserves room for them).
+  void budget(std::size_t at, std::size_t n) const {
+    if (n > limits_.max_terms - terms_)
+      fail(at, "the term has more elements than decode_limits::max_terms");
+  }
   void need(std::size_t n) const {
     if (in_.size() - pos_ < n)
       fail(pos_, "the input ends inside a term");
@@ -282,6 +299,7 @@ private:
   std::string_view in_;
   std::size_t pos_;
   const etf::decode_limits& limits_;
+  std::size_t terms_ = 0;
 };
 
 } // namespace otpp::detail

@@ -392,21 +392,6 @@ namespace detail {
 
 inline void format_term(std::string& out, const term& t);
 
-inline void format_chars(std::string& out, std::string_view s, char quote) {
-  out += quote;
-  for (char c : s) {
-    if (c == quote || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  out += quote;
-}
-
 // A proper list of printable ASCII code points prints as "text" (as ~p does).
 inline bool printable_string(const term& t) noexcept {
   if (!t.is_proper_list() || t.size() == 0)
