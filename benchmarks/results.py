@@ -34,6 +34,7 @@ METRICS = {
         ("get_members/s", r"pg get_members by name: [^|]* ([0-9.]+)M reads/s", "M/s", True),
         ("snapshot reads/s", r"pg members via scope: [^|]* ([0-9.]+)M reads/s", "M/s", True),
     ],
+    "all_to_all": [("messages/s", r"([0-9.]+)M messages/s", "M/s", True)],
     "etf": [
         ("encode/s", r"etf: encode [^|]* ([0-9.]+)M/s", "M/s", True),
         ("decode/s", r"etf: decode [^|]* ([0-9.]+)M/s", "M/s", True),
@@ -52,6 +53,7 @@ TITLES = {
     "(otpp and Erlang only)",
     "groups": "process groups (pg), 200k join+leave pairs; 1M reads of a 100-member group "
     "(otpp and Erlang only)",
+    "all_to_all": "all-to-all, 1,000 processes (each pings every other: 2M messages)",
     "etf": "external term format, 1M gen_server calls encoded and decoded (otpp and Erlang only)",
 }
 NOTES = [
@@ -88,11 +90,12 @@ def main():
         if rt not in order:
             order.append(rt)
         values = {}
-        for name, rx, _, _ in METRICS.get(w, []):
+        metrics = METRICS.get(w.split("@")[0], [])  # "skynet@1": skynet on one scheduler
+        for name, rx, _, _ in metrics:
             m = re.search(rx, line)
             if m:
                 values[name] = float(m.group(1))
-        ok = status == "ok" and len(values) == len(METRICS.get(w, [])) and "WRONG" not in line
+        ok = status == "ok" and len(values) == len(metrics) and "WRONG" not in line
         if ok:
             data.setdefault((w, rt), []).append((values, int(rss or 0)))
         else:
@@ -125,6 +128,8 @@ def main():
 
     summary = []
     for w, metrics in METRICS.items():
+        if not any(data.get((w, rt)) or failures.get((w, rt)) for rt in order):
+            continue  # not in this run
         out.append(f"## {TITLES[w]}\n")
         for name, _, unit, higher in metrics:
             if len(metrics) > 1:
@@ -157,6 +162,30 @@ def main():
                     f"{fmt(max(vals), unit)} | {rss:.0f} | {ratio} |"
                 )
             out.append("")
+
+    out.append("## Scaling from one scheduler to two\n")
+    out.append(
+        "The same workloads on one scheduler (otpp `OTPP_SCHEDULERS=1`, Erlang `+S 1:1`, "
+        "CAF one worker thread, Go `GOMAXPROCS=1`) against the runs above on two; "
+        "speedup = how much faster two are (medians).\n"
+    )
+    scaled = sorted({w.split("@")[0] for w, _ in data if w.endswith("@1")},
+                    key=list(METRICS).index)
+    for w in scaled:
+        name, _, unit, higher = METRICS[w][0]
+        out.append(f"### {TITLES[w]}\n")
+        out.append("| runtime | 1 scheduler | 2 schedulers | speedup |")
+        out.append("|---|---|---|---|")
+        for rt in order:
+            one = data.get((w + "@1", rt))
+            two = data.get((w, rt))
+            if not one or not two:
+                continue
+            m1 = statistics.median([v[name] for v, _ in one])
+            m2 = statistics.median([v[name] for v, _ in two])
+            speed = (m2 / m1 if higher else m1 / m2) if m1 > 0 and m2 > 0 else 0
+            out.append(f"| {NAMES.get(rt, rt)} | {fmt(m1, unit)} | {fmt(m2, unit)} | {speed:.2f}x |")
+        out.append("")
 
     out.append("## Where otpp is behind\n")
     behind = [(w, n, rt, r) for w, n, rt, r in summary if r < 1.0]

@@ -29,7 +29,7 @@ echo "==> building otpp (Release)"
 cmake --preset release >/dev/null
 cmake --build --preset release -j2 >/dev/null
 mkdir -p build/peers/otpp
-for w in skynet ping_pong ring spawn_idle fan_in server_call statem events groups etf; do
+for w in skynet ping_pong ring spawn_idle fan_in server_call statem events groups etf all_to_all; do
   ln -sf "$PWD/build/release/benchmarks/bench_$w" "build/peers/otpp/$w"
 done
 for rt in $runtimes; do
@@ -50,34 +50,52 @@ workloads=(
   "events 1000000 200000"
   "groups 200000 1000000"
   "etf 1000000"
+  "all_to_all 1000"
 )
 
 raw=build/peers/raw.tsv
 : >"$raw"
-start=$(date +%s)
-for spec in "${workloads[@]}"; do
-  set -- $spec
-  w=$1
+# Workloads also run on one scheduler (OTPP_SCHEDULERS, GOMAXPROCS,
+# CAF_SCHEDULER_THREADS, ERL_SCHEDULERS = 1): RESULTS.md shows how each
+# runtime scales from one scheduler to two (the runs above use two).
+scaling=(
+  "skynet 1000000"
+  "fan_in 1000 1000"
+  "all_to_all 1000"
+)
+
+# run_all LABEL-SUFFIX SPECS...: every spec RUNS times, runtimes alternating.
+run_all() {
+  local suffix=$1 spec w i rt lines rss_file line status rss_kib
   shift
-  for ((i = 1; i <= runs; i++)); do
-    for rt in $runtimes; do # alternate runtimes within each round
-      [ -x "build/peers/$rt/$w" ] || continue # (statem, events, groups, etf: otpp and Erlang only)
-      lines=1
-      case $w in statem | events | groups | etf) lines=3 ;; esac # three figures: one line each, joined
-      rss_file=$(mktemp)
-      if line=$(timeout "$per_run_timeout" /usr/bin/time -f "%M" -o "$rss_file" \
-        "build/peers/$rt/$w" "$@" 2>/dev/null | head -n "$lines" | paste -sd '|' -); then
-        status=ok
-      else
-        status=failed
-      fi
-      rss_kib=$(tail -n 1 "$rss_file" 2>/dev/null || echo 0)
-      rm -f "$rss_file"
-      printf '%s\t%s\t%d\t%s\t%s\t%s\n' "$w" "$rt" "$i" "$status" "$rss_kib" "$line" >>"$raw"
-      printf '%-12s %-7s run %d: %s\n' "$w" "$rt" "$i" "${line:-($status)}"
+  for spec in "$@"; do
+    set -- $spec
+    w=$1
+    shift
+    for ((i = 1; i <= runs; i++)); do
+      for rt in $runtimes; do # alternate runtimes within each round
+        [ -x "build/peers/$rt/$w" ] || continue # (statem, events, groups, etf: otpp and Erlang only)
+        lines=1
+        case $w in statem | events | groups | etf) lines=3 ;; esac # three figures: one line each, joined
+        rss_file=$(mktemp)
+        if line=$(timeout "$per_run_timeout" /usr/bin/time -f "%M" -o "$rss_file" \
+          "build/peers/$rt/$w" "$@" 2>/dev/null | head -n "$lines" | paste -sd '|' -); then
+          status=ok
+        else
+          status=failed
+        fi
+        rss_kib=$(tail -n 1 "$rss_file" 2>/dev/null || echo 0)
+        rm -f "$rss_file"
+        printf '%s\t%s\t%d\t%s\t%s\t%s\n' "$w$suffix" "$rt" "$i" "$status" "$rss_kib" "$line" >>"$raw"
+        printf '%-14s %-7s run %d: %s\n' "$w$suffix" "$rt" "$i" "${line:-($status)}"
+      done
     done
   done
-done
+}
+
+start=$(date +%s)
+run_all "" "${workloads[@]}"
+OTPP_SCHEDULERS=1 GOMAXPROCS=1 CAF_SCHEDULER_THREADS=1 ERL_SCHEDULERS=1 run_all "@1" "${scaling[@]}"
 echo "==> all runs took $(($(date +%s) - start)) s"
 
 versions=build/peers/versions.txt

@@ -6,7 +6,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 out=${1:-$here/../../../build/peers/caf}
 cxx=${CXX:-g++}
-workloads=(skynet ping_pong ring spawn_idle fan_in server_call)
+workloads=(skynet ping_pong ring spawn_idle fan_in server_call all_to_all)
 
 die() {
   echo "caf/build.sh: $*" >&2

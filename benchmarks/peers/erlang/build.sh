@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Erlang peer workloads into OUTDIR: OUTDIR/ebin/*.beam and one
 # wrapper executable per workload (OUTDIR/skynet, OUTDIR/ping_pong, ...),
-# each running the VM with 2 schedulers (+S 2:2) and a process limit (+P)
+# each running the VM with 2 schedulers (+S 2:2; ERL_SCHEDULERS=n picks
+# another count) and a process limit (+P)
 # large enough for the processes its workload spawns.
 # Usage: build.sh OUTDIR     (needs erlc and erl: Debian package erlang-base)
 set -euo pipefail
@@ -20,7 +21,7 @@ done
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 mkdir -p "$1/ebin"
 OUT="$(cd "$1" && pwd)"
-WORKLOADS=(skynet ping_pong ring spawn_idle fan_in server_call statem events groups etf)
+WORKLOADS=(skynet ping_pong ring spawn_idle fan_in server_call statem events groups etf all_to_all)
 
 sources=("$SRC/bench.erl")
 for w in "${WORKLOADS[@]}"; do
@@ -37,7 +38,7 @@ procs_expr() {
   case "$1" in
     skynet) echo '$(( ${1:-1000000} + ${1:-1000000} / 9 ))' ;; # leaves + inner nodes
     spawn_idle) echo '${1:-1000000}' ;;
-    ring | fan_in) echo '${1:-1000}' ;;
+    ring | fan_in | all_to_all) echo '${1:-1000}' ;;
     *) echo 0 ;;
   esac
 }
@@ -51,7 +52,8 @@ limit=\$((procs + 65536))
 [ "\$limit" -lt 262144 ] && limit=262144
 [ "\$limit" -gt 134217727 ] && limit=134217727
 export ERL_CRASH_DUMP_SECONDS="\${ERL_CRASH_DUMP_SECONDS:-0}" # no crash dump file on a failed run
-exec erl +S 2:2 +P "\$limit" -noshell -noinput -pa "\$DIR/ebin" -run $w main "\$@"
+s="\${ERL_SCHEDULERS:-2}" # schedulers (run.sh's scaling runs set 1)
+exec erl +S "\$s:\$s" +P "\$limit" -noshell -noinput -pa "\$DIR/ebin" -run $w main "\$@"
 WRAPPER
   chmod +x "$OUT/$w"
 done

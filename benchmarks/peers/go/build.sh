@@ -22,7 +22,7 @@ export GOCACHE="$out/.go/cache" GOPATH="$out/.go/path"
 unset GOOS GOARCH GOROOT 2>/dev/null || true
 
 cd "$src"
-for w in skynet ping_pong ring spawn_idle fan_in server_call; do
+for w in skynet ping_pong ring spawn_idle fan_in server_call all_to_all; do
   go build -trimpath -o "$out/$w" "./$w"
 done
 echo "built $(go version | cut -d' ' -f3) workloads into $out"
