@@ -236,8 +236,7 @@ private:
       // 'r', Challenge(4), Digest(16).
       std::string r = "r";
       put32(r, challenge_);
-      const auto d = challenge_digest(cookie_, their_challenge);
-      r.append(reinterpret_cast<const char*>(d.data()), d.size());
+      append_digest(r, their_challenge);
       emit(r);
       state_ = state::wait_ack;
       return;
@@ -246,12 +245,10 @@ private:
       if (m[0] != 'r' || m.size() != 21)
         fail("expected the peer's challenge reply ('r')");
       const auto their_challenge = static_cast<std::uint32_t>(get(m, 1, 4));
-      if (!digest_matches(m.substr(5, 16), challenge_))
-        fail("the peer's digest does not match: its cookie differs from ours");
+      check_digest(m.substr(5, 16));
       // 'a', Digest(16).
       std::string a = "a";
-      const auto d = challenge_digest(cookie_, their_challenge);
-      a.append(reinterpret_cast<const char*>(d.data()), d.size());
+      append_digest(a, their_challenge);
       emit(a);
       state_ = state::done;
       return;
@@ -259,8 +256,7 @@ private:
     case state::wait_ack: {
       if (m[0] != 'a' || m.size() != 17)
         fail("expected the peer's challenge ack ('a')");
-      if (!digest_matches(m.substr(1, 16), challenge_))
-        fail("the peer's digest does not match: its cookie differs from ours");
+      check_digest(m.substr(1, 16));
       state_ = state::done;
       return;
     }
@@ -269,12 +265,19 @@ private:
     }
   }
 
-  bool digest_matches(std::string_view got, std::uint32_t challenge) const {
-    const auto want = challenge_digest(cookie_, challenge);
+  // The digest that proves our cookie for the peer's challenge.
+  void append_digest(std::string& m, std::uint32_t their_challenge) const {
+    const auto d = challenge_digest(cookie_, their_challenge);
+    m.append(reinterpret_cast<const char*>(d.data()), d.size());
+  }
+  // The peer's digest for our challenge must prove the same cookie.
+  void check_digest(std::string_view got) const {
+    const auto want = challenge_digest(cookie_, challenge_);
     unsigned diff = 0; // constant time
     for (std::size_t i = 0; i < 16; ++i)
       diff |= static_cast<unsigned>(static_cast<std::uint8_t>(got[i]) ^ want[i]);
-    return diff == 0;
+    if (diff != 0)
+      fail("the peer's digest does not match: its cookie differs from ours");
   }
 
   role role_;
