@@ -38,6 +38,7 @@
 #include <otpp/core/process.hpp>
 #include <otpp/core/receive.hpp>
 #include <otpp/core/registry.hpp>
+#include <otpp/core/remote.hpp>
 #include <otpp/core/report.hpp>
 #include <otpp/core/request.hpp>
 #include <otpp/core/runtime.hpp>

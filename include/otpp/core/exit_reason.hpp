@@ -69,6 +69,10 @@ public:
   /// overflowed under `overflow_policy::exit`, and of a call a full
   /// mailbox refused. A user reason with that text.
   static exit_reason mailbox_full() { return user("mailbox_full"); }
+  /// `noconnection`: the reason of the exit signal or down a process
+  /// gets when the connection to the node of a process it links to or
+  /// monitors is lost. A user reason with that text.
+  static exit_reason noconnection() { return user("noconnection"); }
   /// A user-defined reason: a text, and optionally a payload to inspect with `payload()`.
   static exit_reason user(std::string text, std::any payload = {}) {
     return exit_reason(kind::user, {}, std::move(text), std::move(payload));

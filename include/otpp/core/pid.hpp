@@ -28,8 +28,13 @@ public:
 
   /// True if this pid names a process (alive or not).
   explicit operator bool() const noexcept { return p_ != nullptr; }
-  /// A number unique within the program run: the `N` of `<0.N.0>`.
+  /// A number unique within the program run: the `N` of `<0.N.0>`. A pid
+  /// of another node (see core/remote.hpp) has one too, while any copy of
+  /// it exists.
   std::uint64_t id() const noexcept { return p_ ? p_->id : 0; }
+  /// True if this pid names a process of this program (false for a null
+  /// pid and for a pid of another node).
+  bool is_local() const noexcept { return p_ && !p_->remote; }
 
   friend bool operator==(const pid& a, const pid& b) noexcept { return a.id() == b.id(); }
   friend std::strong_ordering operator<=>(const pid& a, const pid& b) noexcept {
@@ -97,6 +102,9 @@ template <> struct std::hash<otpp::ref> {
 // Both honour the string format spec (width, fill, alignment): "{:>12}".
 template <> struct fmt::formatter<otpp::pid> : fmt::formatter<std::string_view> {
   template <class FormatContext> auto format(const otpp::pid& p, FormatContext& ctx) const {
+    if (p && p.get()->remote) // a pid of another node: as its endpoint says
+      return fmt::formatter<std::string_view>::format(p.get()->remote->ops->describe(*p.get()),
+                                                      ctx);
     char buf[32];
     auto end = fmt::format_to_n(buf, sizeof buf, "<0.{}.0>", p.id()).out;
     return fmt::formatter<std::string_view>::format(

@@ -128,7 +128,8 @@ struct process_info {
   std::uint64_t dropped = 0;
 };
 
-/// A snapshot of `p`. Works on ended processes too (status `exited`).
+/// A snapshot of `p`. Works on ended processes too (status `exited`). For a
+/// pid of another node only `self` is set (its node is not asked).
 ///
 /// @par Thread safety
 /// Any thread. The mailbox length counts what the process has moved from
@@ -139,6 +140,8 @@ inline process_info info(const pid& p) {
   if (!p)
     return out;
   detail::process& proc = *p.get();
+  if (proc.remote) // a process of another node: nothing known here
+    return out;
   auto st = proc.status.load();
   out.status = static_cast<process_status>(static_cast<int>(st));
   out.mailbox_limit = proc.mailbox_limit;

@@ -27,7 +27,8 @@
 
 namespace otpp {
 class runtime;
-}
+class remote_endpoint;
+} // namespace otpp
 
 namespace otpp::detail {
 
@@ -209,6 +210,20 @@ struct monitor_entry {
   process_ref other;
 };
 
+// What makes a control block the proxy of a process on another node (see
+// core/remote.hpp): its inbox is always closed, and `push` hands what it
+// refuses to `ops->deliver`, which passes it to the endpoint.
+struct remote_ops {
+  bool (*deliver)(process* to, envelope* e) noexcept;
+  void (*forget)(process* proxy) noexcept; // the last pid to it is gone
+  std::string (*describe)(const process& proxy);
+};
+struct remote_info {
+  const remote_ops* ops = nullptr;
+  std::shared_ptr<otpp::remote_endpoint> endpoint;
+  std::uint64_t key = 0; // the endpoint's name for the process
+};
+
 // The process control block. It outlives the process while any pid refers
 // to it (a pid stays a valid value after its process died).
 //
@@ -290,6 +305,16 @@ struct process {
   std::string name;
   std::string label;              // this_process::set_label ("server math"): reports, overflow
   std::atomic<bool> named{false}; // set before a registration checks liveness
+
+  std::unique_ptr<remote_info> remote; // set (before it is shared) for a proxy
+
+  process() = default;
+  process(const process&) = delete;
+  process& operator=(const process&) = delete;
+  ~process() {
+    if (remote)
+      remote->ops->forget(this);
+  }
 
   bool is_foreign() const noexcept { return sched == nullptr; }
 };

@@ -28,6 +28,9 @@ inline void runtime::register_name(const std::string& name, const pid& p) {
   if (!p)
     throw std::invalid_argument(
         fmt::format("otpp::register_name: no process given for '{}'", name));
+  if (p.get()->remote)
+    throw std::invalid_argument(fmt::format(
+        "otpp::register_name: {} is a process of another node; only local ones take names", p));
   std::lock_guard lock(names_mutex_);
   detail::process* proc = p.get();
   if (names_.count(name) != 0)

@@ -53,6 +53,8 @@ inline bool push(process* to, envelope* e) noexcept {
     wake(to);
     return true;
   case closable_inbox<envelope>::push_result::closed:
+    if (to->remote) [[unlikely]]
+      return to->remote->ops->deliver(to, e); // a proxy: to its node's endpoint
     return false;
   }
   return false;
