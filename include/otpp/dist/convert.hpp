@@ -2,6 +2,9 @@
 // Distributed under the Boost Software License, Version 1.0.
 #pragma once
 
+#include <otpp/core/any_message.hpp>
+#include <otpp/core/pid.hpp>
+#include <otpp/core/process.hpp>
 #include <otpp/dist/atom.hpp>
 #include <otpp/dist/term.hpp>
 
@@ -15,6 +18,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -379,10 +383,138 @@ template <class T> struct term_traits<T, std::enable_if_t<detail::tagged_aggrega
   }
 };
 
+namespace detail {
+// Set by a node while it encodes or decodes a message on this thread (see
+// dist/node.hpp): pids become external pids of that node and back.
+class dist_pid_codec {
+public:
+  virtual ~dist_pid_codec() = default;
+  virtual external_pid to_external(const pid& p) = 0;
+  virtual pid from_external(const external_pid& e) = 0;
+};
+inline thread_local dist_pid_codec* dist_codec = nullptr;
+} // namespace detail
+
+/// A pid: the external pid a node sends for it (a local process as a pid
+/// of this node, a remote pid as itself). Only while a node encodes or
+/// decodes: elsewhere `to` throws `bad_term` and `from` gives nothing.
+template <> struct term_traits<pid> {
+  static term to(const pid& p) {
+    if (detail::dist_codec == nullptr)
+      throw bad_term("otpp::to_term: a pid becomes a term only when an otpp::dist::node sends it");
+    return term(detail::dist_codec->to_external(p));
+  }
+  static std::optional<pid> from(const term& t) {
+    const auto* e = t.get_if<external_pid>();
+    if (e == nullptr || detail::dist_codec == nullptr)
+      return std::nullopt;
+    return detail::dist_codec->from_external(*e);
+  }
+};
+
+/// The message types a node knows how to send and receive: what a process
+/// sends to a remote pid is encoded by its type's entry, and a term that
+/// arrives is delivered as the registered type of its shape (a tuple
+/// `{Tag, ...}` by tag and arity, a bare atom by itself), else as `term`.
+/// Every `OTPP_TERM_TAG` type registers itself; `register_message<T>()`
+/// adds any other `term_convertible` type.
+class message_types {
+public:
+  struct entry {
+    std::string_view type_name;
+    std::optional<term> (*encode)(const any_message& m);
+    bool (*deliver)(const pid& to, const term& t); // false: the term does not fit
+  };
+
+  template <class T> static bool add() {
+    static_assert(term_convertible<T>, "otpp::message_types: the type has no term mapping");
+    entry e{otpp::type_name<T>(), &encode_as<T>, &deliver_as<T>};
+    auto& r = instance();
+    std::lock_guard lock(r.mutex_);
+    r.by_type_.emplace(e.type_name, e);
+    return true;
+  }
+  template <class T> static bool add_shape(atom tag, std::size_t arity) {
+    add<T>();
+    entry e{otpp::type_name<T>(), &encode_as<T>, &deliver_as<T>};
+    auto& r = instance();
+    std::lock_guard lock(r.mutex_);
+    r.by_shape_[{tag, arity}].push_back(e);
+    return true;
+  }
+  /// The entry for a message's type, if registered.
+  static std::optional<entry> find(std::string_view type_name) {
+    auto& r = instance();
+    std::lock_guard lock(r.mutex_);
+    auto it = r.by_type_.find(type_name);
+    if (it == r.by_type_.end())
+      return std::nullopt;
+    return it->second;
+  }
+  /// The entries that may fit `t` (by tag and arity), in registration order.
+  static std::vector<entry> candidates(const term& t) {
+    std::pair<atom, std::size_t> key;
+    if (const auto* a = t.get_if<atom>())
+      key = {*a, 0};
+    else if (t.is_tuple() && t.size() > 0 && t[0].is_atom())
+      key = {*t[0].get_if<atom>(), t.size() - 1};
+    else
+      return {};
+    auto& r = instance();
+    std::lock_guard lock(r.mutex_);
+    auto it = r.by_shape_.find(key);
+    return it != r.by_shape_.end() ? it->second : std::vector<entry>{};
+  }
+
+private:
+  template <class T> static std::optional<term> encode_as(const any_message& m) {
+    if (const T* v = m.get_if<T>())
+      return to_term(*v);
+    return std::nullopt;
+  }
+  template <class T> static bool deliver_as(const pid& to, const term& t) {
+    auto v = from_term<T>(t);
+    if (!v)
+      return false;
+    otpp::send(to, std::move(*v));
+    return true;
+  }
+  struct shape_hash {
+    std::size_t operator()(const std::pair<atom, std::size_t>& k) const noexcept {
+      return std::hash<atom>()(k.first) * 31 + k.second;
+    }
+  };
+  static message_types& instance() {
+    static message_types r;
+    return r;
+  }
+  std::mutex mutex_;
+  std::unordered_map<std::string_view, entry> by_type_;
+  std::unordered_map<std::pair<atom, std::size_t>, std::vector<entry>, shape_hash> by_shape_;
+};
+
+/// Let a node send and receive `T` (a `term_convertible` type); tagged
+/// aggregates need not: `OTPP_TERM_TAG` registers them.
+template <class T> bool register_message() {
+  if constexpr (detail::tagged_aggregate<T>)
+    return message_types::add_shape<T>(term_traits<T>::tag(), term_traits<T>::fields);
+  else
+    return message_types::add<T>();
+}
+
+namespace detail {
+template <class T> struct dist_tag_registration {
+  static inline const bool done = register_message<T>();
+};
+} // namespace detail
+
 } // namespace otpp
 
 /// Name the tag atom of an aggregate once, at global scope:
 /// `OTPP_TERM_TAG(app::add, "add");` makes `app::add{1, 2}` the term
 /// `{add, 1, 2}`.
 #define OTPP_TERM_TAG(Type, Name)                                                                  \
-  template <> struct otpp::term_tag<Type> { static constexpr std::string_view name = Name; }
+  template <> struct otpp::term_tag<Type> {                                                        \
+    static constexpr std::string_view name = Name;                                                 \
+    static inline const bool registered = otpp::detail::dist_tag_registration<Type>::done;         \
+  }

@@ -1,0 +1,852 @@
+// otpp::dist::node: this program as a node of an Erlang cluster. Remote pids
+// are proxies (core/remote.hpp) whose deliveries become control messages on
+// a connection; control messages that arrive become messages and signals of
+// local processes.
+// Distributed under the Boost Software License, Version 1.0.
+#pragma once
+
+#include <otpp/core/any_message.hpp>
+#include <otpp/core/asio.hpp>
+#include <otpp/core/exit_reason.hpp>
+#include <otpp/core/link.hpp>
+#include <otpp/core/message.hpp>
+#include <otpp/core/pid.hpp>
+#include <otpp/core/process.hpp>
+#include <otpp/core/receive.hpp>
+#include <otpp/core/registry.hpp>
+#include <otpp/core/remote.hpp>
+#include <otpp/core/report.hpp>
+#include <otpp/core/runtime.hpp>
+#include <otpp/dist/atom.hpp>
+#include <otpp/dist/channel.hpp>
+#include <otpp/dist/control.hpp>
+#include <otpp/dist/convert.hpp>
+#include <otpp/dist/epmd.hpp>
+#include <otpp/dist/handshake.hpp>
+#include <otpp/dist/term.hpp>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace otpp::dist {
+
+/// How a node starts.
+struct node_options {
+  /// `alive@host` (`otpp@127.0.0.1`).
+  std::string name;
+  /// The cookie; empty: the contents of `~/.erlang.cookie` (there is no
+  /// built-in default: a node without a cookie does not start).
+  std::string cookie;
+  /// The address it listens on: loopback unless told otherwise.
+  std::string listen_address = "127.0.0.1";
+  /// The port it listens on (0: any free port).
+  std::uint16_t port = 0;
+  /// Register with the epmd on this host (so that other nodes find it by
+  /// name); false: reachable only by those that know its port.
+  bool use_epmd = true;
+  std::uint16_t epmd_port = epmd::default_port();
+  /// Erlang's net_ticktime: a peer silent this long is disconnected; ticks
+  /// go out every quarter of it.
+  std::chrono::seconds net_ticktime{60};
+};
+
+/// Told to the processes that asked `monitor_nodes`.
+struct nodeup {
+  std::string node;
+};
+struct nodedown {
+  std::string node;
+};
+
+/// A running node. Start it from a process with `node::start`; it runs
+/// processes of its own (a listener, and a connection and a reader per
+/// peer) until `stop` or the runtime's shutdown.
+///
+/// What a local process sends to a remote pid travels over the connection
+/// to its node (made on first use): messages of registered types (see
+/// `message_types`) and `term`s, links, unlinks, exits, monitors and
+/// downs, in order per pair of processes. When a connection is lost, every
+/// local process linked to or monitoring a process of that node gets
+/// `noconnection`.
+class node : public std::enable_shared_from_this<node> {
+  struct ctor_key {};
+
+public:
+  /// Start a node on the calling process's runtime.
+  /// @par Errors
+  /// `std::invalid_argument` (a bad name, no cookie), `protocol_error`
+  /// (epmd refuses the name), `boost::system::system_error` (the port).
+  static std::shared_ptr<node> start(node_options opts) {
+    const node_name_parts parts = split_node_name(opts.name);
+    if (opts.cookie.empty())
+      opts.cookie = read_cookie_file();
+    auto n = std::make_shared<node>(ctor_key{}, std::move(opts), this_process::get_runtime());
+    const pid me = this_process::self();
+    struct started {
+      std::uint16_t port;
+      std::uint32_t creation;
+      std::string error;
+    };
+    const ref tag = make_ref();
+    std::weak_ptr<node> weak = n;
+    n->listener_ = otpp::spawn([weak, me, tag, alive = parts.alive] {
+      auto self = weak.lock();
+      if (!self)
+        return;
+      using tcp = boost::asio::ip::tcp;
+      std::optional<tcp::acceptor> acceptor;
+      std::optional<epmd_registration> reg;
+      try {
+        acceptor.emplace(this_process::executor(),
+                         tcp::endpoint(boost::asio::ip::make_address(self->opts_.listen_address),
+                                       self->opts_.port));
+        const std::uint16_t port = acceptor->local_endpoint().port();
+        std::uint32_t creation = 1;
+        if (self->opts_.use_epmd) {
+          reg.emplace(epmd_registration::make(alive, port, self->opts_.epmd_port));
+          creation = reg->creation();
+        }
+        // Before anything is accepted and before start returns.
+        self->port_ = port;
+        self->self_.creation = creation;
+        otpp::send(me, std::pair<ref, started>{tag, started{port, creation, {}}});
+      } catch (const std::exception& e) {
+        otpp::send(me, std::pair<ref, started>{tag, started{0, 0, e.what()}});
+        return;
+      }
+      for (;;) {
+        tcp::socket s = acceptor->async_accept(use_process);
+        s.set_option(tcp::no_delay(true));
+        self->spawn_connection(std::nullopt, std::move(s));
+      }
+    });
+    auto got = this_process::receive(
+        when(
+            [tag](const std::pair<ref, started>& s) { return s.first == tag; },
+            [](std::pair<ref, started>& s) { return std::optional<started>(std::move(s.second)); }),
+        after(std::chrono::seconds(30), [] { return std::optional<started>(); }));
+    if (!got || !got->error.empty()) {
+      otpp::kill(n->listener_);
+      throw std::runtime_error(fmt::format("otpp::dist::node: {} did not start: {}", n->opts_.name,
+                                           got ? got->error : "timed out"));
+    }
+    return n;
+  }
+
+  node(ctor_key, node_options opts, runtime& rt)
+      : opts_(std::move(opts)), rt_(&rt), self_{atom(opts_.name), flag::otpp_node, 0} {}
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+  ~node() = default;
+
+  /// `alive@host`.
+  const std::string& name() const noexcept { return opts_.name; }
+  /// The port it listens on.
+  std::uint16_t port() const noexcept { return port_; }
+  /// This incarnation's creation (from epmd).
+  std::uint32_t creation() const noexcept { return self_.creation; }
+
+  /// The nodes connected now (Erlang's `nodes()`).
+  std::vector<std::string> nodes() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> out;
+    for (const auto& [name, c] : conns_)
+      if (c.up)
+        out.emplace_back(name.name());
+    return out;
+  }
+
+  /// The pid of the process registered as `name` on `node`, as a remote
+  /// pid to send, link and monitor (`{Name, Node}`): messages sent to it go
+  /// as REG_SEND. Sending to a name nobody holds is dropped there.
+  void send(std::string_view to_node, std::string_view name, term message) {
+    enqueue(atom(to_node),
+            reg_send_msg{to_external(this_or_null()), atom(name), std::move(message)});
+  }
+  template <class T> void send(std::string_view to_node, std::string_view name, const T& v) {
+    send(to_node, name, encode_value(v));
+  }
+
+  /// The pid an external pid names: a local process (null if it is not
+  /// one this node knows), or a remote pid of its node.
+  pid to_pid(const external_pid& e) { return from_external(e); }
+  /// The pid in `t` (an external pid); throws `bad_term` for another term.
+  pid to_pid(const term& t) {
+    if (const auto* e = t.get_if<external_pid>())
+      return from_external(*e);
+    throw bad_term(fmt::format("otpp::dist::node::to_pid: {} is not a pid", to_string(t)));
+  }
+  /// The external pid a pid is sent as.
+  external_pid to_external_pid(const pid& p) { return to_external(p); }
+
+  /// `nodeup` / `nodedown` messages to the calling process from now on.
+  void monitor_nodes(bool on = true) {
+    const pid me = this_process::self();
+    std::lock_guard lock(mutex_);
+    auto it = std::find(node_watchers_.begin(), node_watchers_.end(), me);
+    if (on && it == node_watchers_.end())
+      node_watchers_.push_back(me);
+    else if (!on && it != node_watchers_.end())
+      node_watchers_.erase(it);
+  }
+
+  /// Disconnect from `peer` (Erlang's `disconnect_node`): linked and
+  /// monitoring processes get `noconnection`. False if not connected.
+  bool disconnect(std::string_view peer) {
+    pid writer;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = conns_.find(atom(peer));
+      if (it == conns_.end())
+        return false;
+      writer = it->second.writer;
+    }
+    otpp::exit(writer, exit_reason::shutdown("disconnect"));
+    return true;
+  }
+
+  /// Stop listening, close every connection (their processes get
+  /// `noconnection`) and forget the peers.
+  void stop() {
+    otpp::kill(listener_);
+    std::vector<pid> writers;
+    {
+      std::lock_guard lock(mutex_);
+      for (auto& [name, c] : conns_)
+        writers.push_back(c.writer);
+    }
+    for (const pid& w : writers)
+      otpp::exit(w, exit_reason::shutdown("node stopped"));
+  }
+
+private:
+  // -------------------------------------------------------------------------
+  // Remote pids: an endpoint per peer incarnation (name, creation).
+  // -------------------------------------------------------------------------
+  class peer_endpoint final : public remote_endpoint {
+  public:
+    peer_endpoint(std::weak_ptr<node> n, atom name, std::uint32_t creation)
+        : node_(std::move(n)), name_(name), creation_(creation) {}
+    void deliver(const pid& to, remote_delivery d) noexcept override {
+      if (auto n = node_.lock())
+        n->outgoing(*this, to, std::move(d));
+    }
+    std::string node_name() const override { return std::string(name_.name()); }
+    std::string describe(std::uint64_t key) const override {
+      return fmt::format("<{}.{}.{}>", name_.name(), key & 0xffffffffu, key >> 32);
+    }
+    atom name() const noexcept { return name_; }
+    std::uint32_t creation() const noexcept { return creation_; }
+
+  private:
+    std::weak_ptr<node> node_;
+    atom name_;
+    std::uint32_t creation_;
+  };
+
+  static std::uint64_t key_of(const external_pid& e) noexcept {
+    return (std::uint64_t{e.serial} << 32) | e.id;
+  }
+
+  // Pid mapping while this node encodes or decodes (see term_traits<pid>).
+  struct codec_scope final : detail::dist_pid_codec {
+    explicit codec_scope(node& n) : n_(n), prev_(detail::dist_codec) { detail::dist_codec = this; }
+    codec_scope(const codec_scope&) = delete;
+    codec_scope& operator=(const codec_scope&) = delete;
+    ~codec_scope() override { detail::dist_codec = prev_; }
+    external_pid to_external(const pid& p) override { return n_.to_external(p); }
+    pid from_external(const external_pid& e) override { return n_.from_external(e); }
+    node& n_;
+    detail::dist_pid_codec* prev_;
+  };
+
+  pid this_or_null() const { return this_process::in_process() ? this_process::self() : pid(); }
+
+  external_pid to_external(const pid& p) {
+    if (remote::is_remote(p)) {
+      auto* ep = static_cast<peer_endpoint*>(remote::endpoint_of(p));
+      const std::uint64_t k = remote::key_of(p);
+      return {ep->name(), static_cast<std::uint32_t>(k), static_cast<std::uint32_t>(k >> 32),
+              ep->creation()};
+    }
+    // A local process (or none: a thread): remembered, so that it is found
+    // when its pid comes back.
+    const std::uint64_t id = p.id();
+    if (p) {
+      std::lock_guard lock(mutex_);
+      exported_.emplace(id, p);
+    }
+    return {self_.name, static_cast<std::uint32_t>(id), static_cast<std::uint32_t>(id >> 32),
+            self_.creation};
+  }
+
+  pid from_external(const external_pid& e) {
+    if (e.node == self_.name) {
+      if (e.creation != self_.creation)
+        return pid(); // an earlier incarnation of this node: nobody
+      std::lock_guard lock(mutex_);
+      auto it = exported_.find(key_of(e));
+      return it != exported_.end() ? it->second : pid();
+    }
+    return endpoint(e.node, e.creation)->proxy(key_of(e));
+  }
+
+  std::shared_ptr<peer_endpoint> endpoint(atom name, std::uint32_t creation) {
+    std::lock_guard lock(mutex_);
+    auto& ep = endpoints_[{name, creation}];
+    if (!ep)
+      ep = std::make_shared<peer_endpoint>(weak_from_this(), name, creation);
+    return ep;
+  }
+
+  template <class T> term encode_value(const T& v) {
+    codec_scope scope(*this);
+    return to_term(v);
+  }
+
+  // -------------------------------------------------------------------------
+  // Exit reasons on the wire.
+  // -------------------------------------------------------------------------
+public:
+  /// `r` as Erlang sees it: `normal`, `shutdown`, `{shutdown, Detail}`,
+  /// `kill`, `killed`, `noproc`, `noconnection`, `timeout`, a C++
+  /// exception as `{exception, Type, What}` (binaries), a user reason as
+  /// its `term` payload if it has one, else its text as an atom.
+  static term reason_to_term(const exit_reason& r) {
+    using k = exit_reason::kind;
+    switch (r.which()) {
+    case k::normal:
+      return term(atom("normal"));
+    case k::shutdown:
+      if (r.detail().empty())
+        return term(atom("shutdown"));
+      return term::tuple({term(atom("shutdown")), term::binary(r.detail())});
+    case k::kill:
+      return term(atom("kill"));
+    case k::killed:
+      return term(atom("killed"));
+    case k::noproc:
+      return term(atom("noproc"));
+    case k::timeout:
+      return term(atom("timeout"));
+    case k::exception:
+      return term::tuple(
+          {term(atom("exception")), term::binary(r.exception_type()), term::binary(r.detail())});
+    case k::user:
+      if (const auto* t = std::any_cast<term>(&r.payload()))
+        return *t;
+      if (auto a = atom::try_make(r.detail()))
+        return term(*a);
+      return term::binary(r.detail());
+    }
+    return term(atom("normal"));
+  }
+  /// The reverse of `reason_to_term`; any other term is a user reason
+  /// whose text is the term as Erlang prints it and whose payload is the term.
+  static exit_reason reason_from_term(const term& t) {
+    if (const auto* a = t.get_if<atom>()) {
+      const std::string_view n = a->name();
+      if (n == "normal")
+        return exit_reason::normal();
+      if (n == "shutdown")
+        return exit_reason::shutdown();
+      if (n == "kill")
+        return exit_reason::kill();
+      if (n == "killed")
+        return exit_reason::killed();
+      if (n == "noproc")
+        return exit_reason::noproc();
+      if (n == "timeout")
+        return exit_reason::timeout();
+      if (n == "noconnection")
+        return exit_reason::noconnection();
+    }
+    if (t.is_tuple() && t.size() == 2 && t[0].is_atom("shutdown")) {
+      if (auto s = from_term<std::string>(t[1]); s && !s->empty())
+        return exit_reason::shutdown(*s);
+      return exit_reason::shutdown(to_string(t[1]));
+    }
+    if (t.is_tuple() && t.size() == 3 && t[0].is_atom("exception")) {
+      auto type = from_term<std::string>(t[1]);
+      auto what = from_term<std::string>(t[2]);
+      if (type && what)
+        return exit_reason::exception(*type, *what);
+    }
+    return exit_reason::user(to_string(t), t);
+  }
+
+private:
+  // -------------------------------------------------------------------------
+  // Outgoing: what local processes send to remote pids.
+  // -------------------------------------------------------------------------
+  void outgoing(peer_endpoint& ep, const pid& to, remote_delivery d) noexcept {
+    try {
+      codec_scope scope(*this);
+      const external_pid dest = to_external(to);
+      const pid from = d.from;
+      using k = remote_delivery::kind;
+      switch (d.what) {
+      case k::message: {
+        std::optional<term> t;
+        if (const term* v = d.message.get_if<term>())
+          t = *v;
+        else if (auto e = message_types::find(d.message.type_name()))
+          t = e->encode(d.message);
+        if (!t) {
+          send_report(report_kind::error, this_or_null(),
+                      fmt::format("otpp::dist::node {}: a message of type {} to {} was dropped: "
+                                  "the type has no term mapping (give it an OTPP_TERM_TAG or "
+                                  "call otpp::register_message<T>())",
+                                  opts_.name, d.message.type_name(), to));
+          return;
+        }
+        enqueue(ep.name(), send_msg{dest, std::nullopt, std::move(*t)});
+        return;
+      }
+      case k::link:
+        track_link(ep.name(), from, to, true);
+        enqueue(ep.name(), link_msg{to_external(from), dest});
+        return;
+      case k::unlink:
+        track_link(ep.name(), from, to, false);
+        enqueue(ep.name(), unlink_id_msg{make_ref().value(), to_external(from), dest, false});
+        return;
+      case k::exit:
+        enqueue(ep.name(), exit_msg{to_external(from), dest, reason_to_term(d.reason), false});
+        return;
+      case k::link_exit:
+        track_link(ep.name(), from, to, false);
+        enqueue(ep.name(), exit_msg{to_external(from), dest, reason_to_term(d.reason), true});
+        return;
+      case k::monitor:
+        track_monitor(ep.name(), from, to, d.monitor.value(), true);
+        enqueue(ep.name(), monitor_msg{to_external(from), dest, our_ref(d.monitor), false});
+        return;
+      case k::demonitor:
+        track_monitor(ep.name(), from, to, d.monitor.value(), false);
+        enqueue(ep.name(), monitor_msg{to_external(from), dest, our_ref(d.monitor), true});
+        return;
+      case k::down: {
+        // A remote process monitored `from` under a ref of its own.
+        std::optional<external_ref> theirs;
+        {
+          std::lock_guard lock(mutex_);
+          auto it = inbound_monitors_.find(d.monitor.value());
+          if (it != inbound_monitors_.end()) {
+            theirs = it->second.ref;
+            inbound_monitors_.erase(it);
+          }
+        }
+        if (theirs)
+          enqueue(ep.name(),
+                  monitor_exit_msg{to_external(from), dest, *theirs, reason_to_term(d.reason)});
+        return;
+      }
+      }
+    } catch (const std::exception& e) {
+      try {
+        send_report(
+            report_kind::error, pid(),
+            fmt::format("otpp::dist::node {}: could not send to {}: {}", opts_.name, to, e.what()));
+      } catch (...) { // NOLINT(bugprone-empty-catch): a report that cannot be made
+      }
+    }
+  }
+
+  external_ref our_ref(ref r) const {
+    external_ref e;
+    e.node = self_.name;
+    e.creation = self_.creation;
+    e.size = 3;
+    e.words = {static_cast<std::uint32_t>(r.value() & 0x3ffff),
+               static_cast<std::uint32_t>(r.value() >> 18),
+               static_cast<std::uint32_t>(r.value() >> 50), 0, 0};
+    return e;
+  }
+  std::optional<ref> ref_of_ours(const external_ref& e) const {
+    if (e.node != self_.name || e.creation != self_.creation || e.size < 3)
+      return std::nullopt;
+    return ref(std::uint64_t{e.words[0]} | (std::uint64_t{e.words[1]} << 18) |
+               (std::uint64_t{e.words[2]} << 50));
+  }
+
+  // Links and monitors that cross to each peer: what `noconnection` reaches.
+  struct link_rec {
+    pid local, remote;
+  };
+  struct monitor_rec {
+    pid local, remote;
+    std::uint64_t ref;
+  };
+  struct inbound_monitor {
+    external_ref ref;
+    pid local, remote;
+  };
+  void track_link(atom peer, const pid& local, const pid& rem, bool add) {
+    std::lock_guard lock(mutex_);
+    auto& v = links_[peer];
+    auto it = std::find_if(v.begin(), v.end(),
+                           [&](const link_rec& l) { return l.local == local && l.remote == rem; });
+    if (add && it == v.end())
+      v.push_back({local, rem});
+    else if (!add && it != v.end())
+      v.erase(it);
+  }
+  void track_monitor(atom peer, const pid& local, const pid& rem, std::uint64_t r, bool add) {
+    std::lock_guard lock(mutex_);
+    auto& v = monitors_[peer];
+    if (add) {
+      v.push_back({local, rem, r});
+      return;
+    }
+    auto it = std::find_if(v.begin(), v.end(), [&](const monitor_rec& m) { return m.ref == r; });
+    if (it != v.end())
+      v.erase(it);
+  }
+
+  // -------------------------------------------------------------------------
+  // Connections: a writer process (handshake, outgoing packets, ticks) and
+  // a reader process on the same scheduler (so the socket stays on one
+  // thread).
+  // -------------------------------------------------------------------------
+  struct outgoing_msg {
+    control_msg m;
+  };
+  struct tick_now {};
+  struct connection {
+    pid writer;
+    bool up = false;
+  };
+
+  // Queue `m` for `peer`, connecting first if needed (Erlang connects on
+  // first use). Messages to a node that cannot be reached are dropped.
+  void enqueue(atom peer, control_msg m) {
+    pid writer;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = conns_.find(peer);
+      if (it != conns_.end())
+        writer = it->second.writer;
+    }
+    if (!writer)
+      writer = spawn_connection(peer, std::nullopt);
+    otpp::send(writer, outgoing_msg{std::move(m)});
+  }
+
+  pid spawn_connection(std::optional<atom> peer,
+                       std::optional<boost::asio::ip::tcp::socket> accepted) {
+    std::weak_ptr<node> weak = weak_from_this();
+    auto sock = std::make_shared<std::optional<boost::asio::ip::tcp::socket>>(std::move(accepted));
+    auto body = [weak, peer, sock] {
+      if (auto n = weak.lock())
+        n->run_connection(peer, std::move(*sock), std::move(n));
+    };
+    std::lock_guard lock(mutex_);
+    if (peer) {
+      auto it = conns_.find(*peer);
+      if (it != conns_.end())
+        return it->second.writer; // another sender started it meanwhile
+    }
+    const pid w = rt_->spawn(std::move(body), spawn_options{.trap_exit = true});
+    if (peer)
+      conns_[*peer] = connection{w, false};
+    return w;
+  }
+
+  void run_connection(std::optional<atom> peer,
+                      std::optional<boost::asio::ip::tcp::socket> accepted,
+                      std::shared_ptr<node> keep) {
+    const pid me = this_process::self();
+    std::optional<channel> ch;
+    try {
+      if (accepted)
+        ch.emplace(channel::accept(std::move(*accepted), self_, opts_.cookie));
+      else
+        ch.emplace(channel::connect(peer->name(), self_, opts_.cookie, opts_.epmd_port));
+    } catch (const std::exception& e) {
+      forget_connection(peer, me);
+      send_report(report_kind::error, me,
+                  fmt::format("otpp::dist::node {}: connection {} {} failed: {}", opts_.name,
+                              accepted ? "from" : "to",
+                              peer ? std::string(peer->name()) : std::string("a peer"), e.what()));
+      return;
+    }
+    const atom name = ch->peer().name;
+    {
+      std::lock_guard lock(mutex_);
+      auto& c = conns_[name];
+      if (c.writer && c.writer != me && accepted) {
+        // Both sides connected at once: keep the one already there.
+        ch->close();
+        return;
+      }
+      c = connection{me, true};
+    }
+    notify_nodes(name, true);
+    auto shared = std::make_shared<channel>(std::move(*ch));
+    auto last_heard = std::make_shared<std::atomic<std::int64_t>>(now_ms());
+    const unsigned sched = otpp::info(me).scheduler.value_or(0);
+    const pid reader = otpp::spawn_link(
+        [this, keep, shared, name, last_heard, creation = shared->peer().creation] {
+          for (;;) {
+            control_msg m;
+            try {
+              m = shared->receive();
+            } catch (const boost::system::system_error& e) {
+              // The peer closed the connection or the network failed: an
+              // end, not a crash of ours.
+              this_process::exit(exit_reason::user(
+                  fmt::format("connection to {} closed: {}", name.name(), e.code().message())));
+            }
+            last_heard->store(now_ms());
+            incoming(name, creation, std::move(m));
+          }
+        },
+        spawn_options{.scheduler = sched});
+    const auto tick = std::chrono::milliseconds(opts_.net_ticktime) / 4;
+    try {
+      for (;;) {
+        bool quiet = false;
+        this_process::receive([&](outgoing_msg& o) { shared->send(o.m); },
+                              [&](exit_message& x) {
+                                // The reader ended (the peer closed, bad
+                                // input), or stop / disconnect.
+                                if (x.from == reader || !x.reason.is_normal())
+                                  this_process::exit(x.reason);
+                              },
+                              after(tick, [&] { quiet = true; }));
+        if (quiet) {
+          if (now_ms() - last_heard->load() > std::chrono::milliseconds(opts_.net_ticktime).count())
+            this_process::exit(exit_reason::user("net_tick_timeout"));
+          shared->send_tick();
+        }
+      }
+    } catch (...) {
+      shared->close();
+      otpp::kill(reader);
+      connection_lost(name, me);
+      throw;
+    }
+  }
+
+  static std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
+  void forget_connection(std::optional<atom> peer, const pid& writer) {
+    if (!peer)
+      return;
+    std::lock_guard lock(mutex_);
+    auto it = conns_.find(*peer);
+    if (it != conns_.end() && it->second.writer == writer)
+      conns_.erase(it);
+  }
+
+  // The connection to `peer` ended: noconnection to everything across it.
+  void connection_lost(atom peer, const pid& writer) {
+    std::vector<link_rec> links;
+    std::vector<monitor_rec> monitors;
+    std::vector<std::pair<std::uint64_t, inbound_monitor>> inbound;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = conns_.find(peer);
+      if (it == conns_.end() || it->second.writer != writer)
+        return;
+      conns_.erase(it);
+      links.swap(links_[peer]);
+      monitors.swap(monitors_[peer]);
+      for (auto i = inbound_monitors_.begin(); i != inbound_monitors_.end();) {
+        auto* ep = static_cast<peer_endpoint*>(remote::endpoint_of(i->second.remote));
+        if (ep != nullptr && ep->name() == peer) {
+          inbound.emplace_back(i->first, i->second);
+          i = inbound_monitors_.erase(i);
+        } else {
+          ++i;
+        }
+      }
+    }
+    for (const auto& l : links)
+      remote::link_exit(l.local, l.remote, exit_reason::noconnection());
+    for (const auto& m : monitors)
+      remote::down(m.local, ref(m.ref), m.remote, exit_reason::noconnection());
+    for (const auto& [ours, m] : inbound)
+      remote::demonitor(m.local, m.remote, ref(ours));
+    notify_nodes(peer, false);
+  }
+
+  void notify_nodes(atom peer, bool up) {
+    std::vector<pid> watchers;
+    {
+      std::lock_guard lock(mutex_);
+      watchers = node_watchers_;
+    }
+    for (const pid& w : watchers) {
+      if (up)
+        otpp::send(w, nodeup{std::string(peer.name())});
+      else
+        otpp::send(w, nodedown{std::string(peer.name())});
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Incoming: control messages from a peer (on its reader process).
+  // -------------------------------------------------------------------------
+  void deliver_term(const pid& to, const term& t) {
+    if (!to)
+      return;
+    for (const auto& e : message_types::candidates(t))
+      if (e.deliver(to, t))
+        return;
+    otpp::send(to, t);
+  }
+
+  pid local_of(const process_id& id) {
+    if (const auto* e = std::get_if<external_pid>(&id))
+      return from_external(*e);
+    return otpp::whereis(std::string(std::get<atom>(id).name()));
+  }
+
+  void incoming(atom peer, std::uint32_t creation, control_msg m) {
+    codec_scope scope(*this);
+    std::visit(
+        [&](auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, send_msg>) {
+            deliver_term(from_external(v.to), v.message);
+          } else if constexpr (std::is_same_v<T, reg_send_msg>) {
+            deliver_term(otpp::whereis(std::string(v.to.name())), v.message);
+          } else if constexpr (std::is_same_v<T, alias_send_msg>) {
+            // Aliases are not ours to give: nothing to deliver to.
+          } else if constexpr (std::is_same_v<T, link_msg>) {
+            const pid local = from_external(v.to);
+            const pid rem = from_external(v.from);
+            if (local && remote::link(local, rem))
+              track_link(peer, local, rem, true);
+            else
+              enqueue(peer, exit_msg{v.to, v.from, term(atom("noproc")), true});
+          } else if constexpr (std::is_same_v<T, unlink_id_msg>) {
+            if (v.ack)
+              return;
+            const pid local = from_external(v.to);
+            const pid rem = from_external(v.from);
+            if (local) {
+              remote::unlink(local, rem);
+              track_link(peer, local, rem, false);
+            }
+            enqueue(peer, unlink_id_msg{v.id, v.to, v.from, true});
+          } else if constexpr (std::is_same_v<T, exit_msg>) {
+            const pid local = from_external(v.to);
+            if (!local)
+              return;
+            const pid rem = from_external(v.from);
+            if (v.by_link) {
+              track_link(peer, local, rem, false);
+              remote::link_exit(local, rem, reason_from_term(v.reason));
+            } else {
+              remote::exit(local, rem, reason_from_term(v.reason));
+            }
+          } else if constexpr (std::is_same_v<T, monitor_msg>) {
+            const pid rem = from_external(v.from);
+            const pid local = local_of(v.to);
+            if (v.demonitor) {
+              std::optional<inbound_monitor> found;
+              std::uint64_t ours = 0;
+              {
+                std::lock_guard lock(mutex_);
+                for (auto it = inbound_monitors_.begin(); it != inbound_monitors_.end(); ++it)
+                  if (it->second.ref == v.ref) {
+                    ours = it->first;
+                    found = it->second;
+                    inbound_monitors_.erase(it);
+                    break;
+                  }
+              }
+              if (found)
+                remote::demonitor(found->local, found->remote, ref(ours));
+              return;
+            }
+            const std::uint64_t ours = make_ref().value();
+            if (local) {
+              std::lock_guard lock(mutex_);
+              inbound_monitors_[ours] = inbound_monitor{v.ref, local, rem};
+            }
+            if (!local || !remote::monitor(local, rem, ref(ours))) {
+              {
+                std::lock_guard lock(mutex_);
+                inbound_monitors_.erase(ours);
+              }
+              enqueue(peer, monitor_exit_msg{v.to, v.from, v.ref, term(atom("noproc"))});
+            }
+          } else if constexpr (std::is_same_v<T, monitor_exit_msg>) {
+            const pid local = from_external(v.to);
+            const auto r = ref_of_ours(v.ref);
+            if (!local || !r)
+              return;
+            pid rem;
+            if (const auto* e = std::get_if<external_pid>(&v.from))
+              rem = from_external(*e);
+            else {
+              std::lock_guard lock(mutex_);
+              for (const auto& mr : monitors_[peer])
+                if (mr.ref == r->value())
+                  rem = mr.remote;
+            }
+            track_monitor(peer, local, rem, r->value(), false);
+            if (rem)
+              remote::down(local, *r, rem, reason_from_term(v.reason));
+          }
+        },
+        m);
+    static_cast<void>(creation);
+  }
+
+  static std::string read_cookie_file() {
+    const char* home = std::getenv("HOME");
+    if (home == nullptr)
+      throw std::invalid_argument(
+          "otpp::dist::node: no cookie given and no HOME to find ~/.erlang.cookie in");
+    std::ifstream in(std::string(home) + "/.erlang.cookie");
+    std::string c;
+    if (!in || !std::getline(in, c) || c.empty())
+      throw std::invalid_argument(
+          "otpp::dist::node: no cookie given and ~/.erlang.cookie cannot be read; pass "
+          "node_options::cookie");
+    while (!c.empty() && (c.back() == '\n' || c.back() == '\r' || c.back() == ' '))
+      c.pop_back();
+    return c;
+  }
+
+  node_options opts_;
+  runtime* rt_;
+  node_identity self_;
+  std::uint16_t port_ = 0;
+  pid listener_;
+
+  mutable std::mutex mutex_;
+  std::map<atom, connection> conns_;
+  std::map<std::pair<atom, std::uint32_t>, std::shared_ptr<peer_endpoint>> endpoints_;
+  std::map<std::uint64_t, pid> exported_; // local pids sent out, by number
+  std::map<atom, std::vector<link_rec>> links_;
+  std::map<atom, std::vector<monitor_rec>> monitors_;
+  std::map<std::uint64_t, inbound_monitor> inbound_monitors_; // by our ref
+  std::vector<pid> node_watchers_;
+};
+
+} // namespace otpp::dist

@@ -1,0 +1,200 @@
+// otpp::dist::node against real Erlang nodes: messages both ways (by pid
+// and by registered name, typed and as terms), links and monitors both
+// ways with their reasons, noconnection when the Erlang node dies, wrong
+// cookies.
+// Distributed under the Boost Software License, Version 1.0.
+#include <otpp/dist/node.hpp>
+
+#include "beam_node.hpp"
+#include "otpp_test.hpp"
+
+#include <otpp/core/link.hpp>
+#include <otpp/core/monitor.hpp>
+#include <otpp/core/registry.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace node_test_msgs {
+struct ping {
+  otpp::pid from;
+  int n;
+};
+struct pong {
+  int n;
+};
+struct hello {
+  otpp::pid from;
+  int n;
+};
+} // namespace node_test_msgs
+OTPP_TERM_TAG(node_test_msgs::ping, "ping");
+OTPP_TERM_TAG(node_test_msgs::pong, "pong");
+OTPP_TERM_TAG(node_test_msgs::hello, "hello");
+
+namespace OTPP_TEST_FILE {
+
+using otpp::atom;
+using otpp::exit_reason;
+using otpp::term;
+namespace dist = otpp::dist;
+namespace tp = otpp::this_process;
+using namespace node_test_msgs;
+
+namespace {
+std::shared_ptr<dist::node> start_node(const otpp_test::beam_cluster& cluster,
+                                       const std::string& name,
+                                       const std::string& cookie = "secret") {
+  dist::node_options o;
+  o.name = name;
+  o.cookie = cookie;
+  o.epmd_port = cluster.epmd_port();
+  return dist::node::start(std::move(o));
+}
+
+// The next term from the peer whose first element is the atom `tag`.
+term expect_tagged(std::string_view tag) {
+  return tp::receive(
+      otpp::when([tag](const term& t) { return t.is_tuple() && t.size() > 0 && t[0].is_atom(tag); },
+                 [](term& t) { return t; }),
+      otpp::after(otpp_test::patience, [tag]() -> term {
+        throw std::runtime_error(fmt::format("no {{{}, ...}} arrived", tag));
+      }));
+}
+} // namespace
+
+TEST_CASE("an otpp node and an Erlang node exchange messages both ways, by pid and by name",
+          "[dist][node][beam]") {
+  OTPP_TEST_RUNTIME({.schedulers = 2});
+  otpp_test::beam_cluster cluster;
+  cluster.start_node("beam", "secret",
+                     "register(erl_box, self()), io:format(\"ready~n\"), "
+                     "receive {ping, From, N} -> From ! {pong, N + 1} end, "
+                     "{inbox, 'otpp_n@127.0.0.1'} ! {hello, self(), 7}, "
+                     "receive {pong, M} -> io:format(\"got ~p~n\", [M]) end");
+  cluster.wait_for_output("beam", "ready");
+  auto n = start_node(cluster, "otpp_n@127.0.0.1");
+  CHECK(n->name() == "otpp_n@127.0.0.1");
+  CHECK(n->port() != 0);
+  otpp::register_name("inbox", tp::self());
+
+  // {erl_box, beam} ! {ping, self(), 5}: a typed message out, a typed reply back.
+  n->send("beam@127.0.0.1", "erl_box", ping{tp::self(), 5});
+  CHECK(otpp_test::expect<pong>().n == 6);
+  CHECK(n->nodes() == std::vector<std::string>{"beam@127.0.0.1"});
+
+  // {inbox, otpp_n} ! {hello, self(), 7}: to a registered name, with a pid in it.
+  const hello h = otpp_test::expect<hello>();
+  CHECK(h.n == 7);
+  CHECK_FALSE(h.from.is_local());
+  REQUIRE(otpp::remote::endpoint_of(h.from) != nullptr);
+  CHECK(otpp::remote::endpoint_of(h.from)->node_name() == "beam@127.0.0.1");
+  CHECK_THAT(fmt::format("{}", h.from), Catch::StartsWith("<beam@127.0.0.1."));
+  otpp::send(h.from, pong{h.n});
+  cluster.wait_for_output("beam", "got 7");
+  n->stop();
+}
+
+TEST_CASE("links and monitors cross nodes both ways with their reasons, and a dead node gives "
+          "noconnection",
+          "[dist][node][beam]") {
+  OTPP_TEST_RUNTIME({.schedulers = 2});
+  otpp_test::beam_cluster cluster;
+  cluster.compile(OTPP_DIST_TEST_DIR "/node_peer.erl");
+  auto& beam = cluster.start_node("beam", "secret", "node_peer:start()");
+  cluster.wait_for_output("beam", "peer ready");
+  auto n = start_node(cluster, "otpp_l@127.0.0.1");
+  n->monitor_nodes();
+  const otpp::pid me = tp::self();
+  const std::string peer_node = "beam@127.0.0.1";
+  n->send(peer_node, "peer", term::tuple({term(atom("report_to")), n->to_external_pid(me)}));
+  auto cmd = [&](term c) {
+    n->send(peer_node, "peer",
+            term::tuple({term(atom("cmd")), n->to_external_pid(me), std::move(c)}));
+    return expect_tagged("reply")[1];
+  };
+  CHECK(otpp_test::expect<dist::nodeup>().node == peer_node);
+
+  // An otpp process links to and monitors an Erlang process that exits.
+  const otpp::pid victim = n->to_pid(cmd(term(atom("victim"))));
+  CHECK(otpp::remote::is_remote(victim));
+  const otpp::pid watcher = otpp::spawn(
+      [victim, me] {
+        tp::trap_exit(true);
+        otpp::link(victim);
+        const otpp::ref m = otpp::monitor(victim);
+        otpp::send(me, m);
+        otpp::send(me, tp::receive<otpp::exit_message>());
+        otpp::send(me, tp::receive<otpp::down>());
+      },
+      {});
+  const otpp::ref m = otpp_test::expect<otpp::ref>();
+  otpp::send(victim, term::tuple({term(atom("die")), term(atom("boom"))}));
+  auto x = otpp_test::expect<otpp::exit_message>();
+  CHECK(x.from == victim);
+  CHECK(x.reason == exit_reason::user("boom"));
+  auto d = otpp_test::expect<otpp::down>();
+  CHECK(d.monitor == m);
+  CHECK(d.process == victim);
+  CHECK(d.reason == exit_reason::user("boom"));
+  static_cast<void>(watcher);
+
+  // An Erlang process links to and monitors an otpp process that throws.
+  const otpp::pid worker = otpp::spawn([] {
+    tp::receive([](const pong&) {});
+    throw std::runtime_error("worker failed");
+  });
+  static_cast<void>(cmd(term::tuple({term(atom("link")), n->to_external_pid(worker)})));
+  static_cast<void>(cmd(term::tuple({term(atom("monitor")), n->to_external_pid(worker)})));
+  otpp::send(worker, pong{0});
+  const term ex = expect_tagged("exit");
+  CHECK(n->to_pid(ex[1]) == worker);
+  CHECK(dist::node::reason_from_term(ex[2]) ==
+        exit_reason::exception("std::runtime_error", "worker failed"));
+  const term dn = expect_tagged("down");
+  CHECK(n->to_pid(dn[1]) == worker);
+  CHECK(dist::node::reason_from_term(dn[2]) ==
+        exit_reason::exception("std::runtime_error", "worker failed"));
+
+  // The Erlang node dies: linked and monitoring otpp processes hear
+  // noconnection, node watchers nodedown.
+  const otpp::pid victim2 = n->to_pid(cmd(term(atom("victim"))));
+  const otpp::pid linked = otpp::spawn([victim2, me] {
+    otpp::link(victim2);
+    otpp::send(me, otpp::monitor(victim2));
+    otpp_test::wait_forever();
+  });
+  const otpp::ref lm = otpp::monitor(linked);
+  const otpp::ref vm = otpp::monitor(victim2);
+  static_cast<void>(otpp_test::expect<otpp::ref>());
+  static_cast<void>(cmd(term(atom("self")))); // the link and monitor went out before this
+  beam.stop();
+  CHECK(otpp_test::down_reason(lm) == exit_reason::noconnection());
+  CHECK(otpp_test::down_reason(vm) == exit_reason::noconnection());
+  CHECK(otpp_test::expect<dist::nodedown>().node == peer_node);
+  CHECK(n->nodes().empty());
+  n->stop();
+}
+
+TEST_CASE("a node with another cookie is refused and its messages are dropped",
+          "[dist][node][beam]") {
+  OTPP_TEST_RUNTIME({.schedulers = 2});
+  otpp_test::beam_cluster cluster;
+  cluster.compile(OTPP_DIST_TEST_DIR "/node_peer.erl");
+  cluster.start_node("beam", "secret", "node_peer:start()");
+  cluster.wait_for_output("beam", "peer ready");
+  auto n = start_node(cluster, "otpp_c@127.0.0.1", "not-the-cookie");
+  n->send("beam@127.0.0.1", "peer", term::tuple({term(atom("print")), term(atom("never"))}));
+  auto good = start_node(cluster, "otpp_g@127.0.0.1");
+  good->send("beam@127.0.0.1", "peer", term::tuple({term(atom("print")), term(atom("once"))}));
+  cluster.wait_for_output("beam", "printed once");
+  CHECK(cluster.log_of("beam").find("never") == std::string::npos);
+  CHECK(n->nodes().empty());
+  n->stop();
+  good->stop();
+}
+
+} // namespace OTPP_TEST_FILE
