@@ -15,6 +15,7 @@
 #include <otpp/core/pid.hpp>
 #include <otpp/core/process.hpp>
 #include <otpp/core/receive.hpp>
+#include <otpp/core/remote.hpp>
 #include <otpp/core/request.hpp>
 
 #include <fmt/format.h>
@@ -86,6 +87,7 @@ call_result<R> call_impl(const char* api, const T& target, M&& msg, duration tim
   if (to == this_process::self())
     return call_result<R>(exit_reason::user("calling_self"), to);
   mailbox_mark m = this_process::mark();
+  const remote::expecting_reply expects(type_name<R>()); // for a pid of another node
   ref tag = send_request(to, std::forward<M>(msg));
   return *await_reply<R>(to, tag, m, timeout, true);
 }
@@ -168,6 +170,7 @@ auto call_async(const T& target, M&& msg) {
     detail::check_caller("call_async");
     pid to = detail::target_of<T>::resolve(target);
     mailbox_mark m = this_process::mark();
+    const remote::expecting_reply expects(type_name<Reply>()); // for a pid of another node
     ref tag = send_request(to, std::forward<M>(msg)); // a null pid: a down with noproc follows
     return pending_call<Reply>(std::move(to), tag, m);
   }

@@ -213,12 +213,6 @@ private:
 /// Operations on the calling process.
 namespace this_process {
 
-/// True if the caller is an otpp process (a fiber or a scoped_process);
-/// false on any other thread.
-inline bool in_process() noexcept {
-  return detail::current_process != nullptr;
-}
-
 /// The calling process's pid.
 /// @par Errors
 /// `std::logic_error` outside a process.

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 
@@ -182,6 +183,26 @@ private:
 /// false if `to` has ended: the transport answers as Erlang does (an exit
 /// or down with `noproc`).
 namespace remote {
+
+/// What a caller expects as the reply of the request it is sending:
+/// while one is in scope on a thread, a request sent from it to a remote
+/// pid tells the endpoint the reply type's name (`type_name<R>()`), so
+/// that the node can turn the reply term into a `reply<R>`. The call
+/// layer (`otpp::call` and friends) sets it.
+class expecting_reply {
+public:
+  explicit expecting_reply(std::string_view reply_type) noexcept
+      : prev_(std::exchange(current_, reply_type)) {}
+  expecting_reply(const expecting_reply&) = delete;
+  expecting_reply& operator=(const expecting_reply&) = delete;
+  ~expecting_reply() { current_ = prev_; }
+  /// The reply type of the request being sent on this thread (empty: not known).
+  static std::string_view current() noexcept { return current_; }
+
+private:
+  static inline thread_local std::string_view current_{};
+  std::string_view prev_;
+};
 
 /// True if `p` names a process on another node.
 inline bool is_remote(const pid& p) noexcept {

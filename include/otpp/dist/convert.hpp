@@ -2,9 +2,12 @@
 // Distributed under the Boost Software License, Version 1.0.
 #pragma once
 
+#include <otpp/behaviour/call.hpp>
 #include <otpp/core/any_message.hpp>
+#include <otpp/core/message.hpp>
 #include <otpp/core/pid.hpp>
 #include <otpp/core/process.hpp>
+#include <otpp/core/request.hpp>
 #include <otpp/dist/atom.hpp>
 #include <otpp/dist/term.hpp>
 
@@ -412,41 +415,69 @@ template <> struct term_traits<pid> {
   }
 };
 
-/// The message types a node knows how to send and receive: what a process
-/// sends to a remote pid is encoded by its type's entry, and a term that
-/// arrives is delivered as the registered type of its shape (a tuple
-/// `{Tag, ...}` by tag and arity, a bare atom by itself), else as `term`.
-/// Every `OTPP_TERM_TAG` type registers itself; `register_message<T>()`
-/// adds any other `term_convertible` type.
+/// `std::monostate` (what a call handler returning nothing replies) is `ok`.
+template <> struct term_traits<std::monostate> {
+  static term to(std::monostate) { return term(atom("ok")); }
+  static std::optional<std::monostate> from(const term& t) {
+    if (t.is_atom("ok"))
+      return std::monostate{};
+    return std::nullopt;
+  }
+};
+
+/// The message types a node knows how to send and receive. What a process
+/// sends to a remote pid is encoded by its type's entry: a `T` as its
+/// term, a `request<T>` (a call) as `{'$gen_call', {From, Tag}, T}`, a
+/// `cast_message<T>` as `{'$gen_cast', T}`, a `reply<T>` as `{Tag, T}`. A
+/// term that arrives is delivered as the first registered type of its
+/// shape (a tuple `{Tag, ...}` by tag and arity, a bare atom by itself)
+/// whose fields convert, else as `term`; the same for the request of a
+/// `$gen_call`, the message of a `$gen_cast`, and the reply to a call
+/// made with `otpp::call<R>` (as `R`).
+///
+/// Every `OTPP_TERM_TAG` type registers itself, a node registers numbers,
+/// `bool`, `std::string`, `atom`, `term`, `pid` and `std::monostate`, and
+/// `register_message<T>()` adds any other `term_convertible` type.
 class message_types {
 public:
+  /// How a registered type travels.
+  enum class form : std::uint8_t { value, request, reply, cast };
   struct entry {
-    std::string_view type_name;
-    std::optional<term> (*encode)(const any_message& m);
-    bool (*deliver)(const pid& to, const term& t); // false: the term does not fit
+    std::string_view type_name; ///< of the registered type T
+    form how = form::value;
+    /// The T inside a message of this entry's form.
+    std::optional<term> (*encode)(const any_message& m) = nullptr;
+    /// Deliver `t` as a T / request<T> / cast_message<T> / reply<T>;
+    /// false if `t` does not fit T.
+    bool (*deliver)(const pid& to, const term& t) = nullptr;
+    bool (*deliver_request)(const pid& to, const term& t, const reply_to& from) = nullptr;
+    bool (*deliver_cast)(const pid& to, const term& t) = nullptr;
+    bool (*deliver_reply)(const pid& to, ref tag, const term& t) = nullptr;
   };
 
   template <class T> static bool add() {
     static_assert(term_convertible<T>, "otpp::message_types: the type has no term mapping");
-    entry e{otpp::type_name<T>(), &encode_as<T>, &deliver_as<T>};
     auto& r = instance();
     std::lock_guard lock(r.mutex_);
-    r.by_type_.emplace(e.type_name, e);
+    r.by_type_.emplace(otpp::type_name<T>(), make<T, T>(form::value));
+    r.by_type_.emplace(otpp::type_name<request<T>>(), make<T, request<T>>(form::request));
+    r.by_type_.emplace(otpp::type_name<reply<T>>(), make<T, reply<T>>(form::reply));
+    r.by_type_.emplace(otpp::type_name<cast_message<T>>(), make<T, cast_message<T>>(form::cast));
     return true;
   }
   template <class T> static bool add_shape(atom tag, std::size_t arity) {
     add<T>();
-    entry e{otpp::type_name<T>(), &encode_as<T>, &deliver_as<T>};
     auto& r = instance();
     std::lock_guard lock(r.mutex_);
-    r.by_shape_[{tag, arity}].push_back(e);
+    r.by_shape_[{tag, arity}].push_back(make<T, T>(form::value));
     return true;
   }
-  /// The entry for a message's type, if registered.
-  static std::optional<entry> find(std::string_view type_name) {
+  /// The entry for a message of this type (a T, request<T>, reply<T> or
+  /// cast_message<T> of a registered T), if there is one.
+  static std::optional<entry> find(std::string_view message_type) {
     auto& r = instance();
     std::lock_guard lock(r.mutex_);
-    auto it = r.by_type_.find(type_name);
+    auto it = r.by_type_.find(message_type);
     if (it == r.by_type_.end())
       return std::nullopt;
     return it->second;
@@ -467,16 +498,53 @@ public:
   }
 
 private:
-  template <class T> static std::optional<term> encode_as(const any_message& m) {
-    if (const T* v = m.get_if<T>())
+  template <class T, class M> static entry make(form how) {
+    entry e;
+    e.type_name = otpp::type_name<T>();
+    e.how = how;
+    e.encode = &encode_as<T, M>;
+    e.deliver = &deliver_as<T>;
+    e.deliver_request = &deliver_request_as<T>;
+    e.deliver_cast = &deliver_cast_as<T>;
+    e.deliver_reply = &deliver_reply_as<T>;
+    return e;
+  }
+  template <class T, class M> static std::optional<term> encode_as(const any_message& m) {
+    const M* v = m.get_if<M>();
+    if (v == nullptr)
+      return std::nullopt;
+    if constexpr (std::is_same_v<T, M>)
       return to_term(*v);
-    return std::nullopt;
+    else
+      return to_term(v->value);
   }
   template <class T> static bool deliver_as(const pid& to, const term& t) {
     auto v = from_term<T>(t);
     if (!v)
       return false;
     otpp::send(to, std::move(*v));
+    return true;
+  }
+  template <class T>
+  static bool deliver_request_as(const pid& to, const term& t, const reply_to& from) {
+    auto v = from_term<T>(t);
+    if (!v)
+      return false;
+    otpp::send(to, request<T>{from, std::move(*v)});
+    return true;
+  }
+  template <class T> static bool deliver_cast_as(const pid& to, const term& t) {
+    auto v = from_term<T>(t);
+    if (!v)
+      return false;
+    otpp::send(to, cast_message<T>{std::move(*v)});
+    return true;
+  }
+  template <class T> static bool deliver_reply_as(const pid& to, ref tag, const term& t) {
+    auto v = from_term<T>(t);
+    if (!v)
+      return false;
+    otpp::send_reply(reply_to{to, tag}, std::move(*v));
     return true;
   }
   struct shape_hash {
@@ -493,8 +561,9 @@ private:
   std::unordered_map<std::pair<atom, std::size_t>, std::vector<entry>, shape_hash> by_shape_;
 };
 
-/// Let a node send and receive `T` (a `term_convertible` type); tagged
-/// aggregates need not: `OTPP_TERM_TAG` registers them.
+/// Let a node send and receive `T` (a `term_convertible` type) as a
+/// message, a call, a cast and a reply; tagged aggregates need not:
+/// `OTPP_TERM_TAG` registers them.
 template <class T> bool register_message() {
   if constexpr (detail::tagged_aggregate<T>)
     return message_types::add_shape<T>(term_traits<T>::tag(), term_traits<T>::fields);

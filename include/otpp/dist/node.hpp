@@ -5,6 +5,7 @@
 // Distributed under the Boost Software License, Version 1.0.
 #pragma once
 
+#include <otpp/behaviour/call.hpp>
 #include <otpp/core/any_message.hpp>
 #include <otpp/core/asio.hpp>
 #include <otpp/core/exit_reason.hpp>
@@ -41,6 +42,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace otpp::dist {
@@ -93,6 +95,7 @@ public:
   /// (epmd refuses the name), `boost::system::system_error` (the port).
   static std::shared_ptr<node> start(node_options opts) {
     const node_name_parts parts = split_node_name(opts.name);
+    register_builtin_messages();
     if (opts.cookie.empty())
       opts.cookie = read_cookie_file();
     auto n = std::make_shared<node>(ctor_key{}, std::move(opts), this_process::get_runtime());
@@ -182,6 +185,23 @@ public:
     send(to_node, name, encode_value(v));
   }
 
+  /// A pid standing for the process registered as `name` on `peer`
+  /// (Erlang's `{Name, Node}`): what is sent to it goes as REG_SEND,
+  /// `call` and `cast` work on it (a call monitors the name, so a name
+  /// nobody holds fails the call with `noproc`), and `monitor` watches
+  /// the name. Links and exit signals need the pid itself.
+  pid named(std::string_view peer, std::string_view name) {
+    std::shared_ptr<peer_endpoint> ep;
+    {
+      std::lock_guard lock(mutex_);
+      auto& e = name_endpoints_[atom(peer)];
+      if (!e)
+        e = std::make_shared<peer_endpoint>(weak_from_this(), atom(peer), 0, true);
+      ep = e;
+    }
+    return ep->proxy(ep->key_for(atom(name)));
+  }
+
   /// The pid an external pid names: a local process (null if it is not
   /// one this node knows), or a remote pid of its node.
   pid to_pid(const external_pid& e) { return from_external(e); }
@@ -238,26 +258,69 @@ private:
   // -------------------------------------------------------------------------
   // Remote pids: an endpoint per peer incarnation (name, creation).
   // -------------------------------------------------------------------------
+  // One per peer incarnation for its pids; one per peer for its registered
+  // names (`by_name`: a key names an atom, and the pid stands for
+  // `{Name, Node}`).
   class peer_endpoint final : public remote_endpoint {
   public:
-    peer_endpoint(std::weak_ptr<node> n, atom name, std::uint32_t creation)
-        : node_(std::move(n)), name_(name), creation_(creation) {}
+    peer_endpoint(std::weak_ptr<node> n, atom name, std::uint32_t creation, bool by_name = false)
+        : node_(std::move(n)), name_(name), creation_(creation), by_name_(by_name) {}
     void deliver(const pid& to, remote_delivery d) noexcept override {
       if (auto n = node_.lock())
         n->outgoing(*this, to, std::move(d));
     }
     std::string node_name() const override { return std::string(name_.name()); }
     std::string describe(std::uint64_t key) const override {
+      if (by_name_)
+        return fmt::format("{{{},{}}}", registered(key).name(), name_.name());
       return fmt::format("<{}.{}.{}>", name_.name(), key & 0xffffffffu, key >> 32);
     }
     atom name() const noexcept { return name_; }
     std::uint32_t creation() const noexcept { return creation_; }
+    bool by_name() const noexcept { return by_name_; }
+    // The key of a registered name / the name of a key (by_name only).
+    std::uint64_t key_for(atom a) {
+      std::lock_guard lock(names_mutex_);
+      auto [it, added] = keys_.emplace(a, keys_.size() + 1);
+      if (added)
+        names_.emplace(it->second, a);
+      return it->second;
+    }
+    atom registered(std::uint64_t key) const {
+      std::lock_guard lock(names_mutex_);
+      auto it = names_.find(key);
+      return it != names_.end() ? it->second : atom();
+    }
 
   private:
     std::weak_ptr<node> node_;
     atom name_;
     std::uint32_t creation_;
+    bool by_name_;
+    mutable std::mutex names_mutex_;
+    std::map<atom, std::uint64_t> keys_;
+    std::map<std::uint64_t, atom> names_;
   };
+
+  static void register_builtin_messages() {
+    static const bool done = [] {
+      register_message<int>();
+      register_message<long>();
+      register_message<long long>();
+      register_message<unsigned>();
+      register_message<unsigned long>();
+      register_message<unsigned long long>();
+      register_message<double>();
+      register_message<bool>();
+      register_message<std::string>();
+      register_message<atom>();
+      register_message<term>();
+      register_message<pid>();
+      register_message<std::monostate>();
+      return true;
+    }();
+    static_cast<void>(done);
+  }
 
   static std::uint64_t key_of(const external_pid& e) noexcept {
     return (std::uint64_t{e.serial} << 32) | e.id;
@@ -275,12 +338,16 @@ private:
     detail::dist_pid_codec* prev_;
   };
 
-  pid this_or_null() const { return this_process::in_process() ? this_process::self() : pid(); }
+  pid this_or_null() const { return this_process::is_process() ? this_process::self() : pid(); }
 
   external_pid to_external(const pid& p) {
     if (remote::is_remote(p)) {
       auto* ep = static_cast<peer_endpoint*>(remote::endpoint_of(p));
       const std::uint64_t k = remote::key_of(p);
+      if (ep->by_name())
+        throw bad_term(fmt::format("otpp::dist::node: {} stands for a registered name; only pids "
+                                   "travel inside messages",
+                                   p));
       return {ep->name(), static_cast<std::uint32_t>(k), static_cast<std::uint32_t>(k >> 32),
               ep->creation()};
     }
@@ -397,23 +464,62 @@ private:
   void outgoing(peer_endpoint& ep, const pid& to, remote_delivery d) noexcept {
     try {
       codec_scope scope(*this);
-      const external_pid dest = to_external(to);
-      const pid from = d.from;
       using k = remote_delivery::kind;
+      const pid from = d.from;
+      if (ep.by_name()) {
+        outgoing_named(ep, to, std::move(d));
+        return;
+      }
+      const external_pid dest = to_external(to);
       switch (d.what) {
       case k::message: {
         std::optional<term> t;
-        if (const term* v = d.message.get_if<term>())
-          t = *v;
-        else if (auto e = message_types::find(d.message.type_name()))
+        const auto e = message_types::find(d.message.type_name());
+        if (e)
           t = e->encode(d.message);
         if (!t) {
-          send_report(report_kind::error, this_or_null(),
-                      fmt::format("otpp::dist::node {}: a message of type {} to {} was dropped: "
-                                  "the type has no term mapping (give it an OTPP_TERM_TAG or "
-                                  "call otpp::register_message<T>())",
-                                  opts_.name, d.message.type_name(), to));
+          report_unencodable(d.message.type_name(), to);
           return;
+        }
+        switch (e->how) {
+        case message_types::form::value:
+          break;
+        case message_types::form::cast:
+          t = term::tuple({term(atom("$gen_cast")), std::move(*t)});
+          break;
+        case message_types::form::request: {
+          // A call: the caller monitors the server under the call's tag
+          // (so its end or the connection's fails the call), then
+          // {'$gen_call', {From, Tag}, Request}.
+          const reply_to* rq = d.message.requester();
+          const external_pid caller = to_external(rq->pid);
+          const external_ref tag = our_ref(rq->tag);
+          {
+            std::lock_guard lock(mutex_);
+            calls_out_[rq->tag.value()] = std::string(remote::expecting_reply::current());
+          }
+          track_monitor(ep.name(), rq->pid, to, rq->tag.value(), true);
+          enqueue(ep.name(), monitor_msg{caller, dest, tag, false});
+          t = term::tuple(
+              {term(atom("$gen_call")), term::tuple({term(caller), term(tag)}), std::move(*t)});
+          break;
+        }
+        case message_types::form::reply: {
+          // The answer to a call from the peer: {Tag, Reply} with its tag.
+          std::optional<term> theirs;
+          if (auto tag = d.message.reply_tag()) {
+            std::lock_guard lock(mutex_);
+            auto it = calls_in_.find(tag->value());
+            if (it != calls_in_.end()) {
+              theirs = std::move(it->second);
+              calls_in_.erase(it);
+            }
+          }
+          if (!theirs)
+            return; // answered already, or not a call of theirs
+          t = term::tuple({std::move(*theirs), std::move(*t)});
+          break;
+        }
         }
         enqueue(ep.name(), send_msg{dest, std::nullopt, std::move(*t)});
         return;
@@ -439,6 +545,10 @@ private:
         return;
       case k::demonitor:
         track_monitor(ep.name(), from, to, d.monitor.value(), false);
+        {
+          std::lock_guard lock(mutex_);
+          calls_out_.erase(d.monitor.value()); // a call answered or given up
+        }
         enqueue(ep.name(), monitor_msg{to_external(from), dest, our_ref(d.monitor), true});
         return;
       case k::down: {
@@ -466,6 +576,74 @@ private:
       } catch (...) { // NOLINT(bugprone-empty-catch): a report that cannot be made
       }
     }
+  }
+
+  // What is sent to `{Name, Node}` (a proxy of a by_name endpoint).
+  void outgoing_named(peer_endpoint& ep, const pid& to, remote_delivery d) {
+    using k = remote_delivery::kind;
+    const atom name = ep.registered(remote::key_of(to));
+    switch (d.what) {
+    case k::message: {
+      const auto e = message_types::find(d.message.type_name());
+      std::optional<term> t;
+      if (e)
+        t = e->encode(d.message);
+      if (!t) {
+        report_unencodable(d.message.type_name(), to);
+        return;
+      }
+      external_pid sender = to_external(this_or_null());
+      if (e->how == message_types::form::cast) {
+        t = term::tuple({term(atom("$gen_cast")), std::move(*t)});
+      } else if (e->how == message_types::form::request) {
+        const reply_to* rq = d.message.requester();
+        sender = to_external(rq->pid);
+        const external_ref tag = our_ref(rq->tag);
+        {
+          std::lock_guard lock(mutex_);
+          calls_out_[rq->tag.value()] = std::string(remote::expecting_reply::current());
+        }
+        track_monitor(ep.name(), rq->pid, to, rq->tag.value(), true);
+        enqueue(ep.name(), monitor_msg{sender, name, tag, false});
+        t = term::tuple(
+            {term(atom("$gen_call")), term::tuple({term(sender), term(tag)}), std::move(*t)});
+      } else if (e->how == message_types::form::reply) {
+        return; // a reply goes to a pid, never to a name
+      }
+      enqueue(ep.name(), reg_send_msg{sender, name, std::move(*t)});
+      return;
+    }
+    case k::monitor:
+    case k::demonitor: {
+      const bool add = d.what == k::monitor;
+      track_monitor(ep.name(), d.from, to, d.monitor.value(), add);
+      if (!add) {
+        std::lock_guard lock(mutex_);
+        calls_out_.erase(d.monitor.value());
+      }
+      enqueue(ep.name(), monitor_msg{to_external(d.from), name, our_ref(d.monitor), !add});
+      return;
+    }
+    case k::link:
+      // Erlang links only to pids: the linker learns at once.
+      if (d.from)
+        remote::link_exit(d.from, to, exit_reason::noproc());
+      return;
+    default:
+      send_report(report_kind::error, d.from,
+                  fmt::format("otpp::dist::node {}: an exit signal to {} was dropped: exit "
+                              "signals go to pids, not to registered names",
+                              opts_.name, to));
+      return;
+    }
+  }
+
+  void report_unencodable(std::string_view type, const pid& to) {
+    send_report(report_kind::error, this_or_null(),
+                fmt::format("otpp::dist::node {}: a message of type {} to {} was dropped: "
+                            "the type has no term mapping (give it an OTPP_TERM_TAG or "
+                            "call otpp::register_message<T>())",
+                            opts_.name, type, to));
   }
 
   external_ref our_ref(ref r) const {
@@ -708,13 +886,89 @@ private:
   // -------------------------------------------------------------------------
   // Incoming: control messages from a peer (on its reader process).
   // -------------------------------------------------------------------------
-  void deliver_term(const pid& to, const term& t) {
+  void deliver_term(atom peer, const pid& to, const term& t) {
     if (!to)
       return;
+    if (t.is_tuple() && t.size() == 2) {
+      // The reply to a call of ours: {Tag, Reply}.
+      if (const auto* r = t[0].get_if<external_ref>()) {
+        if (auto tag = ref_of_ours(*r)) {
+          std::optional<std::string> expected;
+          {
+            std::lock_guard lock(mutex_);
+            auto it = calls_out_.find(tag->value());
+            if (it != calls_out_.end())
+              expected = it->second;
+          }
+          if (expected) {
+            deliver_reply(peer, to, *tag, *expected, t[1]);
+            return;
+          }
+        }
+      }
+      // A cast: {'$gen_cast', Request}.
+      if (t[0].is_atom("$gen_cast")) {
+        for (const auto& e : message_types::candidates(t[1]))
+          if (e.deliver_cast(to, t[1]))
+            return;
+        otpp::send(to, cast_message<term>{t[1]});
+        return;
+      }
+    }
+    // A call: {'$gen_call', {From, Tag}, Request}.
+    if (t.is_tuple() && t.size() == 3 && t[0].is_atom("$gen_call") && t[1].is_tuple() &&
+        t[1].size() == 2 && t[1][0].get_if<external_pid>() != nullptr) {
+      const reply_to from{from_external(*t[1][0].get_if<external_pid>()), make_ref()};
+      {
+        std::lock_guard lock(mutex_);
+        calls_in_[from.tag.value()] = t[1][1];
+      }
+      for (const auto& e : message_types::candidates(t[2]))
+        if (e.deliver_request(to, t[2], from))
+          return;
+      otpp::send(to, request<term>{from, t[2]});
+      return;
+    }
     for (const auto& e : message_types::candidates(t))
       if (e.deliver(to, t))
         return;
     otpp::send(to, t);
+  }
+
+  // The reply to a call made with call<R>: as a reply<R>, or the call
+  // fails naming what came.
+  void deliver_reply(atom peer, const pid& to, ref tag, const std::string& expected,
+                     const term& value) {
+    std::optional<message_types::entry> e =
+        message_types::find(expected.empty() ? otpp::type_name<term>() : expected);
+    if (e && e->deliver_reply(to, tag, value))
+      return;
+    pid server;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& m : monitors_[peer])
+        if (m.ref == tag.value())
+          server = m.remote;
+    }
+    track_monitor(peer, to, server, tag.value(), false);
+    {
+      std::lock_guard lock(mutex_);
+      calls_out_.erase(tag.value());
+    }
+    if (server) {
+      auto* sep = static_cast<peer_endpoint*>(remote::endpoint_of(server));
+      if (sep->by_name())
+        enqueue(peer, monitor_msg{to_external(to), sep->registered(remote::key_of(server)),
+                                  our_ref(tag), true});
+      else
+        enqueue(peer, monitor_msg{to_external(to), to_external(server), our_ref(tag), true});
+    }
+    std::string text = to_string(value);
+    if (text.size() > 200)
+      text = text.substr(0, 200) + "...";
+    remote::down(to, tag, server,
+                 exit_reason::user(fmt::format("bad_reply: {} is not a {}", text,
+                                               expected.empty() ? "term" : expected)));
   }
 
   pid local_of(const process_id& id) {
@@ -729,9 +983,9 @@ private:
         [&](auto& v) {
           using T = std::decay_t<decltype(v)>;
           if constexpr (std::is_same_v<T, send_msg>) {
-            deliver_term(from_external(v.to), v.message);
+            deliver_term(peer, from_external(v.to), v.message);
           } else if constexpr (std::is_same_v<T, reg_send_msg>) {
-            deliver_term(otpp::whereis(std::string(v.to.name())), v.message);
+            deliver_term(peer, otpp::whereis(std::string(v.to.name())), v.message);
           } else if constexpr (std::is_same_v<T, alias_send_msg>) {
             // Aliases are not ours to give: nothing to deliver to.
           } else if constexpr (std::is_same_v<T, link_msg>) {
@@ -842,11 +1096,14 @@ private:
   mutable std::mutex mutex_;
   std::map<atom, connection> conns_;
   std::map<std::pair<atom, std::uint32_t>, std::shared_ptr<peer_endpoint>> endpoints_;
+  std::map<atom, std::shared_ptr<peer_endpoint>> name_endpoints_;
   std::map<std::uint64_t, pid> exported_; // local pids sent out, by number
   std::map<atom, std::vector<link_rec>> links_;
   std::map<atom, std::vector<monitor_rec>> monitors_;
   std::map<std::uint64_t, inbound_monitor> inbound_monitors_; // by our ref
   std::vector<pid> node_watchers_;
+  std::map<std::uint64_t, std::string> calls_out_; // our calls in flight: tag -> reply type
+  std::map<std::uint64_t, term> calls_in_;         // their calls in flight: our tag -> theirs
 };
 
 } // namespace otpp::dist
