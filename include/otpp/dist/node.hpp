@@ -757,7 +757,10 @@ private:
       else
         ch.emplace(channel::connect(peer->name(), self_, opts_.cookie, opts_.epmd_port));
     } catch (const std::exception& e) {
-      forget_connection(peer, me);
+      // As Erlang: what was sent is dropped, and the links and monitors
+      // made meanwhile end with noconnection.
+      if (peer)
+        connection_lost(*peer, me, false);
       send_report(report_kind::error, me,
                   fmt::format("otpp::dist::node {}: connection {} {} failed: {}", opts_.name,
                               accepted ? "from" : "to",
@@ -817,7 +820,7 @@ private:
     } catch (...) {
       shared->close();
       otpp::kill(reader);
-      connection_lost(name, me);
+      connection_lost(name, me, true);
       throw;
     }
   }
@@ -828,17 +831,9 @@ private:
         .count();
   }
 
-  void forget_connection(std::optional<atom> peer, const pid& writer) {
-    if (!peer)
-      return;
-    std::lock_guard lock(mutex_);
-    auto it = conns_.find(*peer);
-    if (it != conns_.end() && it->second.writer == writer)
-      conns_.erase(it);
-  }
-
-  // The connection to `peer` ended: noconnection to everything across it.
-  void connection_lost(atom peer, const pid& writer) {
+  // The connection to `peer` ended (or, `was_up` false, never came up):
+  // noconnection to everything across it.
+  void connection_lost(atom peer, const pid& writer, bool was_up) {
     std::vector<link_rec> links;
     std::vector<monitor_rec> monitors;
     std::vector<std::pair<std::uint64_t, inbound_monitor>> inbound;
@@ -866,7 +861,8 @@ private:
       remote::down(m.local, ref(m.ref), m.remote, exit_reason::noconnection());
     for (const auto& [ours, m] : inbound)
       remote::demonitor(m.local, m.remote, ref(ours));
-    notify_nodes(peer, false);
+    if (was_up)
+      notify_nodes(peer, false);
   }
 
   void notify_nodes(atom peer, bool up) {
