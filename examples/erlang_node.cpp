@@ -7,7 +7,8 @@
 //           ordinary otpp server registered as `math`, which Erlang calls
 //           with gen_server:call({math, Node}, {add, X, Y}) (the reply is
 //           X + Y as a float) and casts {print_sum, X, Y} to (the server
-//           prints the sum); a clean end on SIGINT or SIGTERM.
+//           prints the sum); a C++ function for rpc:call (math:add/2); a
+//           clean end on SIGINT or SIGTERM.
 // OTP idea: a distributed Erlang node (`erl -name ... -setcookie ...`)
 //           running a registered gen_server.
 // Run:      epmd -daemon                     # once; or any epmd, see ERL_EPMD_PORT
@@ -15,6 +16,7 @@
 //           then, in another shell, this prints 3.0:
 //           erl -name e@127.0.0.1 -setcookie C -noshell -eval 'io:format("~p~n",
 //             [gen_server:call({math, list_to_atom("otpp@127.0.0.1")}, {add, 1, 2})]), halt().'
+//           as does rpc:call(list_to_atom("otpp@127.0.0.1"), math, add, [1, 2]);
 //           and this makes the node print "print_sum: 3 + 4 = 7":
 //           erl -name e@127.0.0.1 -setcookie C -noshell -eval 'gen_server:cast({math,
 //             list_to_atom("otpp@127.0.0.1")}, {print_sum, 3, 4}), timer:sleep(500), halt().'
@@ -122,6 +124,8 @@ int main(int argc, char** argv) {
     otpp::scoped_process main_process(rt);
     auto node = otpp::dist::node::start(opts);
     auto server = otpp::start(otpp::start_options{.name = "math"}, math_server());
+    // rpc:call(Node, math, add, [X, Y]) runs a C++ function too.
+    node->register_rpc("math", "add", [](double x, double y) { return x + y; });
     fmt::print("otpp node {} listening on {}:{}; math server registered as `math`\n", node->name(),
                opts.listen_address, node->port());
     std::fflush(stdout);

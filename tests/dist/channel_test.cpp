@@ -163,7 +163,8 @@ struct peer_session {
         [](const auto& v) -> const otpp::external_pid* {
           using T = std::decay_t<decltype(v)>;
           if constexpr (std::is_same_v<T, dist::reg_send_msg> ||
-                        std::is_same_v<T, dist::alias_send_msg>)
+                        std::is_same_v<T, dist::alias_send_msg> ||
+                        std::is_same_v<T, dist::spawn_request_msg>)
             return nullptr;
           else if constexpr (std::is_same_v<T, dist::monitor_msg>)
             return std::get_if<otpp::external_pid>(&v.to);

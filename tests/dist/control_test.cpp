@@ -77,9 +77,37 @@ TEST_CASE("control messages of the wrong shape are refused with the reason", "[d
   refused(term::tuple({19, term(a), term(1), term(r)}), {}, "names no process");
   refused(term::tuple({19, term(a), term(b), term(1)}), {}, "no reference");
   refused(term::tuple({35, 0, term(a), term(b)}), {}, "unlink id");
-  refused(term::tuple({29, 1, 2, 3, 4, 5, 6}), {}, "does not handle");
+  refused(term::tuple({7, term(a), term(b)}), {}, "does not handle"); // GROUP_LEADER
+  refused(term::tuple({29, term(r), term(a), term(b), atom("m"), term::list({})}), term::list({}),
+          "no {Module, Function, Arity}");
+  refused(term::tuple({29, term(r), term(a), term(b), term::tuple({atom("m"), atom("f"), 2}),
+                       term::list({})}),
+          term::list({1}), "not a list of its arity");
+  refused(term::tuple({29, term(r), term(a), term(b), term::tuple({atom("m"), atom("f"), 0}),
+                       atom("monitor")}),
+          term::list({}), "options that are not a list");
   refused(term::tuple({258, atom(""), term(b)}), term(1), "does not start with an operation");
   refused(term(1), {}, "does not start with an operation");
+}
+
+TEST_CASE("spawn requests and replies round-trip", "[dist][control]") {
+  const std::uint64_t flags = dist::flag::otpp_node;
+  auto sr = std::get<dist::spawn_request_msg>(
+      round_trip(dist::spawn_request_msg{r, a, term(b), atom("erpc"), atom("execute_call"), 2,
+                                         term::list({atom("monitor")}), term::list({1, atom("x")})},
+                 flags));
+  CHECK(sr.id == r);
+  CHECK(sr.from == a);
+  CHECK(sr.module == atom("erpc"));
+  CHECK(sr.function == atom("execute_call"));
+  CHECK(sr.arity == 2);
+  CHECK(sr.options == term::list({atom("monitor")}));
+  CHECK(sr.args == term::list({1, atom("x")}));
+  auto rp =
+      std::get<dist::spawn_reply_msg>(round_trip(dist::spawn_reply_msg{r, a, 2, term(b)}, flags));
+  CHECK(rp.to == a);
+  CHECK(rp.flags == 2);
+  CHECK(rp.result == term(b));
 }
 
 TEST_CASE("trace-token forms are read with the token dropped", "[dist][control]") {

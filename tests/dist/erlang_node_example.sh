@@ -54,6 +54,8 @@ erl_run() {
 }
 out=$(erl_run e_call 'io:format("~p~n", [gen_server:call({math, list_to_atom("otpp_ex@127.0.0.1")}, {add, 1, 2})]), halt().')
 [ "$out" = "3.0" ] || fail "the call printed '$out', not 3.0"
+out=$(erl_run e_rpc 'io:format("~p~n", [rpc:call(list_to_atom("otpp_ex@127.0.0.1"), math, add, [1, 2])]), halt().')
+[ "$out" = "3.0" ] || fail "rpc:call printed '$out', not 3.0"
 erl_run e_cast 'gen_server:cast({math, list_to_atom("otpp_ex@127.0.0.1")}, {print_sum, 3, 4}), timer:sleep(500), halt().' > /dev/null
 wait_for "$dir/node.log" "print_sum: 3 + 4 = 7" || fail "the cast was not printed"
 
@@ -63,4 +65,4 @@ rc=$?
 node_pid=""
 [ "$rc" -eq 0 ] || fail "SIGTERM ended the node with status $rc"
 grep -q "stopping" "$dir/node.log" || fail "the node did not say it was stopping"
-echo "example/erlang_node: OK (3.0 from the call, the cast printed, SIGTERM ended it cleanly)"
+echo "example/erlang_node: OK (3.0 from the call and from rpc:call, the cast printed, SIGTERM ended it cleanly)"

@@ -133,4 +133,41 @@ TEST_CASE("an otpp process calls and casts Erlang gen_servers by {Name, Node}, a
   n->stop();
 }
 
+TEST_CASE("rpc:call and erpc:call from Erlang run C++ functions registered on the otpp node",
+          "[dist][rpc][beam]") {
+  OTPP_TEST_RUNTIME({.schedulers = 2});
+  otpp_test::beam_cluster cluster;
+  auto n = start_node(cluster, "otpp_r@127.0.0.1");
+  n->register_rpc("calc", "add", [](double x, double y) { return x + y; });
+  n->register_rpc("calc", "greet", [](const std::string& who) { return "hello " + who; });
+  n->register_rpc("calc", "fail", []() -> int { throw std::invalid_argument("no way"); });
+  n->register_rpc("calc", "count", [](const std::vector<otpp::term>& args) {
+    return otpp::term(static_cast<std::int64_t>(args.size()));
+  });
+  const otpp::pid me = tp::self();
+  n->register_rpc("calc", "notify", [me](int k) { otpp::send(me, k); });
+  cluster.start_node("beam", "secret",
+                     "N = 'otpp_r@127.0.0.1', "
+                     "io:format(\"add ~p~n\", [rpc:call(N, calc, add, [1, 2.5])]), "
+                     "io:format(\"greet ~p~n\", [rpc:call(N, calc, greet, [<<\"erl\">>])]), "
+                     "io:format(\"count ~p~n\", [erpc:call(N, calc, count, [a, b, c])]), "
+                     "io:format(\"fail ~p~n\", [rpc:call(N, calc, fail, [])]), "
+                     "io:format(\"badarg ~p~n\", [rpc:call(N, calc, add, [x, y])]), "
+                     "io:format(\"undef ~p~n\", [rpc:call(N, calc, nothing, [1])]), "
+                     "io:format(\"notify ~p~n\", [rpc:call(N, calc, notify, [42])]), "
+                     "io:format(\"done~n\")");
+  cluster.wait_for_output("beam", "done");
+  const std::string log = cluster.log_of("beam");
+  CHECK_THAT(log, Catch::Contains("add 3.5"));
+  CHECK_THAT(log, Catch::Contains("greet <<\"hello erl\">>"));
+  CHECK_THAT(log, Catch::Contains("count 3"));
+  CHECK_THAT(log, Catch::Contains("fail {badrpc,{'EXIT',{{exception,<<\"std::invalid_argument\">>,"
+                                  "<<\"no way\">>},"));
+  CHECK_THAT(log, Catch::Contains("badarg {badrpc,{'EXIT',{{badarg,"));
+  CHECK_THAT(log, Catch::Contains("undef {badrpc,{'EXIT',{undef,[{calc,nothing,[1],[]}]}}}"));
+  CHECK_THAT(log, Catch::Contains("notify ok"));
+  CHECK(otpp_test::expect<int>() == 42);
+  n->stop();
+}
+
 } // namespace OTPP_TEST_FILE

@@ -69,9 +69,33 @@ struct monitor_exit_msg {
   term reason;
 };
 
+/// SPAWN_REQUEST: `from` asks for a process running
+/// `apply(module, function, args)` (`erlang:spawn_request/5`, under erpc
+/// and so `rpc:call`); `options` is its option list (`link`, `monitor`,
+/// `{reply, yes | no | error_only | success_only}`, ...).
+struct spawn_request_msg {
+  external_ref id;
+  external_pid from;
+  term group_leader;
+  atom module, function;
+  std::int64_t arity = 0;
+  term options;
+  term args;
+};
+/// SPAWN_REPLY: the answer to spawn request `id`: the new process's pid or
+/// an error atom; `flags` says whether the link (1) and the monitor (2)
+/// asked for are in place.
+struct spawn_reply_msg {
+  external_ref id;
+  external_pid to;
+  std::int64_t flags = 0;
+  term result;
+};
+
 /// A control message (with its message term where it has one).
-using control_msg = std::variant<link_msg, unlink_id_msg, send_msg, reg_send_msg, alias_send_msg,
-                                 exit_msg, monitor_msg, monitor_exit_msg>;
+using control_msg =
+    std::variant<link_msg, unlink_id_msg, send_msg, reg_send_msg, alias_send_msg, exit_msg,
+                 monitor_msg, monitor_exit_msg, spawn_request_msg, spawn_reply_msg>;
 
 } // namespace otpp::dist
 
@@ -203,6 +227,31 @@ inline control_msg parse_control(packet p) {
     need(4, true);
     return monitor_exit_msg{detail::process_at(c, 1), detail::pid_at(c, 2), detail::ref_at(c, 3),
                             message()};
+  case op::spawn_request:
+  case op::spawn_request_tt: {
+    need(static_cast<op>(op_code) == op::spawn_request ? 6 : 7, true);
+    const term& mfa = c[4];
+    const auto* m = mfa.is_tuple() && mfa.size() == 3 ? mfa[0].get_if<atom>() : nullptr;
+    const auto* f = m != nullptr ? mfa[1].get_if<atom>() : nullptr;
+    const auto* a = f != nullptr ? mfa[2].get_if<std::int64_t>() : nullptr;
+    if (a == nullptr)
+      detail::bad_control(c, "has no {Module, Function, Arity}");
+    if (!c[5].is_list())
+      detail::bad_control(c, "has options that are not a list");
+    term args = message();
+    if (!args.is_proper_list() || static_cast<std::int64_t>(args.size()) != *a)
+      detail::bad_control(c, "carries arguments that are not a list of its arity");
+    return spawn_request_msg{detail::ref_at(c, 1), detail::pid_at(c, 2), c[3], *m, *f, *a, c[5],
+                             std::move(args)};
+  }
+  case op::spawn_reply:
+  case op::spawn_reply_tt: {
+    need(static_cast<op>(op_code) == op::spawn_reply ? 5 : 6, false);
+    const auto* flags = c[3].get_if<std::int64_t>();
+    if (flags == nullptr)
+      detail::bad_control(c, "has flags that are not an integer");
+    return spawn_reply_msg{detail::ref_at(c, 1), detail::pid_at(c, 2), *flags, c[4]};
+  }
   default:
     detail::bad_control(c, "has an operation otpp does not handle");
   }
@@ -248,7 +297,17 @@ inline std::string frame_control(const control_msg& m, std::uint64_t peer_flags)
         } else if constexpr (std::is_same_v<T, monitor_msg>) {
           return frame_packet(term::tuple({code(v.demonitor ? op::demonitor_p : op::monitor_p),
                                            term(v.from), detail::process_term(v.to), term(v.ref)}));
+        } else if constexpr (std::is_same_v<T, spawn_request_msg>) {
+          return frame_packet(
+              term::tuple({code(op::spawn_request), term(v.id), term(v.from), v.group_leader,
+                           term::tuple({term(v.module), term(v.function), term(v.arity)}),
+                           v.options}),
+              &v.args);
+        } else if constexpr (std::is_same_v<T, spawn_reply_msg>) {
+          return frame_packet(term::tuple(
+              {code(op::spawn_reply), term(v.id), term(v.to), term(v.flags), v.result}));
         } else {
+          static_assert(std::is_same_v<T, monitor_exit_msg>);
           if (payload)
             return frame_packet(
                 term::tuple({code(op::payload_monitor_p_exit), detail::process_term(v.from),

@@ -27,6 +27,7 @@
 #include <otpp/dist/term.hpp>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/callable_traits/args.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -34,6 +35,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -41,6 +43,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -214,6 +218,30 @@ public:
   /// The external pid a pid is sent as.
   external_pid to_external_pid(const pid& p) { return to_external(p); }
 
+  /// A function Erlang can run on this node with `rpc:call(Node, Module,
+  /// Function, Args)` or `erpc:call` (and `spawn(Node, Module, Function,
+  /// Args)`): `f` takes the arguments as C++ values (each converted with
+  /// `from_term`; `const std::vector<term>&` takes them as they are) and
+  /// returns a value converted with `to_term` (`void`: `ok`). It runs in a
+  /// process of its own, so it may call, receive and block. An exception
+  /// reaches the caller as `{badrpc, {'EXIT', {{exception, Type, What},
+  /// []}}}`, arguments that do not fit as `{badrpc, {'EXIT',
+  /// {{badarg, ...}, []}}}`; a function nobody registered as `undef`, as
+  /// Erlang says it.
+  template <class F> void register_rpc(std::string_view module, std::string_view function, F f) {
+    rpc_function erased;
+    if constexpr (std::is_invocable_r_v<term, F&, const std::vector<term>&>) {
+      erased = std::move(f);
+    } else {
+      using args = boost::callable_traits::args_t<F>;
+      erased = [f = std::move(f)](const std::vector<term>& a) mutable -> term {
+        return call_typed(f, a, static_cast<args*>(nullptr));
+      };
+    }
+    std::lock_guard lock(mutex_);
+    rpcs_[{atom(module), atom(function)}] = std::make_shared<rpc_function>(std::move(erased));
+  }
+
   /// `nodeup` / `nodedown` messages to the calling process from now on.
   void monitor_nodes(bool on = true) {
     const pid me = this_process::self();
@@ -320,6 +348,25 @@ private:
       return true;
     }();
     static_cast<void>(done);
+  }
+
+  using rpc_function = std::function<term(const std::vector<term>&)>;
+
+  template <class F, class... A>
+  static term call_typed(F& f, const std::vector<term>& a, std::tuple<A...>*) {
+    if (a.size() != sizeof...(A))
+      throw bad_term(
+          fmt::format("badarg: {} arguments given, the function takes {}", a.size(), sizeof...(A)));
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      using R = std::invoke_result_t<F&, std::remove_cvref_t<A>...>;
+      if constexpr (std::is_void_v<R>) {
+        f(term_cast<std::remove_cvref_t<A>>(a[I])...);
+        return term(atom("ok"));
+      } else {
+        return to_term(f(term_cast<std::remove_cvref_t<A>>(a[I])...));
+      }
+    }
+    (std::index_sequence_for<A...>{});
   }
 
   static std::uint64_t key_of(const external_pid& e) noexcept {
@@ -1044,6 +1091,10 @@ private:
               }
               enqueue(peer, monitor_exit_msg{v.to, v.from, v.ref, term(atom("noproc"))});
             }
+          } else if constexpr (std::is_same_v<T, spawn_request_msg>) {
+            spawn_for(peer, v);
+          } else if constexpr (std::is_same_v<T, spawn_reply_msg>) {
+            // otpp sends no spawn requests: nothing waits for a reply.
           } else if constexpr (std::is_same_v<T, monitor_exit_msg>) {
             const pid local = from_external(v.to);
             const auto r = ref_of_ours(v.ref);
@@ -1065,6 +1116,86 @@ private:
         },
         m);
     static_cast<void>(creation);
+  }
+
+  // SPAWN_REQUEST: erpc (rpc:call) runs erpc:execute_call(Ref, M, F, A)
+  // on this node, which must end with {Ref, return, Result} (or {Ref,
+  // error, Reason, Stack}); any other {M, F, Args} runs M:F(Args) as a
+  // process. Both through the functions given to register_rpc.
+  struct spawn_go {};
+  void spawn_for(atom peer, const spawn_request_msg& v) {
+    const pid from = from_external(v.from);
+    bool want_link = false, want_monitor = false;
+    atom reply_mode("yes");
+    for (const term& o : v.options.elements()) {
+      if (o.is_atom("link"))
+        want_link = true;
+      else if (o.is_atom("monitor"))
+        want_monitor = true;
+      else if (o.is_tuple() && o.size() == 2 && o[0].is_atom("reply") && o[1].is_atom())
+        reply_mode = *o[1].get_if<atom>();
+    }
+    const auto& a = v.args.elements();
+    const bool erpc = v.module == atom("erpc") && v.function == atom("execute_call") &&
+                      a.size() == 4 && a[1].is_atom() && a[2].is_atom() && a[3].is_proper_list();
+    const atom m = erpc ? *a[1].get_if<atom>() : v.module;
+    const atom f = erpc ? *a[2].get_if<atom>() : v.function;
+    std::vector<term> args;
+    for (const term& x : erpc ? a[3].elements() : v.args.elements())
+      args.push_back(x);
+    const term erpc_ref = erpc ? a[0] : term();
+    std::shared_ptr<rpc_function> fn;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = rpcs_.find({m, f});
+      if (it != rpcs_.end())
+        fn = it->second;
+    }
+    const pid local = rt_->spawn([fn, m, f, args, erpc, erpc_ref] {
+      this_process::receive([](spawn_go) {});
+      auto mfa = [&] {
+        return term::list({term::tuple({term(m), term(f), term::list(args), term::list({})})});
+      };
+      term outcome;
+      if (!fn) {
+        outcome = erpc ? term::tuple({erpc_ref, term(atom("error")), term(atom("undef")), mfa()})
+                       : term::tuple({term(atom("undef")), mfa()});
+      } else {
+        try {
+          term result = (*fn)(args);
+          if (!erpc)
+            return;
+          outcome = term::tuple({erpc_ref, term(atom("return")), std::move(result)});
+        } catch (const process_exit&) {
+          throw;
+        } catch (const bad_term& e) {
+          const term why = term::tuple({term(atom("badarg")), term::binary(e.what())});
+          outcome = erpc ? term::tuple({erpc_ref, term(atom("error")), why, term::list({})}) : why;
+        } catch (...) {
+          const term why = reason_to_term(exit_reason::from_exception(std::current_exception()));
+          outcome = erpc ? term::tuple({erpc_ref, term(atom("error")), why, term::list({})}) : why;
+        }
+      }
+      this_process::exit(exit_reason::user(to_string(outcome), outcome));
+    });
+    std::int64_t flags = 0;
+    if (want_monitor && from) {
+      const std::uint64_t ours = make_ref().value();
+      {
+        std::lock_guard lock(mutex_);
+        inbound_monitors_[ours] = inbound_monitor{v.id, local, from};
+      }
+      remote::monitor(local, from, ref(ours));
+      flags |= 2;
+    }
+    if (want_link && from) {
+      remote::link(local, from);
+      track_link(peer, local, from, true);
+      flags |= 1;
+    }
+    otpp::send(local, spawn_go{});
+    if (reply_mode == atom("yes") || reply_mode == atom("success_only"))
+      enqueue(peer, spawn_reply_msg{v.id, v.from, flags, term(to_external(local))});
   }
 
   static std::string read_cookie_file() {
@@ -1100,6 +1231,7 @@ private:
   std::vector<pid> node_watchers_;
   std::map<std::uint64_t, std::string> calls_out_; // our calls in flight: tag -> reply type
   std::map<std::uint64_t, term> calls_in_;         // their calls in flight: our tag -> theirs
+  std::map<std::pair<atom, atom>, std::shared_ptr<rpc_function>> rpcs_; // register_rpc
 };
 
 } // namespace otpp::dist

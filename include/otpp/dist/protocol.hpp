@@ -59,7 +59,7 @@ inline constexpr std::uint64_t mandatory_25 =
 /// (V4_NC), which OTP 26 requires, and exit reasons as a separate term.
 inline constexpr std::uint64_t otpp_node = published | mandatory_25 | mandatory_25_digest |
                                            dist_monitor | dist_monitor_name | unlink_id | v4_nc |
-                                           exit_payload;
+                                           exit_payload | spawn;
 
 /// True if a peer announcing `flags` is one otpp can talk to (OTP 25's
 /// mandatory flags, and the new link protocol OTP 26 requires of everyone).
