@@ -94,6 +94,8 @@ public:
     return false;
   }
 
+  pid_t pid() const noexcept { return pid_; }
+
 private:
   pid_t pid_ = -1;
 };
@@ -271,14 +273,25 @@ public:
   // Start `erl -name <alive>@127.0.0.1 -setcookie <cookie>` running `eval`
   // (then staying up; it halts by itself after a minute, in case).
   // Modules compiled with `compile` are on its code path.
+  // `extra`: more arguments for erl (before -eval).
   child_process& start_node(const std::string& alive, const std::string& cookie,
-                            const std::string& eval) {
+                            const std::string& eval, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv{"erl",
+                                  "-name",
+                                  alive + "@127.0.0.1",
+                                  "-setcookie",
+                                  cookie,
+                                  "-noshell",
+                                  "-noinput",
+                                  "-pa",
+                                  dir_.string(),
+                                  "-kernel",
+                                  "inet_dist_use_interface",
+                                  "{127,0,0,1}"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.insert(argv.end(), {"-eval", "timer:apply_after(60000, erlang, halt, []), " + eval});
     nodes_.push_back(std::make_unique<child_process>(
-        std::vector<std::string>{"erl", "-name", alive + "@127.0.0.1", "-setcookie", cookie,
-                                 "-noshell", "-noinput", "-pa", dir_.string(), "-kernel",
-                                 "inet_dist_use_interface", "{127,0,0,1}", "-eval",
-                                 "timer:apply_after(60000, erlang, halt, []), " + eval},
-        std::vector<std::string>{fmt::format("ERL_EPMD_PORT={}", epmd_port_)},
+        std::move(argv), std::vector<std::string>{fmt::format("ERL_EPMD_PORT={}", epmd_port_)},
         (dir_ / (alive + ".log")).string()));
     return *nodes_.back();
   }

@@ -14,9 +14,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <csignal>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 namespace node_test_msgs {
 struct ping {
@@ -176,6 +178,39 @@ TEST_CASE("links and monitors cross nodes both ways with their reasons, and a de
   CHECK(otpp_test::down_reason(vm) == exit_reason::noconnection());
   CHECK(otpp_test::expect<dist::nodedown>().node == peer_node);
   CHECK(n->nodes().empty());
+  n->stop();
+}
+
+TEST_CASE("a peer silent for net_ticktime is disconnected: noconnection and nodedown",
+          "[dist][node][beam]") {
+  OTPP_TEST_RUNTIME({.schedulers = 2});
+  otpp_test::beam_cluster cluster;
+  cluster.compile(OTPP_DIST_TEST_DIR "/node_peer.erl");
+  // Both sides with the same net_ticktime, as in any Erlang cluster.
+  auto& beam =
+      cluster.start_node("beam", "secret", "node_peer:start()", {"-kernel", "net_ticktime", "2"});
+  cluster.wait_for_output("beam", "peer ready");
+  dist::node_options o;
+  o.name = "otpp_t@127.0.0.1";
+  o.cookie = "secret";
+  o.epmd_port = cluster.epmd_port();
+  o.net_ticktime = std::chrono::seconds(2);
+  auto n = dist::node::start(o);
+  n->monitor_nodes();
+  const otpp::pid me = tp::self();
+  n->send("beam@127.0.0.1", "peer",
+          term::tuple({term(atom("cmd")), n->to_external_pid(me), term(atom("victim"))}));
+  const otpp::pid victim = n->to_pid(expect_tagged("reply")[1]);
+  CHECK(otpp_test::expect<dist::nodeup>().node == "beam@127.0.0.1");
+  const otpp::ref m = otpp::monitor(victim);
+  // Ticks keep a quiet but live connection up past net_ticktime.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  CHECK(n->nodes() == std::vector<std::string>{"beam@127.0.0.1"});
+  // A stopped node answers nothing, ticks included.
+  ::kill(beam.pid(), SIGSTOP);
+  CHECK(otpp_test::down_reason(m) == exit_reason::noconnection());
+  CHECK(otpp_test::expect<dist::nodedown>().node == "beam@127.0.0.1");
+  ::kill(beam.pid(), SIGCONT);
   n->stop();
 }
 

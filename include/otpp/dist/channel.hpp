@@ -229,7 +229,15 @@ public:
   /// `protocol_error` for a malformed packet; `boost::system::system_error`
   /// when the connection ends (`eof` when the peer closed it).
   control_msg receive(std::size_t max_packet = std::size_t{64} << 20) {
-    for (;;) {
+    for (;;)
+      if (auto m = receive_or_tick(max_packet))
+        return std::move(*m);
+  }
+
+  /// The next control message, or nothing for a tick (for a node that
+  /// keeps track of how long the peer has been silent).
+  std::optional<control_msg> receive_or_tick(std::size_t max_packet = std::size_t{64} << 20) {
+    {
       fill(4);
       std::size_t n = 0;
       for (std::size_t i = 0; i < 4; ++i)
@@ -242,7 +250,7 @@ public:
       const std::string body = pending_.substr(4, n);
       pending_.erase(0, 4 + n);
       if (n == 0)
-        continue; // a tick
+        return std::nullopt; // a tick
       return parse_control(parse_packet(body));
     }
   }

@@ -403,7 +403,14 @@ private:
     const std::uint64_t id = p.id();
     if (p) {
       std::lock_guard lock(mutex_);
-      exported_.emplace(id, p);
+      if (exported_.emplace(id, p).second && exported_.size() >= 2 * exported_swept_) {
+        // Forget the ended ones once the table has doubled since the last
+        // sweep: amortised O(1), and it holds at most twice the live ones.
+        std::erase_if(exported_, [](const auto& e) {
+          return otpp::info(e.second).status == otpp::process_status::exited;
+        });
+        exported_swept_ = std::max<std::size_t>(exported_.size(), 1024);
+      }
     }
     return {self_.name, static_cast<std::uint32_t>(id), static_cast<std::uint32_t>(id >> 32),
             self_.creation};
@@ -558,7 +565,7 @@ private:
             std::lock_guard lock(mutex_);
             auto it = calls_in_.find(tag->value());
             if (it != calls_in_.end()) {
-              theirs = std::move(it->second);
+              theirs = std::move(it->second.tag);
               calls_in_.erase(it);
             }
           }
@@ -832,9 +839,9 @@ private:
     const pid reader = otpp::spawn_link(
         [this, keep, shared, name, last_heard, creation = shared->peer().creation] {
           for (;;) {
-            control_msg m;
+            std::optional<control_msg> m;
             try {
-              m = shared->receive();
+              m = shared->receive_or_tick();
             } catch (const boost::system::system_error& e) {
               // The peer closed the connection or the network failed: an
               // end, not a crash of ours.
@@ -842,14 +849,19 @@ private:
                   fmt::format("connection to {} closed: {}", name.name(), e.code().message())));
             }
             last_heard->store(now_ms());
-            incoming(name, creation, std::move(m));
+            if (m)
+              incoming(name, creation, std::move(*m));
           }
         },
         spawn_options{.scheduler = sched});
-    const auto tick = std::chrono::milliseconds(opts_.net_ticktime) / 4;
+    // A tick out every net_ticktime / 4; a peer silent for net_ticktime is
+    // dropped (Erlang's net_ticktime), however busy the sending side is.
+    const auto ticktime = std::chrono::milliseconds(opts_.net_ticktime);
+    const auto tick = ticktime / 4;
+    auto next_tick = std::chrono::steady_clock::now() + tick;
     try {
       for (;;) {
-        bool quiet = false;
+        const auto left = next_tick - std::chrono::steady_clock::now();
         this_process::receive([&](outgoing_msg& o) { shared->send(o.m); },
                               [&](exit_message& x) {
                                 // The reader ended (the peer closed, bad
@@ -857,11 +869,12 @@ private:
                                 if (x.from == reader || !x.reason.is_normal())
                                   this_process::exit(x.reason);
                               },
-                              after(tick, [&] { quiet = true; }));
-        if (quiet) {
-          if (now_ms() - last_heard->load() > std::chrono::milliseconds(opts_.net_ticktime).count())
+                              after(std::max(left, decltype(left)::zero()), [] {}));
+        if (std::chrono::steady_clock::now() >= next_tick) {
+          if (now_ms() - last_heard->load() > ticktime.count())
             this_process::exit(exit_reason::user("net_tick_timeout"));
           shared->send_tick();
+          next_tick = std::chrono::steady_clock::now() + tick;
         }
       }
     } catch (...) {
@@ -892,6 +905,8 @@ private:
       conns_.erase(it);
       links.swap(links_[peer]);
       monitors.swap(monitors_[peer]);
+      for (const auto& m : monitors)
+        calls_out_.erase(m.ref);
       for (auto i = inbound_monitors_.begin(); i != inbound_monitors_.end();) {
         auto* ep = static_cast<peer_endpoint*>(remote::endpoint_of(i->second.remote));
         if (ep != nullptr && ep->name() == peer) {
@@ -964,7 +979,14 @@ private:
       const reply_to from{from_external(*t[1][0].get_if<external_pid>()), make_ref()};
       {
         std::lock_guard lock(mutex_);
-        calls_in_[from.tag.value()] = t[1][1];
+        calls_in_[from.tag.value()] = call_in{t[1][1], to};
+        if (calls_in_.size() >= 2 * calls_in_swept_) {
+          // Calls to servers that ended unanswered will never be answered.
+          std::erase_if(calls_in_, [](const auto& c) {
+            return otpp::info(c.second.server).status == otpp::process_status::exited;
+          });
+          calls_in_swept_ = std::max<std::size_t>(calls_in_.size(), 1024);
+        }
       }
       for (const auto& e : message_types::candidates(t[2]))
         if (e.deliver_request(to, t[2], from))
@@ -1110,6 +1132,10 @@ private:
                   rem = mr.remote;
             }
             track_monitor(peer, local, rem, r->value(), false);
+            {
+              std::lock_guard lock(mutex_);
+              calls_out_.erase(r->value()); // a call whose server ended
+            }
             if (rem)
               remote::down(local, *r, rem, reason_from_term(v.reason));
           }
@@ -1225,12 +1251,18 @@ private:
   std::map<std::pair<atom, std::uint32_t>, std::shared_ptr<peer_endpoint>> endpoints_;
   std::map<atom, std::shared_ptr<peer_endpoint>> name_endpoints_;
   std::map<std::uint64_t, pid> exported_; // local pids sent out, by number
+  std::size_t exported_swept_ = 1024;
   std::map<atom, std::vector<link_rec>> links_;
   std::map<atom, std::vector<monitor_rec>> monitors_;
   std::map<std::uint64_t, inbound_monitor> inbound_monitors_; // by our ref
   std::vector<pid> node_watchers_;
   std::map<std::uint64_t, std::string> calls_out_; // our calls in flight: tag -> reply type
-  std::map<std::uint64_t, term> calls_in_;         // their calls in flight: our tag -> theirs
+  struct call_in {
+    term tag;   // the caller's
+    pid server; // whom it called
+  };
+  std::map<std::uint64_t, call_in> calls_in_; // their calls in flight, by our tag
+  std::size_t calls_in_swept_ = 1024;
   std::map<std::pair<atom, atom>, std::shared_ptr<rpc_function>> rpcs_; // register_rpc
 };
 
