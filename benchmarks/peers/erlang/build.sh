@@ -27,6 +27,8 @@ sources=("$SRC/bench.erl")
 for w in "${WORKLOADS[@]}"; do
   sources+=("$SRC/$w.erl")
 done
+# remote.erl is run by benchmarks/run_remote.sh itself (it needs -name).
+sources+=("$SRC/remote.erl")
 erlc -Werror -o "$OUT/ebin" "${sources[@]}"
 
 # The VM's process table is sized by +P and costs ~12 bytes of resident

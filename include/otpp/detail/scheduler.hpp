@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <sched.h>
 #include <thread>
 #include <vector>
 
@@ -44,7 +45,9 @@ namespace otpp::detail {
 // - I/O: every `config::io_poll_interval` resumptions the loop polls its
 //   io_context (timers, I/O completions, receive deadlines).
 // - Idle spin: with nothing ready it spins `config::idle_spins` rounds on
-//   the remote queue (polling the io_context every 64), because a wake-up
+//   the remote queue (polling the io_context every 64, sched_yield every
+//   256 so that an oversubscribed core still runs the thread it waits
+//   for: two otpp programs talking over loopback), because a wake-up
 //   through the kernel costs tens of microseconds and a message from another
 //   scheduler often comes right back.
 // - Sleep and wake-ups: then it sets `sleeping_` and blocks in
@@ -235,6 +238,11 @@ private:
         return true;
       if ((i & 63) == 63 && io_.poll() != 0)
         return true;
+      // Now and then let the kernel run another thread on this core: on an
+      // oversubscribed machine (two runtimes, a busy neighbour) the thread
+      // we wait for may need it.
+      if ((i & 255) == 255)
+        sched_yield();
 #if defined(__x86_64__) || defined(__i386__)
       __builtin_ia32_pause();
 #endif

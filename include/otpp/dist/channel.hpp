@@ -217,6 +217,13 @@ public:
     const std::string bytes = frame_control(m, peer_.flags);
     boost::asio::async_write(socket_, boost::asio::buffer(bytes), use_process);
   }
+  /// The packet bytes of a control message, for this peer (see `write`).
+  std::string frame(const control_msg& m) const { return frame_control(m, peer_.flags); }
+  /// Send bytes made by `frame` (several packets at once, in order).
+  void write(std::string_view packets) {
+    boost::asio::async_write(socket_, boost::asio::buffer(packets.data(), packets.size()),
+                             use_process);
+  }
   /// Send a tick (an empty packet: "still here").
   void send_tick() {
     const std::string bytes = tick_packet();

@@ -838,6 +838,7 @@ private:
     const unsigned sched = otpp::info(me).scheduler.value_or(0);
     const pid reader = otpp::spawn_link(
         [this, keep, shared, name, last_heard, creation = shared->peer().creation] {
+          std::uint64_t packets = 0;
           for (;;) {
             std::optional<control_msg> m;
             try {
@@ -851,6 +852,10 @@ private:
             last_heard->store(now_ms());
             if (m)
               incoming(name, creation, std::move(*m));
+            // A burst already read is parsed without waiting: let the
+            // other processes of this scheduler run now and then.
+            if (++packets % 256 == 0)
+              this_process::yield();
           }
         },
         spawn_options{.scheduler = sched});
@@ -862,7 +867,7 @@ private:
     try {
       for (;;) {
         const auto left = next_tick - std::chrono::steady_clock::now();
-        this_process::receive([&](outgoing_msg& o) { shared->send(o.m); },
+        this_process::receive([&](outgoing_msg& o) { write_batch(*shared, o); },
                               [&](exit_message& x) {
                                 // The reader ended (the peer closed, bad
                                 // input), or stop / disconnect.
@@ -883,6 +888,22 @@ private:
       connection_lost(name, me, true);
       throw;
     }
+  }
+
+  // Write `first` and whatever else is queued (up to 64 KiB) in one write:
+  // a burst of sends costs one system call, not one each.
+  static void write_batch(channel& ch, outgoing_msg& first) {
+    std::string out = ch.frame(first.m);
+    while (out.size() < 65536) {
+      auto more = this_process::receive_for<outgoing_msg>(std::chrono::milliseconds(0));
+      if (!more)
+        break;
+      out += ch.frame(more->m);
+    }
+    ch.write(out);
+    // A write that completes at once does not suspend: while senders keep
+    // the mailbox full, let the other processes of this scheduler run.
+    this_process::yield();
   }
 
   static std::int64_t now_ms() {
