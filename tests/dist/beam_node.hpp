@@ -6,6 +6,7 @@
 
 #include <otpp/dist/epmd.hpp>
 #include <otpp/dist/handshake.hpp>
+#include <otpp/dist/node.hpp>
 #include <otpp/dist/protocol.hpp>
 
 #include <fmt/format.h>
@@ -29,6 +30,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <optional>
 #include <random>
 #include <stdexcept>
@@ -350,6 +352,17 @@ private:
   child_process epmd_;
   std::vector<std::unique_ptr<child_process>> nodes_;
 };
+
+// An otpp node on `cluster`'s epmd.
+inline std::shared_ptr<otpp::dist::node> start_dist_node(const beam_cluster& cluster,
+                                                         const std::string& name,
+                                                         const std::string& cookie = "secret") {
+  otpp::dist::node_options o;
+  o.name = name;
+  o.cookie = cookie;
+  o.epmd_port = cluster.epmd_port();
+  return otpp::dist::node::start(std::move(o));
+}
 
 // Start node `beam` with a process registered as `echo` that answers
 // `{From, Msg}` with `{echo, Msg}`; returns once `echo` is registered.

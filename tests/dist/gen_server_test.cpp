@@ -55,15 +55,6 @@ namespace {
 struct sum_seen {
   double sum;
 };
-
-std::shared_ptr<dist::node> start_node(const otpp_test::beam_cluster& cluster,
-                                       const std::string& name) {
-  dist::node_options o;
-  o.name = name;
-  o.cookie = "secret";
-  o.epmd_port = cluster.epmd_port();
-  return dist::node::start(std::move(o));
-}
 } // namespace
 
 TEST_CASE("an Erlang process calls and casts an otpp server by {Name, Node}",
@@ -71,7 +62,7 @@ TEST_CASE("an Erlang process calls and casts an otpp server by {Name, Node}",
   OTPP_TEST_RUNTIME({.schedulers = 2});
   otpp_test::beam_cluster cluster;
   cluster.compile(OTPP_DIST_TEST_DIR "/gs_peer.erl");
-  auto n = start_node(cluster, "otpp_s@127.0.0.1");
+  auto n = otpp_test::start_dist_node(cluster, "otpp_s@127.0.0.1");
   auto math =
       otpp::server<otpp::pid>()
           .on_call([](otpp::pid&, const add& a) { return a.x + a.y; })
@@ -98,7 +89,7 @@ TEST_CASE("an otpp process calls and casts Erlang gen_servers by {Name, Node}, a
   cluster.compile(OTPP_DIST_TEST_DIR "/gs_peer.erl");
   auto& beam = cluster.start_node("beam", "secret", "gs_peer:start()");
   cluster.wait_for_output("beam", "calc ready");
-  auto n = start_node(cluster, "otpp_k@127.0.0.1");
+  auto n = otpp_test::start_dist_node(cluster, "otpp_k@127.0.0.1");
   const otpp::pid calc = n->named("beam@127.0.0.1", "calc");
   CHECK(fmt::format("{}", calc) == "{calc,beam@127.0.0.1}");
 
@@ -137,7 +128,7 @@ TEST_CASE("rpc:call and erpc:call from Erlang run C++ functions registered on th
           "[dist][rpc][beam]") {
   OTPP_TEST_RUNTIME({.schedulers = 2});
   otpp_test::beam_cluster cluster;
-  auto n = start_node(cluster, "otpp_r@127.0.0.1");
+  auto n = otpp_test::start_dist_node(cluster, "otpp_r@127.0.0.1");
   n->register_rpc("calc", "add", [](double x, double y) { return x + y; });
   n->register_rpc("calc", "greet", [](const std::string& who) { return "hello " + who; });
   n->register_rpc("calc", "fail", []() -> int { throw std::invalid_argument("no way"); });

@@ -72,14 +72,6 @@ otpp_test::child_process& start_child(otpp_test::beam_cluster& cluster,
   return *slot;
 }
 
-std::shared_ptr<dist::node> start_node(const otpp_test::beam_cluster& cluster,
-                                       const std::string& name) {
-  dist::node_options o;
-  o.name = name;
-  o.cookie = "secret";
-  o.epmd_port = cluster.epmd_port();
-  return dist::node::start(std::move(o));
-}
 } // namespace
 
 // Run only as the child (by name, from start_child): a node with a server
@@ -109,7 +101,7 @@ TEST_CASE("two otpp nodes in two OS processes call, link and monitor each other,
   otpp_test::beam_cluster cluster; // its epmd only: no BEAM node here
   std::unique_ptr<otpp_test::child_process> child;
   start_child(cluster, child);
-  auto n = start_node(cluster, "parent@127.0.0.1");
+  auto n = otpp_test::start_dist_node(cluster, "parent@127.0.0.1");
   n->monitor_nodes();
 
   const otpp::pid math = n->named("child@127.0.0.1", "math");
@@ -169,7 +161,7 @@ TEST_CASE("a supervisor restarts a worker that died because its remote peer's no
   otpp_test::beam_cluster cluster;
   std::unique_ptr<otpp_test::child_process> child;
   start_child(cluster, child);
-  auto n = start_node(cluster, "sup_parent@127.0.0.1");
+  auto n = otpp_test::start_dist_node(cluster, "sup_parent@127.0.0.1");
   const otpp::pid holder = otpp::call<otpp::pid>(n->named("child@127.0.0.1", "math"), get_holder{});
   const otpp::pid me = tp::self();
   auto starts = std::make_shared<std::atomic<int>>(0);
@@ -206,7 +198,7 @@ TEST_CASE("an Erlang process linked to a process of an otpp node gets noconnecti
   cluster.wait_for_output("beam", "peer ready");
   std::unique_ptr<otpp_test::child_process> child;
   start_child(cluster, child);
-  auto n = start_node(cluster, "watch@127.0.0.1");
+  auto n = otpp_test::start_dist_node(cluster, "watch@127.0.0.1");
   const otpp::pid holder = otpp::call<otpp::pid>(n->named("child@127.0.0.1", "math"), get_holder{});
   const std::string beam = "beam@127.0.0.1";
   const otpp::pid me = tp::self();

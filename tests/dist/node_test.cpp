@@ -47,16 +47,6 @@ namespace tp = otpp::this_process;
 using namespace node_test_msgs;
 
 namespace {
-std::shared_ptr<dist::node> start_node(const otpp_test::beam_cluster& cluster,
-                                       const std::string& name,
-                                       const std::string& cookie = "secret") {
-  dist::node_options o;
-  o.name = name;
-  o.cookie = cookie;
-  o.epmd_port = cluster.epmd_port();
-  return dist::node::start(std::move(o));
-}
-
 // The next term from the peer whose first element is the atom `tag`.
 term expect_tagged(std::string_view tag) {
   return tp::receive(
@@ -78,7 +68,7 @@ TEST_CASE("an otpp node and an Erlang node exchange messages both ways, by pid a
                      "{inbox, 'otpp_n@127.0.0.1'} ! {hello, self(), 7}, "
                      "receive {pong, M} -> io:format(\"got ~p~n\", [M]) end");
   cluster.wait_for_output("beam", "ready");
-  auto n = start_node(cluster, "otpp_n@127.0.0.1");
+  auto n = otpp_test::start_dist_node(cluster, "otpp_n@127.0.0.1");
   CHECK(n->name() == "otpp_n@127.0.0.1");
   CHECK(n->port() != 0);
   otpp::register_name("inbox", tp::self());
@@ -108,7 +98,7 @@ TEST_CASE("links and monitors cross nodes both ways with their reasons, and a de
   cluster.compile(OTPP_DIST_TEST_DIR "/node_peer.erl");
   auto& beam = cluster.start_node("beam", "secret", "node_peer:start()");
   cluster.wait_for_output("beam", "peer ready");
-  auto n = start_node(cluster, "otpp_l@127.0.0.1");
+  auto n = otpp_test::start_dist_node(cluster, "otpp_l@127.0.0.1");
   n->monitor_nodes();
   const otpp::pid me = tp::self();
   const std::string peer_node = "beam@127.0.0.1";
@@ -221,9 +211,9 @@ TEST_CASE("a node with another cookie is refused and its messages are dropped",
   cluster.compile(OTPP_DIST_TEST_DIR "/node_peer.erl");
   cluster.start_node("beam", "secret", "node_peer:start()");
   cluster.wait_for_output("beam", "peer ready");
-  auto n = start_node(cluster, "otpp_c@127.0.0.1", "not-the-cookie");
+  auto n = otpp_test::start_dist_node(cluster, "otpp_c@127.0.0.1", "not-the-cookie");
   n->send("beam@127.0.0.1", "peer", term::tuple({term(atom("print")), term(atom("never"))}));
-  auto good = start_node(cluster, "otpp_g@127.0.0.1");
+  auto good = otpp_test::start_dist_node(cluster, "otpp_g@127.0.0.1");
   good->send("beam@127.0.0.1", "peer", term::tuple({term(atom("print")), term(atom("once"))}));
   cluster.wait_for_output("beam", "printed once");
   CHECK(cluster.log_of("beam").find("never") == std::string::npos);

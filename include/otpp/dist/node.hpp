@@ -541,23 +541,9 @@ private:
         case message_types::form::cast:
           t = term::tuple({term(atom("$gen_cast")), std::move(*t)});
           break;
-        case message_types::form::request: {
-          // A call: the caller monitors the server under the call's tag
-          // (so its end or the connection's fails the call), then
-          // {'$gen_call', {From, Tag}, Request}.
-          const reply_to* rq = d.message.requester();
-          const external_pid caller = to_external(rq->pid);
-          const external_ref tag = our_ref(rq->tag);
-          {
-            std::lock_guard lock(mutex_);
-            calls_out_[rq->tag.value()] = std::string(remote::expecting_reply::current());
-          }
-          track_monitor(ep.name(), rq->pid, to, rq->tag.value(), true);
-          enqueue(ep.name(), monitor_msg{caller, dest, tag, false});
-          t = term::tuple(
-              {term(atom("$gen_call")), term::tuple({term(caller), term(tag)}), std::move(*t)});
+        case message_types::form::request:
+          t = start_call(ep, to, *d.message.requester(), dest, std::move(*t));
           break;
-        }
         case message_types::form::reply: {
           // The answer to a call from the peer: {Tag, Reply} with its tag.
           std::optional<term> theirs;
@@ -650,17 +636,9 @@ private:
       if (e->how == message_types::form::cast) {
         t = term::tuple({term(atom("$gen_cast")), std::move(*t)});
       } else if (e->how == message_types::form::request) {
-        const reply_to* rq = d.message.requester();
-        sender = to_external(rq->pid);
-        const external_ref tag = our_ref(rq->tag);
-        {
-          std::lock_guard lock(mutex_);
-          calls_out_[rq->tag.value()] = std::string(remote::expecting_reply::current());
-        }
-        track_monitor(ep.name(), rq->pid, to, rq->tag.value(), true);
-        enqueue(ep.name(), monitor_msg{sender, name, tag, false});
-        t = term::tuple(
-            {term(atom("$gen_call")), term::tuple({term(sender), term(tag)}), std::move(*t)});
+        const reply_to& rq = *d.message.requester();
+        sender = to_external(rq.pid);
+        t = start_call(ep, to, rq, name, std::move(*t));
       } else if (e->how == message_types::form::reply) {
         return; // a reply goes to a pid, never to a name
       }
@@ -690,6 +668,24 @@ private:
                               opts_.name, to));
       return;
     }
+  }
+
+  // A call to `to` (by pid or by name, `dest`): the caller monitors the
+  // server under the call's tag (so its end or the connection's fails the
+  // call) and the reply type is remembered; the message is
+  // {'$gen_call', {From, Tag}, Request}.
+  term start_call(peer_endpoint& ep, const pid& to, const reply_to& rq, process_id dest,
+                  term request) {
+    const external_pid caller = to_external(rq.pid);
+    const external_ref tag = our_ref(rq.tag);
+    {
+      std::lock_guard lock(mutex_);
+      calls_out_[rq.tag.value()] = std::string(remote::expecting_reply::current());
+    }
+    track_monitor(ep.name(), rq.pid, to, rq.tag.value(), true);
+    enqueue(ep.name(), monitor_msg{caller, std::move(dest), tag, false});
+    return term::tuple(
+        {term(atom("$gen_call")), term::tuple({term(caller), term(tag)}), std::move(request)});
   }
 
   void report_unencodable(std::string_view type, const pid& to) {
