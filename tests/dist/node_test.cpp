@@ -14,8 +14,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -201,6 +203,51 @@ TEST_CASE("a peer silent for net_ticktime is disconnected: noconnection and node
   CHECK(otpp_test::down_reason(m) == exit_reason::noconnection());
   CHECK(otpp_test::expect<dist::nodedown>().node == "beam@127.0.0.1");
   ::kill(beam.pid(), SIGCONT);
+  n->stop();
+}
+
+TEST_CASE("a peer that sends malformed packets is disconnected with a report, and the node goes "
+          "on",
+          "[dist][node]") {
+  OTPP_TEST_RUNTIME({.schedulers = 2});
+  std::mutex reports_mutex;
+  std::vector<std::string> reports;
+  otpp_test::report_guard guard([&](const otpp::report& r) {
+    std::lock_guard lock(reports_mutex);
+    reports.push_back(r.text);
+  });
+  otpp_test::beam_cluster cluster;
+  auto n = otpp_test::start_dist_node(cluster, "otpp_h@127.0.0.1");
+  otpp::register_name("inbox", tp::self());
+  const dist::node_identity evil{atom("evil@127.0.0.1"), dist::flag::otpp_node, 5};
+  auto connect = [&] {
+    auto c = otpp_test::tcp_conn::connect(n->port());
+    dist::handshake h(dist::handshake::role::initiator, evil, "secret", 77);
+    REQUIRE(otpp_test::run_handshake(c, h));
+    return c;
+  };
+  // Not a pass-through packet; a control term that is no control message;
+  // a length past the packet limit.
+  const std::string bad[] = {std::string("\0\0\0\3xyz", 7),
+                             dist::frame_packet(term::tuple({term(atom("nonsense"))})),
+                             std::string("\xff\xff\xff\xff\x70", 5)};
+  for (const std::string& b : bad) {
+    auto c = connect();
+    c.write(b);
+    static_cast<void>(c.read_all()); // returns when the node closes the connection
+  }
+  {
+    std::lock_guard lock(reports_mutex);
+    CHECK(std::count_if(reports.begin(), reports.end(), [](const std::string& r) {
+            return r.find("protocol_error") != std::string::npos;
+          }) == 3);
+  }
+  // The node still takes a well-behaved peer.
+  auto c = connect();
+  const otpp::external_pid from{evil.name, 1, 0, 5};
+  c.write(dist::frame_control(dist::reg_send_msg{from, atom("inbox"), term(atom("still_here"))},
+                              dist::flag::otpp_node));
+  CHECK(tp::receive<term>() == term(atom("still_here")));
   n->stop();
 }
 
