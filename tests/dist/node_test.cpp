@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -248,6 +249,32 @@ TEST_CASE("a peer that sends malformed packets is disconnected with a report, an
   c.write(dist::frame_control(dist::reg_send_msg{from, atom("inbox"), term(atom("still_here"))},
                               dist::flag::otpp_node));
   CHECK(tp::receive<term>() == term(atom("still_here")));
+  n->stop();
+}
+
+TEST_CASE("a node starts epmd when none runs, as erl does", "[dist][node][beam]") {
+  OTPP_TEST_RUNTIME({.schedulers = 2});
+  const std::uint16_t port = otpp_test::free_port();
+  struct kill_epmd {
+    std::uint16_t port;
+    ~kill_epmd() {
+      // (`epmd -kill` refuses while a registration may still be open.)
+      const std::string cmd =
+          fmt::format("pkill -f 'epmd -daemon -port {} ' > /dev/null 2>&1", port);
+      static_cast<void>(std::system(cmd.c_str()));
+    }
+  } cleanup{port};
+  dist::node_options o;
+  o.name = "otpp_e@127.0.0.1";
+  o.cookie = "secret";
+  o.epmd_port = port;
+  auto n = dist::node::start(o);
+  // epmd on that port knows the node now.
+  auto c = otpp_test::tcp_conn::connect(port);
+  c.write(dist::epmd::port_please2_request("otpp_e"));
+  const auto found = dist::epmd::parse_port2_response(c.read_all());
+  REQUIRE(found);
+  CHECK(found->port == n->port());
   n->stop();
 }
 

@@ -26,9 +26,14 @@
 #include <otpp/dist/handshake.hpp>
 #include <otpp/dist/term.hpp>
 
+#include <boost/asio/error.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/callable_traits/args.hpp>
 #include <fmt/format.h>
+
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -63,7 +68,8 @@ struct node_options {
   /// The port it listens on (0: any free port).
   std::uint16_t port = 0;
   /// Register with the epmd on this host (so that other nodes find it by
-  /// name); false: reachable only by those that know its port.
+  /// name; if none runs, one is started, `epmd -daemon`, as erl does);
+  /// false: reachable only by those that know its port.
   bool use_epmd = true;
   std::uint16_t epmd_port = epmd::default_port();
   /// Erlang's net_ticktime: a peer silent this long is disconnected; ticks
@@ -125,7 +131,7 @@ public:
         const std::uint16_t port = acceptor->local_endpoint().port();
         std::uint32_t creation = 1;
         if (self->opts_.use_epmd) {
-          reg.emplace(epmd_registration::make(alive, port, self->opts_.epmd_port));
+          reg.emplace(register_with_epmd(alive, port, self->opts_));
           creation = reg->creation();
         }
         // Before anything is accepted and before start returns.
@@ -329,6 +335,48 @@ private:
     std::map<atom, std::uint64_t> keys_;
     std::map<std::uint64_t, atom> names_;
   };
+
+  // Register with the epmd on this host; if none answers, start one
+  // (`epmd -daemon`, as erl does; on the node's port, bound to loopback
+  // when the node is) and try again for a few seconds.
+  static epmd_registration register_with_epmd(const std::string& alive, std::uint16_t port,
+                                              const node_options& o) {
+    try {
+      return epmd_registration::make(alive, port, o.epmd_port);
+    } catch (const boost::system::system_error& e) {
+      if (e.code() != boost::asio::error::connection_refused)
+        throw;
+    }
+    start_epmd(o);
+    for (int attempt = 0;; ++attempt) {
+      try {
+        return epmd_registration::make(alive, port, o.epmd_port);
+      } catch (const boost::system::system_error& e) {
+        if (e.code() != boost::asio::error::connection_refused || attempt == 50)
+          throw;
+      }
+      this_process::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  static void start_epmd(const node_options& o) {
+    std::vector<std::string> args{"epmd", "-daemon", "-port", std::to_string(o.epmd_port)};
+    if (o.listen_address == "127.0.0.1") {
+      args.emplace_back("-address");
+      args.emplace_back("127.0.0.1");
+    }
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::pid_t child = 0;
+    if (::posix_spawnp(&child, "epmd", nullptr, nullptr, argv.data(), environ) != 0)
+      throw std::runtime_error(fmt::format(
+          "otpp::dist::node: no epmd answers on port {} and `epmd` cannot be started (is "
+          "erlang-base installed?)",
+          o.epmd_port));
+    int status = 0;
+    ::waitpid(child, &status, 0); // `epmd -daemon` returns once it has forked
+  }
 
   static void register_builtin_messages() {
     static const bool done = [] {
