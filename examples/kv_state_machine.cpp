@@ -170,15 +170,24 @@ std::string serve_line(const std::string& line) {
   return "Error: Write <key> <int> | Read <key>";
 }
 
+// Reads with async_read_some, not async_read_until: a process can be
+// killed while its read is pending (the supervisor demo does), and then
+// the socket is closed and the read aborted. An aborted async_read_some
+// touches nothing; an aborted async_read_until still resizes its
+// dynamic buffer, a string that went with the process's stack.
 void connection(server_socket& sock) {
   std::string buf;
+  char chunk[4096];
   for (;;) {
-    auto [ec, n] = asio::async_read_until(sock, asio::dynamic_buffer(buf), '\n',
-                                          asio::as_tuple(otpp::use_process));
-    if (ec)
-      return; // closed
-    std::string reply = serve_line(buf.substr(0, n - 1)) + "\n";
-    buf.erase(0, n);
+    std::size_t nl;
+    while ((nl = buf.find('\n')) == std::string::npos) {
+      auto [ec, n] = sock.async_read_some(asio::buffer(chunk), asio::as_tuple(otpp::use_process));
+      if (ec)
+        return; // closed
+      buf.append(chunk, n);
+    }
+    std::string reply = serve_line(buf.substr(0, nl)) + "\n";
+    buf.erase(0, nl + 1);
     asio::async_write(sock, asio::buffer(reply), otpp::use_process);
   }
 }

@@ -34,7 +34,11 @@ namespace otpp {
 /// @par Suspends
 /// The calling process; other messages keep arriving in its mailbox, and an
 /// exit signal still ends it. If it ends while the operation is pending, the
-/// completion later finds it gone and touches nothing of it.
+/// completion later finds it gone and touches nothing of it. The operation
+/// itself may: a composed operation that holds a buffer object (Asio's
+/// `async_read_until` on a `dynamic_buffer` over a local string) resizes it
+/// even when it is aborted, after the process's stack is gone. Keep such
+/// objects out of the process's stack, or read with `async_read_some`.
 struct use_process_t {
   constexpr use_process_t() noexcept = default;
 };
