@@ -131,7 +131,11 @@ template <class F, class Token> auto async_blocking_call(runtime& rt, F&& f, Tok
             } catch (...) {
               error = std::current_exception();
             }
-            boost::asio::dispatch(ex, [h = std::move(h), error]() mutable { h(error); });
+            // The exception_ptr is moved, never copied: the receiver then
+            // holds its only reference, so the exception is freed where it
+            // is read (libstdc++'s count is invisible to ThreadSanitizer).
+            boost::asio::dispatch(
+                ex, [h = std::move(h), error = std::move(error)]() mutable { h(std::move(error)); });
           } else {
             std::optional<R> value;
             try {
@@ -139,8 +143,9 @@ template <class F, class Token> auto async_blocking_call(runtime& rt, F&& f, Tok
             } catch (...) {
               error = std::current_exception();
             }
-            boost::asio::dispatch(ex, [h = std::move(h), error, v = std::move(value)]() mutable {
-              h(error, v ? std::move(*v) : R{});
+            boost::asio::dispatch(ex, [h = std::move(h), error = std::move(error),
+                                       v = std::move(value)]() mutable {
+              h(std::move(error), v ? std::move(*v) : R{});
             });
           }
         };
