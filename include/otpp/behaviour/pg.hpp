@@ -158,12 +158,23 @@ template <class R, class M> R scope_call(const char* op, const std::string& scop
 
 /// `pids` join `group` of `scope_name`; a process may join a group several
 /// times (and is listed once per join). Returns once every reader sees
-/// them. Members are removed when they end.
+/// them. Members are removed when they end. When this runtime runs an
+/// `otpp::dist::node`, the scopes of the same name on the connected nodes
+/// (Erlang's pg or otpp's) learn of the join, and their members appear in
+/// `get_members` here.
 /// @par Errors
-/// `call_error` (`noproc`) if the scope is not running.
+/// `call_error` (`noproc`) if the scope is not running;
+/// `std::invalid_argument` for a pid of another node (each node's scope
+/// speaks for its own processes).
 /// @par OTP
 /// `pg:join/3` (any pid of this runtime; OTP: local pids only).
 inline void join(const std::string& scope_name, const std::string& group, std::vector<pid> pids) {
+  for (const pid& p : pids)
+    if (p && !p.is_local())
+      throw std::invalid_argument(
+          fmt::format("otpp::pg::join: {} is a process of another node; only this node's "
+                      "processes join its scope \"{}\"",
+                      p, scope_name));
   detail::scope_call<void>("pg::join", scope_name, otpp::detail::pg_join{group, std::move(pids)});
 }
 inline void join(const std::string& scope_name, const std::string& group, const pid& p) {

@@ -24,6 +24,7 @@
 #include <otpp/dist/convert.hpp>
 #include <otpp/dist/epmd.hpp>
 #include <otpp/dist/handshake.hpp>
+#include <otpp/dist/pg.hpp>
 #include <otpp/dist/term.hpp>
 
 #include <boost/asio/error.hpp>
@@ -158,6 +159,9 @@ public:
       throw std::runtime_error(fmt::format("otpp::dist::node: {} did not start: {}", n->opts_.name,
                                            got ? got->error : "timed out"));
     }
+    // pg scopes of this runtime reach the same scopes on the peers.
+    n->pg_link_ = std::make_shared<pg_link>(n);
+    otpp::detail::pg_tables::get().set_cluster(n->rt_, n->pg_link_);
     return n;
   }
 
@@ -165,7 +169,10 @@ public:
       : opts_(std::move(opts)), rt_(&rt), self_{atom(opts_.name), flag::otpp_node, 0} {}
   node(const node&) = delete;
   node& operator=(const node&) = delete;
-  ~node() = default;
+  ~node() {
+    if (pg_link_)
+      otpp::detail::pg_tables::get().drop_cluster(rt_, pg_link_.get());
+  }
 
   /// `alive@host`.
   const std::string& name() const noexcept { return opts_.name; }
@@ -336,6 +343,22 @@ private:
     std::map<std::uint64_t, atom> names_;
   };
 
+  // What pg scopes ask of the cluster (see pg_scope.hpp).
+  class pg_link final : public otpp::detail::pg_cluster {
+  public:
+    explicit pg_link(const std::shared_ptr<node>& n) : node_(n) {}
+    std::vector<pid> scope_on_peers(const std::string& scope) override {
+      std::vector<pid> out;
+      if (auto n = node_.lock())
+        for (const std::string& peer : n->nodes())
+          out.push_back(n->named(peer, scope));
+      return out;
+    }
+
+  private:
+    std::weak_ptr<node> node_;
+  };
+
   // Register with the epmd on this host; if none answers, start one
   // (`epmd -daemon`, as erl does; on the node's port, bound to loopback
   // when the node is) and try again for a few seconds.
@@ -393,6 +416,7 @@ private:
       register_message<term>();
       register_message<pid>();
       register_message<std::monostate>();
+      otpp::detail::register_pg_messages();
       return true;
     }();
     static_cast<void>(done);
@@ -998,6 +1022,9 @@ private:
       std::lock_guard lock(mutex_);
       watchers = node_watchers_;
     }
+    if (up) // each pg scope here looks for its namesake there (OTP's pg on nodeup)
+      for (const auto& [scope, name] : otpp::detail::pg_tables::get().scopes_on(rt_))
+        otpp::send(scope, otpp::detail::pg_node_up{named(peer.name(), name)});
     for (const pid& w : watchers) {
       if (up)
         otpp::send(w, nodeup{std::string(peer.name())});
@@ -1034,6 +1061,8 @@ private:
         for (const auto& e : message_types::candidates(t[1]))
           if (e.deliver_cast(to, t[1]))
             return;
+        if (otpp::detail::deliver_pg(to, t[1], true))
+          return;
         otpp::send(to, cast_message<term>{t[1]});
         return;
       }
@@ -1062,6 +1091,8 @@ private:
     for (const auto& e : message_types::candidates(t))
       if (e.deliver(to, t))
         return;
+    if (otpp::detail::deliver_pg(to, t, false))
+      return;
     otpp::send(to, t);
   }
 
@@ -1321,6 +1352,7 @@ private:
   std::map<atom, std::vector<monitor_rec>> monitors_;
   std::map<std::uint64_t, inbound_monitor> inbound_monitors_; // by our ref
   std::vector<pid> node_watchers_;
+  std::shared_ptr<pg_link> pg_link_;
   std::map<std::uint64_t, std::string> calls_out_; // our calls in flight: tag -> reply type
   struct call_in {
     term tag;   // the caller's

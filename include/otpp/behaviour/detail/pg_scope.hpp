@@ -5,6 +5,7 @@
 // Distributed under the Boost Software License, Version 1.0.
 #pragma once
 
+#include <otpp/behaviour/call.hpp>
 #include <otpp/behaviour/call_ref.hpp>
 #include <otpp/behaviour/start.hpp>
 #include <otpp/behaviour/sys.hpp>
@@ -16,6 +17,7 @@
 #include <otpp/core/process.hpp>
 #include <otpp/core/receive.hpp>
 #include <otpp/core/request.hpp>
+#include <otpp/core/runtime.hpp>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -81,16 +83,32 @@ struct pg_table {
   std::unordered_map<std::string, pg_group> groups;
 };
 
-// Scope pid -> its table, for lookups by name.
+// What a scope needs of the cluster this runtime belongs to: installed by
+// the distribution layer (a running node) so that this layer never
+// depends on it.
+class pg_cluster {
+public:
+  virtual ~pg_cluster() = default;
+  /// `{scope, Node}` on every node connected now.
+  virtual std::vector<pid> scope_on_peers(const std::string& scope) = 0;
+
+protected:
+  pg_cluster() = default;
+  pg_cluster(const pg_cluster&) = default;
+  pg_cluster& operator=(const pg_cluster&) = default;
+};
+
+// Scope pid -> its table, for lookups by name; the scopes of each
+// runtime; the cluster of each runtime.
 class pg_tables {
 public:
   static pg_tables& get() {
     static pg_tables t;
     return t;
   }
-  void put(const pid& scope, std::shared_ptr<pg_table> t) {
+  void put(const pid& scope, std::shared_ptr<pg_table> t, std::string name, const runtime* rt) {
     std::lock_guard g(m_);
-    tables_[scope.id()] = std::move(t);
+    tables_[scope.id()] = entry{std::move(t), scope, std::move(name), rt};
   }
   void drop(const pid& scope) {
     std::lock_guard g(m_);
@@ -99,12 +117,43 @@ public:
   std::shared_ptr<pg_table> find(const pid& scope) const {
     std::lock_guard g(m_);
     auto it = tables_.find(scope.id());
-    return it == tables_.end() ? nullptr : it->second;
+    return it == tables_.end() || it->second.scope != scope ? nullptr : it->second.table;
+  }
+  /// The scopes running on `rt`: (pid, name).
+  std::vector<std::pair<pid, std::string>> scopes_on(const runtime* rt) const {
+    std::lock_guard g(m_);
+    std::vector<std::pair<pid, std::string>> out;
+    for (const auto& [id, e] : tables_)
+      if (e.rt == rt)
+        out.emplace_back(e.scope, e.name);
+    return out;
+  }
+  void set_cluster(const runtime* rt, std::weak_ptr<pg_cluster> c) {
+    std::lock_guard g(m_);
+    clusters_[rt] = std::move(c);
+  }
+  void drop_cluster(const runtime* rt, const pg_cluster* c) {
+    std::lock_guard g(m_);
+    auto it = clusters_.find(rt);
+    if (it != clusters_.end() && (it->second.expired() || it->second.lock().get() == c))
+      clusters_.erase(it);
+  }
+  std::shared_ptr<pg_cluster> cluster(const runtime* rt) const {
+    std::lock_guard g(m_);
+    auto it = clusters_.find(rt);
+    return it == clusters_.end() ? nullptr : it->second.lock();
   }
 
 private:
+  struct entry {
+    std::shared_ptr<pg_table> table;
+    pid scope;
+    std::string name;
+    const runtime* rt = nullptr;
+  };
   mutable std::mutex m_;
-  std::unordered_map<std::uint64_t, std::shared_ptr<pg_table>> tables_;
+  std::unordered_map<std::uint64_t, entry> tables_;
+  std::unordered_map<const runtime*, std::weak_ptr<pg_cluster>> clusters_;
 };
 
 // Requests to a scope.
@@ -127,6 +176,35 @@ struct pg_unwatch { // -> bool
   ref monitor;
 };
 
+// The protocol between the scopes of one name on different nodes (OTP's
+// pg; the distribution layer maps each to its Erlang term). A scope that
+// learns of a peer scope monitors it, tells it its local members (sync)
+// and then each local join and leave; the peer's members are dropped
+// when it ends or its node is lost.
+struct pg_discover { // {discover, Peer}
+  pid peer;
+};
+using pg_group_list = std::vector<std::pair<std::string, std::vector<pid>>>;
+struct pg_sync { // cast: {sync, Peer, [{Group, Pids}]}
+  pid peer;
+  pg_group_list groups;
+};
+struct pg_peer_join { // {join, Peer, Group, Pids}
+  pid peer;
+  std::string group;
+  std::vector<pid> pids;
+};
+struct pg_peer_leave { // {leave, Peer, Pids, Groups}: each pid leaves each group once
+  pid peer;
+  std::vector<pid> pids;
+  std::vector<std::string> groups;
+};
+// From the distribution layer: a node came up; `scope` is this scope's
+// name there (`{Scope, Node}`).
+struct pg_node_up {
+  pid scope;
+};
+
 class pg_scope_loop {
 public:
   pg_scope_loop(std::string name, pid parent)
@@ -135,13 +213,19 @@ public:
   [[noreturn]] void run(init_context& ctx) {
     this_process::trap_exit(true); // the parent's exit stops the scope
     register_for_start(ctx, name_);
-    const pid self = this_process::self();
-    pg_tables::get().put(self, table_);
+    self_ = this_process::self();
+    const runtime* rt = &this_process::get_runtime();
+    // Published before the cluster is asked, so that a node coming up
+    // meanwhile finds this scope (a peer discovered twice is harmless).
+    pg_tables::get().put(self_, table_, name_, rt);
     struct unpublish {
       pid self;
       ~unpublish() { pg_tables::get().drop(self); }
-    } guard{self};
+    } guard{self_};
     ctx.ack();
+    if (auto cluster = pg_tables::get().cluster(rt))
+      for (const pid& there : cluster->scope_on_peers(name_))
+        send(there, pg_discover{self_});
     for (;;) {
       any_message m = this_process::receive([](any_message& a) { return std::move(a); });
       dispatch(m);
@@ -158,10 +242,17 @@ private:
     pid who;
     std::optional<std::string> group;
   };
+  // The scope of the same name on another node, and its members as it
+  // last told them.
+  struct peer {
+    pid scope;
+    ref mon;
+    std::map<std::string, std::vector<pid>> groups;
+  };
 
   void dispatch(any_message& m) {
     if (is_system_message(m)) {
-      auto snapshot = groups_now();
+      auto snapshot = groups_now(false);
       exit_reason reason;
       if (sys_.handle(m, &snapshot, parent_, reason) == sys_handler::outcome::stop)
         this_process::exit(std::move(reason));
@@ -182,6 +273,16 @@ private:
     } else if (auto* e = m.get_if<exit_message>()) {
       if (parent_ && e->from == parent_)
         this_process::exit(e->reason);
+    } else if (auto* up = m.get_if<pg_node_up>()) {
+      send(up->scope, pg_discover{self_});
+    } else if (auto* disc = m.get_if<pg_discover>()) {
+      discovered(disc->peer);
+    } else if (auto* sy = m.get_if<cast_message<pg_sync>>()) {
+      synced(sy->value);
+    } else if (auto* pj = m.get_if<pg_peer_join>()) {
+      peer_joined(*pj);
+    } else if (auto* pl = m.get_if<pg_peer_leave>()) {
+      peer_left(*pl);
     } else {
       fail_unhandled_call(m); // anything else: dropped
     }
@@ -204,6 +305,7 @@ private:
       g2.publish();
     }
     publish(notification_kind::join, group, pids);
+    broadcast(pg_peer_join{self_, group, pids});
   }
 
   bool leave(const std::string& group, const std::vector<pid>& pids) {
@@ -226,24 +328,27 @@ private:
     }
     if (left.empty())
       return false;
-    remove_from_table(group, left);
+    remove_from_table(group, left, &pg_group::local);
     publish(notification_kind::leave, group, left);
+    broadcast(pg_peer_leave{self_, left, {group}});
     return true;
   }
 
-  // Remove one occurrence of each of `pids` (the latest join first).
-  void remove_from_table(const std::string& group, const std::vector<pid>& pids) {
+  // Remove one occurrence of each of `pids` (the latest join first) from
+  // the local or remote members of `group`.
+  void remove_from_table(const std::string& group, const std::vector<pid>& pids,
+                         std::vector<pid> pg_group::*which) {
     std::unique_lock g(table_->lock);
     auto it = table_->groups.find(group);
     if (it == table_->groups.end())
       return;
-    auto& local = it->second.local;
+    auto& list = it->second.*which;
     for (const pid& p : pids) {
-      auto at = std::find(local.rbegin(), local.rend(), p);
-      if (at != local.rend())
-        local.erase(std::next(at).base());
+      auto at = std::find(list.rbegin(), list.rend(), p);
+      if (at != list.rend())
+        list.erase(std::next(at).base());
     }
-    if (local.empty() && it->second.remote.empty())
+    if (it->second.local.empty() && it->second.remote.empty())
       table_->groups.erase(it);
     else
       it->second.publish();
@@ -257,6 +362,15 @@ private:
       std::erase_if(watches_, [&](const auto& kv) { return kv.second.who.id() == who; });
       return;
     }
+    auto pe = std::find_if(peers_.begin(), peers_.end(),
+                           [&](const peer& p) { return p.mon == d.monitor; });
+    if (pe != peers_.end()) { // a peer scope ended, or its node was lost
+      peer gone = std::move(*pe);
+      peers_.erase(pe);
+      for (auto& [group, pids] : gone.groups)
+        drop_remote(group, pids);
+      return;
+    }
     auto b = by_monitor_.find(d.monitor.value());
     if (b == by_monitor_.end())
       return;
@@ -266,13 +380,129 @@ private:
       return;
     member gone = std::move(it->second);
     members_.erase(it);
+    std::vector<std::string> groups; // once per join, as OTP tells its peers
     for (auto& [group, n] : gone.joins) {
       std::vector<pid> left(static_cast<std::size_t>(n), gone.who);
-      remove_from_table(group, left);
+      remove_from_table(group, left, &pg_group::local);
       publish(notification_kind::leave, group, left);
+      groups.insert(groups.end(), static_cast<std::size_t>(n), group);
+    }
+    broadcast(pg_peer_leave{self_, {gone.who}, std::move(groups)});
+  }
+
+  // --- Peer scopes (other nodes) --------------------------------------------
+  peer* find_peer(const pid& scope) {
+    auto it = std::find_if(peers_.begin(), peers_.end(),
+                           [&](const peer& p) { return p.scope == scope; });
+    return it == peers_.end() ? nullptr : &*it;
+  }
+  peer& add_peer(const pid& scope) {
+    peers_.push_back(peer{scope, otpp::monitor(scope), {}});
+    return peers_.back();
+  }
+
+  // A peer looks for us: tell it our members; if it is new, watch it and
+  // ask for its members in turn.
+  void discovered(const pid& scope) {
+    if (!scope || scope.is_local())
+      return;
+    send(scope, cast_message<pg_sync>{pg_sync{self_, local_groups()}});
+    if (find_peer(scope) == nullptr) {
+      add_peer(scope);
+      send(scope, pg_discover{self_});
     }
   }
 
+  // A peer's members, replacing what it told before.
+  void synced(pg_sync& s) {
+    if (!s.peer || s.peer.is_local())
+      return;
+    peer* p = find_peer(s.peer);
+    if (p == nullptr)
+      p = &add_peer(s.peer);
+    std::map<std::string, std::vector<pid>> now;
+    for (auto& [group, pids] : s.groups) {
+      auto& v = now[group];
+      v.insert(v.end(), pids.begin(), pids.end());
+    }
+    for (auto& [group, pids] : p->groups) {
+      auto it = now.find(group);
+      if (it == now.end() || it->second != pids)
+        drop_remote(group, pids);
+    }
+    for (auto& [group, pids] : now) {
+      auto it = p->groups.find(group);
+      if (it == p->groups.end() || it->second != pids)
+        add_remote(group, pids);
+    }
+    p->groups = std::move(now);
+  }
+
+  void peer_joined(const pg_peer_join& j) {
+    peer* p = find_peer(j.peer); // unknown: a node outside the overlay, or a late message
+    if (p == nullptr || j.pids.empty())
+      return;
+    auto& v = p->groups[j.group];
+    v.insert(v.end(), j.pids.begin(), j.pids.end());
+    add_remote(j.group, j.pids);
+  }
+
+  void peer_left(const pg_peer_leave& l) {
+    peer* p = find_peer(l.peer);
+    if (p == nullptr)
+      return;
+    for (const std::string& group : l.groups) {
+      auto it = p->groups.find(group);
+      if (it == p->groups.end())
+        continue;
+      std::vector<pid> left;
+      for (const pid& x : l.pids) {
+        auto at = std::find(it->second.begin(), it->second.end(), x);
+        if (at != it->second.end()) {
+          it->second.erase(at);
+          left.push_back(x);
+        }
+      }
+      if (it->second.empty())
+        p->groups.erase(it);
+      if (!left.empty())
+        drop_remote(group, left);
+    }
+  }
+
+  void add_remote(const std::string& group, const std::vector<pid>& pids) {
+    if (pids.empty())
+      return;
+    {
+      std::unique_lock g(table_->lock);
+      auto& g2 = table_->groups[group];
+      g2.remote.insert(g2.remote.end(), pids.begin(), pids.end());
+      g2.publish();
+    }
+    publish(notification_kind::join, group, pids);
+  }
+  void drop_remote(const std::string& group, const std::vector<pid>& pids) {
+    if (pids.empty())
+      return;
+    remove_from_table(group, pids, &pg_group::remote);
+    publish(notification_kind::leave, group, pids);
+  }
+
+  template <class M> void broadcast(const M& m) {
+    for (const peer& p : peers_)
+      send(p.scope, m);
+  }
+
+  pg_group_list local_groups() const {
+    pg_group_list out;
+    std::shared_lock g(table_->lock);
+    for (const auto& [name, members] : table_->groups)
+      if (!members.local.empty())
+        out.emplace_back(name, members.local);
+    return out;
+  }
+
+  // --- Monitors of the scope or a group -------------------------------------
   pg_watching start_watch(const pid& who, std::optional<std::string> group) {
     ref r = make_ref();
     pg_watching out{r, {}};
@@ -280,7 +510,7 @@ private:
       std::shared_lock g(table_->lock);
       for (const auto& [name, members] : table_->groups)
         if (!group || *group == name)
-          out.groups.emplace(name, members.local);
+          out.groups.emplace(name, *members.all_view);
     }
     watches_[r.value()] = watch{who, std::move(group)};
     const bool watched = std::any_of(watcher_mons_.begin(), watcher_mons_.end(),
@@ -315,22 +545,26 @@ private:
         send(w.who, pg::notification{ref(r), k, group, pids});
   }
 
-  std::map<std::string, std::vector<pid>> groups_now() const {
+  // Every group's members (`all`: other nodes' too).
+  std::map<std::string, std::vector<pid>> groups_now(bool all) const {
     std::map<std::string, std::vector<pid>> out;
     std::shared_lock g(table_->lock);
     for (const auto& [name, members] : table_->groups)
-      out.emplace(name, members.local);
+      if (!members.local.empty() || all)
+        out.emplace(name, all ? *members.all_view : members.local);
     return out;
   }
 
   std::string name_;
   pid parent_;
+  pid self_;
   sys_handler sys_;
   std::shared_ptr<pg_table> table_ = std::make_shared<pg_table>();
   std::unordered_map<std::uint64_t, member> members_;             // pid id -> member
   std::unordered_map<std::uint64_t, std::uint64_t> by_monitor_;   // member monitor -> pid id
   std::unordered_map<std::uint64_t, watch> watches_;              // monitor ref -> watch
   std::unordered_map<std::uint64_t, std::uint64_t> watcher_mons_; // watcher monitor -> pid id
+  std::vector<peer> peers_;                                       // one per node, few
 };
 
 } // namespace otpp::detail

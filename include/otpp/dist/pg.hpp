@@ -1,0 +1,212 @@
+// Process groups across nodes: the terms of OTP pg's protocol between the
+// scopes of one name on different nodes, so that an otpp scope shares its
+// members with Erlang's pg scope of the same name, or with another otpp
+// node's. The scope process (behaviour/detail/pg_scope.hpp) speaks the
+// protocol as C++ messages; this file maps them to the terms OTP 23-27's
+// pg sends, and a node uses it for what arrives at a scope.
+// Distributed under the Boost Software License, Version 1.0.
+#pragma once
+
+#include <otpp/behaviour/call.hpp>
+#include <otpp/behaviour/detail/pg_scope.hpp>
+#include <otpp/core/pid.hpp>
+#include <otpp/core/process.hpp>
+#include <otpp/dist/atom.hpp>
+#include <otpp/dist/convert.hpp>
+#include <otpp/dist/term.hpp>
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace otpp {
+
+namespace detail {
+
+// A group travels as an atom (what Erlang programs use) when its name
+// fits one, else as a binary. A group of Erlang's that is neither (any
+// term may name one) is known here by its printed form.
+inline term pg_group_term(const std::string& g) {
+  if (auto a = atom::try_make(g))
+    return term(*a);
+  return term::binary(g);
+}
+inline std::string pg_group_name(const term& t) {
+  if (const auto* a = t.get_if<atom>())
+    return std::string(a->name());
+  if (t.is_binary())
+    return std::string(t.bytes());
+  return to_string(t);
+}
+inline term pg_pids_term(const std::vector<pid>& pids) {
+  std::vector<term> out;
+  out.reserve(pids.size());
+  for (const pid& p : pids)
+    out.push_back(to_term(p));
+  return term::list(std::move(out));
+}
+// A pid or a list of pids (OTP sends either); nothing if any is not a pid.
+inline std::optional<std::vector<pid>> pg_pids_from(const term& t) {
+  std::vector<pid> out;
+  if (t.get_if<external_pid>() != nullptr) {
+    auto p = from_term<pid>(t);
+    if (!p)
+      return std::nullopt;
+    out.push_back(std::move(*p));
+    return out;
+  }
+  if (!t.is_proper_list())
+    return std::nullopt;
+  out.reserve(t.size());
+  for (const term& e : t.elements()) {
+    auto p = from_term<pid>(e);
+    if (!p)
+      return std::nullopt;
+    out.push_back(std::move(*p));
+  }
+  return out;
+}
+// A pid that arrives names a process of its node; one that names nobody
+// here (a former incarnation of this node) is left out.
+inline void pg_drop_nobody(std::vector<pid>& pids) {
+  std::erase_if(pids, [](const pid& p) { return !p; });
+}
+
+} // namespace detail
+
+/// `{discover, Peer}` (and the `{discover, Peer, Version}` of later OTPs).
+template <> struct term_traits<detail::pg_discover> {
+  static term to(const detail::pg_discover& d) {
+    return term::tuple({term(atom("discover")), to_term(d.peer)});
+  }
+  static std::optional<detail::pg_discover> from(const term& t) {
+    if (!t.is_tagged("discover", 2) && !t.is_tagged("discover", 3))
+      return std::nullopt;
+    auto p = from_term<pid>(t[1]);
+    if (!p || !*p)
+      return std::nullopt;
+    return detail::pg_discover{std::move(*p)};
+  }
+};
+
+/// `{sync, Peer, [{Group, [Pid]}]}` (sent as a gen_server cast).
+template <> struct term_traits<detail::pg_sync> {
+  static term to(const detail::pg_sync& s) {
+    std::vector<term> groups;
+    groups.reserve(s.groups.size());
+    for (const auto& [g, pids] : s.groups)
+      groups.push_back(term::tuple({detail::pg_group_term(g), detail::pg_pids_term(pids)}));
+    return term::tuple({term(atom("sync")), to_term(s.peer), term::list(std::move(groups))});
+  }
+  static std::optional<detail::pg_sync> from(const term& t) {
+    if (!t.is_tagged("sync", 3) || !t[2].is_proper_list())
+      return std::nullopt;
+    auto p = from_term<pid>(t[1]);
+    if (!p || !*p)
+      return std::nullopt;
+    detail::pg_sync s{std::move(*p), {}};
+    for (const term& e : t[2].elements()) {
+      if (!e.is_tuple() || e.size() != 2)
+        return std::nullopt;
+      auto pids = detail::pg_pids_from(e[1]);
+      if (!pids)
+        return std::nullopt;
+      detail::pg_drop_nobody(*pids);
+      s.groups.emplace_back(detail::pg_group_name(e[0]), std::move(*pids));
+    }
+    return s;
+  }
+};
+
+/// `{join, Peer, Group, PidOrPids}`.
+template <> struct term_traits<detail::pg_peer_join> {
+  static term to(const detail::pg_peer_join& j) {
+    return term::tuple({term(atom("join")), to_term(j.peer), detail::pg_group_term(j.group),
+                        detail::pg_pids_term(j.pids)});
+  }
+  static std::optional<detail::pg_peer_join> from(const term& t) {
+    if (!t.is_tagged("join", 4))
+      return std::nullopt;
+    auto p = from_term<pid>(t[1]);
+    auto pids = detail::pg_pids_from(t[3]);
+    if (!p || !*p || !pids)
+      return std::nullopt;
+    detail::pg_drop_nobody(*pids);
+    return detail::pg_peer_join{std::move(*p), detail::pg_group_name(t[2]), std::move(*pids)};
+  }
+};
+
+/// `{leave, Peer, PidOrPids, [Group]}`.
+template <> struct term_traits<detail::pg_peer_leave> {
+  static term to(const detail::pg_peer_leave& l) {
+    std::vector<term> groups;
+    groups.reserve(l.groups.size());
+    for (const auto& g : l.groups)
+      groups.push_back(detail::pg_group_term(g));
+    return term::tuple({term(atom("leave")), to_term(l.peer), detail::pg_pids_term(l.pids),
+                        term::list(std::move(groups))});
+  }
+  static std::optional<detail::pg_peer_leave> from(const term& t) {
+    if (!t.is_tagged("leave", 4) || !t[3].is_proper_list())
+      return std::nullopt;
+    auto p = from_term<pid>(t[1]);
+    auto pids = detail::pg_pids_from(t[2]);
+    if (!p || !*p || !pids)
+      return std::nullopt;
+    detail::pg_drop_nobody(*pids);
+    detail::pg_peer_leave l{std::move(*p), std::move(*pids), {}};
+    for (const term& g : t[3].elements())
+      l.groups.push_back(detail::pg_group_name(g));
+    return l;
+  }
+};
+
+namespace detail {
+
+// The protocol's messages, for sending (by type only: what arrives is
+// read by `deliver_pg`, never matched by shape for other processes).
+inline void register_pg_messages() {
+  static const bool done = [] {
+    message_types::add<pg_discover>();
+    message_types::add<pg_sync>();
+    message_types::add<pg_peer_join>();
+    message_types::add<pg_peer_leave>();
+    return true;
+  }();
+  static_cast<void>(done);
+}
+
+// `t` (`cast`: the request of a `$gen_cast`) sent to `to`, if `to` is a
+// scope and `t` is the pg protocol: delivered as its message. Only while
+// a node decodes (pids inside convert through it).
+inline bool deliver_pg(const pid& to, const term& t, bool cast) {
+  if (!t.is_tuple() || t.size() < 2 || !t[0].is_atom())
+    return false;
+  if (!pg_tables::get().find(to))
+    return false;
+  if (cast) {
+    if (auto s = from_term<pg_sync>(t)) {
+      otpp::send(to, cast_message<pg_sync>{std::move(*s)});
+      return true;
+    }
+    return false;
+  }
+  if (auto d = from_term<pg_discover>(t)) {
+    otpp::send(to, std::move(*d));
+    return true;
+  }
+  if (auto j = from_term<pg_peer_join>(t)) {
+    otpp::send(to, std::move(*j));
+    return true;
+  }
+  if (auto l = from_term<pg_peer_leave>(t)) {
+    otpp::send(to, std::move(*l));
+    return true;
+  }
+  return false;
+}
+
+} // namespace detail
+
+} // namespace otpp
