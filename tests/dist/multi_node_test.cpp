@@ -9,6 +9,7 @@
 #include "otpp_test.hpp"
 
 #include <otpp/behaviour/call.hpp>
+#include <otpp/behaviour/pg.hpp>
 #include <otpp/behaviour/server.hpp>
 #include <otpp/behaviour/start.hpp>
 #include <otpp/behaviour/supervisor.hpp>
@@ -18,6 +19,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -25,15 +27,18 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace multi_node_msgs {
 struct mul {
   double x, y;
 };
 struct get_holder {};
+struct group_size {};
 } // namespace multi_node_msgs
 OTPP_TERM_TAG(multi_node_msgs::mul, "mul");
 OTPP_TERM_TAG(multi_node_msgs::get_holder, "get_holder");
+OTPP_TERM_TAG(multi_node_msgs::group_size, "group_size");
 
 namespace OTPP_TEST_FILE {
 
@@ -75,7 +80,8 @@ otpp_test::child_process& start_child(otpp_test::beam_cluster& cluster,
 } // namespace
 
 // Run only as the child (by name, from start_child): a node with a server
-// `math` (mul, get_holder) and a process that waits, until it is killed.
+// `math` (mul, get_holder, group_size) and a process that waits (a member
+// of group "room" of pg scope "chat"), until it is killed.
 TEST_CASE("the second otpp node of the multi-node tests", "[.][multi_node_child]") {
   otpp::runtime rt({.schedulers = 2});
   otpp::scoped_process sp(rt);
@@ -84,9 +90,14 @@ TEST_CASE("the second otpp node of the multi-node tests", "[.][multi_node_child]
   o.cookie = "secret";
   auto n = dist::node::start(o);
   const otpp::pid holder = otpp::spawn(otpp_test::wait_forever);
+  auto scope = otpp::start(otpp::pg::scope_def("chat"));
+  otpp::pg::join("chat", "room", holder);
   auto math = otpp::server<otpp::pid>()
                   .on_call([](otpp::pid&, const mul& m) { return m.x * m.y; })
-                  .on_call([](otpp::pid& h, get_holder) { return h; });
+                  .on_call([](otpp::pid& h, get_holder) { return h; })
+                  .on_call([](otpp::pid&, group_size) {
+                    return static_cast<int>(otpp::pg::get_members("chat", "room").size());
+                  });
   auto srv = otpp::start(otpp::start_options{.name = "math"}, math, holder);
   fmt::print("child ready\n");
   std::fflush(stdout);
@@ -152,6 +163,41 @@ TEST_CASE("two otpp nodes in two OS processes call, link and monitor each other,
     otpp_test::wait_forever();
   });
   CHECK(otpp_test::down_reason(late.monitor) == exit_reason::noconnection());
+  n->stop();
+}
+
+TEST_CASE("pg scopes of the same name on two otpp nodes share their members until a node dies",
+          "[dist][pg][multi]") {
+  OTPP_TEST_RUNTIME({.schedulers = 2});
+  otpp_test::beam_cluster cluster;
+  std::unique_ptr<otpp_test::child_process> child;
+  start_child(cluster, child);
+  auto n = otpp_test::start_dist_node(cluster, "pg_parent@127.0.0.1");
+  auto scope = otpp::start(otpp::pg::scope_def("chat"));
+  const auto watch = otpp::pg::monitor("chat", "room");
+  CHECK(watch.members.empty());
+  const otpp::pid math = n->named("child@127.0.0.1", "math");
+  const otpp::pid holder = otpp::call<otpp::pid>(math, get_holder{}); // connects the nodes
+  const otpp::pid mine = otpp::spawn(otpp_test::wait_forever);
+  otpp::pg::join("chat", "room", mine);
+  // The child's member arrives here, ours there.
+  auto joined = otpp_test::expect<otpp::pg::notification>(); // mine, or the child's first
+  auto next = otpp_test::expect<otpp::pg::notification>();
+  std::vector<otpp::pid> seen{joined.pids.front(), next.pids.front()};
+  CHECK(std::count(seen.begin(), seen.end(), holder) == 1);
+  CHECK(std::count(seen.begin(), seen.end(), mine) == 1);
+  auto both = otpp::pg::get_members("chat", "room");
+  CHECK(both.size() == 2);
+  for (int i = 0; i < 3000 && otpp::call<int>(math, group_size{}) != 2; ++i)
+    tp::sleep_for(std::chrono::milliseconds(10));
+  CHECK(otpp::call<int>(math, group_size{}) == 2);
+
+  child->stop();
+  auto left = otpp_test::expect<otpp::pg::notification>();
+  CHECK(left.monitor == watch.monitor);
+  CHECK(left.what == otpp::pg::notification::kind::leave);
+  CHECK(left.pids == std::vector<otpp::pid>{holder});
+  CHECK(otpp::pg::get_members("chat", "room") == std::vector<otpp::pid>{mine});
   n->stop();
 }
 
