@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -425,15 +426,26 @@ private:
       auto& v = now[group];
       v.insert(v.end(), pids.begin(), pids.end());
     }
+    // Only what changed is dropped or added (a sync repeats what joins
+    // told, in another order).
+    static const std::vector<pid> none;
+    auto sorted = [](const std::vector<pid>& v) {
+      std::vector<pid> out = v;
+      std::sort(out.begin(), out.end());
+      return out;
+    };
+    auto minus = [](const std::vector<pid>& a, const std::vector<pid>& b) {
+      std::vector<pid> out;
+      std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+      return out;
+    };
     for (auto& [group, pids] : p->groups) {
       auto it = now.find(group);
-      if (it == now.end() || it->second != pids)
-        drop_remote(group, pids);
+      drop_remote(group, minus(sorted(pids), sorted(it == now.end() ? none : it->second)));
     }
     for (auto& [group, pids] : now) {
       auto it = p->groups.find(group);
-      if (it == p->groups.end() || it->second != pids)
-        add_remote(group, pids);
+      add_remote(group, minus(sorted(pids), sorted(it == p->groups.end() ? none : it->second)));
     }
     p->groups = std::move(now);
   }
