@@ -63,10 +63,10 @@ struct seen {
 seen await_notifications(const otpp::ref& watch, std::size_t joined, std::size_t left) {
   seen s;
   while (s.joined < joined || s.left < left) {
-    auto n = tp::receive(otpp::when([&](const pg::notification& x) { return x.monitor == watch; },
-                                    [](pg::notification& x) { return std::optional(std::move(x)); }),
-                         otpp::after(std::chrono::seconds(30),
-                                     [] { return std::optional<pg::notification>(); }));
+    auto n = tp::receive(
+        otpp::when([&](const pg::notification& x) { return x.monitor == watch; },
+                   [](pg::notification& x) { return std::optional(std::move(x)); }),
+        otpp::after(std::chrono::seconds(30), [] { return std::optional<pg::notification>(); }));
     REQUIRE(n.has_value());
     CHECK(n->group == "room");
     const std::size_t r = remote_count(n->pids);
@@ -122,8 +122,8 @@ TEST_CASE("an otpp pg scope and an Erlang pg scope of the same name share their 
           term::tuple({term(atom("hello")), term(atom("beam@127.0.0.1"))}));
 
   // Only this node's processes join its scope.
-  const otpp::pid theirs =
-      *std::find_if(members.begin(), members.end(), [](const otpp::pid& p) { return !p.is_local(); });
+  const otpp::pid theirs = *std::find_if(members.begin(), members.end(),
+                                         [](const otpp::pid& p) { return !p.is_local(); });
   CHECK_THROWS_AS(pg::join("chat", "room", theirs), std::invalid_argument);
 
   // A member here ends: Erlang's scope drops it.

@@ -134,8 +134,9 @@ template <class F, class Token> auto async_blocking_call(runtime& rt, F&& f, Tok
             // The exception_ptr is moved, never copied: the receiver then
             // holds its only reference, so the exception is freed where it
             // is read (libstdc++'s count is invisible to ThreadSanitizer).
-            boost::asio::dispatch(
-                ex, [h = std::move(h), error = std::move(error)]() mutable { h(std::move(error)); });
+            boost::asio::dispatch(ex, [h = std::move(h), error = std::move(error)]() mutable {
+              h(std::move(error));
+            });
           } else {
             std::optional<R> value;
             try {
@@ -143,10 +144,10 @@ template <class F, class Token> auto async_blocking_call(runtime& rt, F&& f, Tok
             } catch (...) {
               error = std::current_exception();
             }
-            boost::asio::dispatch(ex, [h = std::move(h), error = std::move(error),
-                                       v = std::move(value)]() mutable {
-              h(std::move(error), v ? std::move(*v) : R{});
-            });
+            boost::asio::dispatch(
+                ex, [h = std::move(h), error = std::move(error), v = std::move(value)]() mutable {
+                  h(std::move(error), v ? std::move(*v) : R{});
+                });
           }
         };
         if (!rt.blocking_pool().post(

@@ -7,6 +7,7 @@
 #include <otpp/core/asio.hpp>
 #include <otpp/core/duration.hpp>
 #include <otpp/core/pid.hpp>
+#include <otpp/core/process.hpp>
 #include <otpp/core/receive.hpp>
 #include <otpp/dist/control.hpp>
 #include <otpp/dist/epmd.hpp>
@@ -14,6 +15,7 @@
 #include <otpp/dist/protocol.hpp>
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
@@ -21,6 +23,10 @@
 #include <boost/system/error_code.hpp>
 #include <boost/system/system_error.hpp>
 #include <fmt/format.h>
+
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -32,6 +38,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace otpp::dist {
 
@@ -160,10 +167,54 @@ public:
         return epmd_registration(std::move(s), *creation);
     }
   }
+  /// The same; if no epmd answers, start one (`epmd -daemon` on
+  /// `epmd_port`, as erl does; bound to 127.0.0.1 when `loopback`) and try
+  /// again for a few seconds. Suspends the calling process only.
+  /// @par Errors
+  /// As `make`; `std::runtime_error` if `epmd` cannot be started.
+  static epmd_registration make_or_start(std::string_view alive, std::uint16_t port,
+                                         std::uint16_t epmd_port, bool loopback) {
+    try {
+      return make(alive, port, epmd_port);
+    } catch (const boost::system::system_error& e) {
+      if (e.code() != boost::asio::error::connection_refused)
+        throw;
+    }
+    start_epmd(epmd_port, loopback);
+    for (int attempt = 0;; ++attempt) {
+      try {
+        return make(alive, port, epmd_port);
+      } catch (const boost::system::system_error& e) {
+        if (e.code() != boost::asio::error::connection_refused || attempt == 50)
+          throw;
+      }
+      this_process::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
   /// The creation epmd gave this incarnation of the node.
   std::uint32_t creation() const noexcept { return creation_; }
 
 private:
+  static void start_epmd(std::uint16_t epmd_port, bool loopback) {
+    std::vector<std::string> args{"epmd", "-daemon", "-port", std::to_string(epmd_port)};
+    if (loopback) {
+      args.emplace_back("-address");
+      args.emplace_back("127.0.0.1");
+    }
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::pid_t child = 0;
+    if (::posix_spawnp(&child, "epmd", nullptr, nullptr, argv.data(), environ) != 0)
+      throw std::runtime_error(
+          fmt::format("otpp::dist: no epmd answers on port {} and `epmd` cannot be started (is "
+                      "erlang-base installed?)",
+                      epmd_port));
+    int status = 0;
+    ::waitpid(child, &status, 0); // `epmd -daemon` returns once it has forked
+  }
+
   epmd_registration(detail::dist_tcp::socket s, std::uint32_t c)
       : socket_(std::move(s)), creation_(c) {}
   detail::dist_tcp::socket socket_;

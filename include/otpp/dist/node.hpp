@@ -23,18 +23,16 @@
 #include <otpp/dist/control.hpp>
 #include <otpp/dist/convert.hpp>
 #include <otpp/dist/epmd.hpp>
+#include <otpp/dist/exit_reason_term.hpp>
 #include <otpp/dist/handshake.hpp>
+#include <otpp/dist/node_options.hpp>
 #include <otpp/dist/pg.hpp>
+#include <otpp/dist/rpc.hpp>
 #include <otpp/dist/term.hpp>
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/callable_traits/args.hpp>
 #include <fmt/format.h>
-
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -56,35 +54,6 @@
 #include <vector>
 
 namespace otpp::dist {
-
-/// How a node starts.
-struct node_options {
-  /// `alive@host` (`otpp@127.0.0.1`).
-  std::string name;
-  /// The cookie; empty: the contents of `~/.erlang.cookie` (there is no
-  /// built-in default: a node without a cookie does not start).
-  std::string cookie;
-  /// The address it listens on: loopback unless told otherwise.
-  std::string listen_address = "127.0.0.1";
-  /// The port it listens on (0: any free port).
-  std::uint16_t port = 0;
-  /// Register with the epmd on this host (so that other nodes find it by
-  /// name; if none runs, one is started, `epmd -daemon`, as erl does);
-  /// false: reachable only by those that know its port.
-  bool use_epmd = true;
-  std::uint16_t epmd_port = epmd::default_port();
-  /// Erlang's net_ticktime: a peer silent this long is disconnected; ticks
-  /// go out every quarter of it.
-  std::chrono::seconds net_ticktime{60};
-};
-
-/// Told to the processes that asked `monitor_nodes`.
-struct nodeup {
-  std::string node;
-};
-struct nodedown {
-  std::string node;
-};
 
 /// A running node. Start it from a process with `node::start`; it runs
 /// processes of its own (a listener, and a connection and a reader per
@@ -132,7 +101,8 @@ public:
         const std::uint16_t port = acceptor->local_endpoint().port();
         std::uint32_t creation = 1;
         if (self->opts_.use_epmd) {
-          reg.emplace(register_with_epmd(alive, port, self->opts_));
+          reg.emplace(epmd_registration::make_or_start(alive, port, self->opts_.epmd_port,
+                                                       self->opts_.listen_address == "127.0.0.1"));
           creation = reg->creation();
         }
         // Before anything is accepted and before start returns.
@@ -242,17 +212,7 @@ public:
   /// {{badarg, ...}, []}}}`; a function nobody registered as `undef`, as
   /// Erlang says it.
   template <class F> void register_rpc(std::string_view module, std::string_view function, F f) {
-    rpc_function erased;
-    if constexpr (std::is_invocable_r_v<term, F&, const std::vector<term>&>) {
-      erased = std::move(f);
-    } else {
-      using args = boost::callable_traits::args_t<F>;
-      erased = [f = std::move(f)](const std::vector<term>& a) mutable -> term {
-        return call_typed(f, a, static_cast<args*>(nullptr));
-      };
-    }
-    std::lock_guard lock(mutex_);
-    rpcs_[{atom(module), atom(function)}] = std::make_shared<rpc_function>(std::move(erased));
+    rpcs_.add(atom(module), atom(function), make_rpc_function(std::move(f)));
   }
 
   /// `nodeup` / `nodedown` messages to the calling process from now on.
@@ -359,48 +319,6 @@ private:
     std::weak_ptr<node> node_;
   };
 
-  // Register with the epmd on this host; if none answers, start one
-  // (`epmd -daemon`, as erl does; on the node's port, bound to loopback
-  // when the node is) and try again for a few seconds.
-  static epmd_registration register_with_epmd(const std::string& alive, std::uint16_t port,
-                                              const node_options& o) {
-    try {
-      return epmd_registration::make(alive, port, o.epmd_port);
-    } catch (const boost::system::system_error& e) {
-      if (e.code() != boost::asio::error::connection_refused)
-        throw;
-    }
-    start_epmd(o);
-    for (int attempt = 0;; ++attempt) {
-      try {
-        return epmd_registration::make(alive, port, o.epmd_port);
-      } catch (const boost::system::system_error& e) {
-        if (e.code() != boost::asio::error::connection_refused || attempt == 50)
-          throw;
-      }
-      this_process::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
-  static void start_epmd(const node_options& o) {
-    std::vector<std::string> args{"epmd", "-daemon", "-port", std::to_string(o.epmd_port)};
-    if (o.listen_address == "127.0.0.1") {
-      args.emplace_back("-address");
-      args.emplace_back("127.0.0.1");
-    }
-    std::vector<char*> argv;
-    for (auto& a : args)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::pid_t child = 0;
-    if (::posix_spawnp(&child, "epmd", nullptr, nullptr, argv.data(), environ) != 0)
-      throw std::runtime_error(fmt::format(
-          "otpp::dist::node: no epmd answers on port {} and `epmd` cannot be started (is "
-          "erlang-base installed?)",
-          o.epmd_port));
-    int status = 0;
-    ::waitpid(child, &status, 0); // `epmd -daemon` returns once it has forked
-  }
-
   static void register_builtin_messages() {
     static const bool done = [] {
       register_message<int>();
@@ -420,25 +338,6 @@ private:
       return true;
     }();
     static_cast<void>(done);
-  }
-
-  using rpc_function = std::function<term(const std::vector<term>&)>;
-
-  template <class F, class... A>
-  static term call_typed(F& f, const std::vector<term>& a, std::tuple<A...>*) {
-    if (a.size() != sizeof...(A))
-      throw bad_term(
-          fmt::format("badarg: {} arguments given, the function takes {}", a.size(), sizeof...(A)));
-    return [&]<std::size_t... I>(std::index_sequence<I...>) {
-      using R = std::invoke_result_t<F&, std::remove_cvref_t<A>...>;
-      if constexpr (std::is_void_v<R>) {
-        f(term_cast<std::remove_cvref_t<A>>(a[I])...);
-        return term(atom("ok"));
-      } else {
-        return to_term(f(term_cast<std::remove_cvref_t<A>>(a[I])...));
-      }
-    }
-    (std::index_sequence_for<A...>{});
   }
 
   static std::uint64_t key_of(const external_pid& e) noexcept {
@@ -513,75 +412,13 @@ private:
   }
 
   // -------------------------------------------------------------------------
-  // Exit reasons on the wire.
+  // Exit reasons on the wire (exit_reason_term.hpp).
   // -------------------------------------------------------------------------
 public:
-  /// `r` as Erlang sees it: `normal`, `shutdown`, `{shutdown, Detail}`,
-  /// `kill`, `killed`, `noproc`, `noconnection`, `timeout`, a C++
-  /// exception as `{exception, Type, What}` (binaries), a user reason as
-  /// its `term` payload if it has one, else its text as an atom.
-  static term reason_to_term(const exit_reason& r) {
-    using k = exit_reason::kind;
-    switch (r.which()) {
-    case k::normal:
-      return term(atom("normal"));
-    case k::shutdown:
-      if (r.detail().empty())
-        return term(atom("shutdown"));
-      return term::tuple({term(atom("shutdown")), term::binary(r.detail())});
-    case k::kill:
-      return term(atom("kill"));
-    case k::killed:
-      return term(atom("killed"));
-    case k::noproc:
-      return term(atom("noproc"));
-    case k::timeout:
-      return term(atom("timeout"));
-    case k::exception:
-      return term::tuple(
-          {term(atom("exception")), term::binary(r.exception_type()), term::binary(r.detail())});
-    case k::user:
-      if (const auto* t = std::any_cast<term>(&r.payload()))
-        return *t;
-      if (auto a = atom::try_make(r.detail()))
-        return term(*a);
-      return term::binary(r.detail());
-    }
-    return term(atom("normal"));
-  }
-  /// The reverse of `reason_to_term`; any other term is a user reason
-  /// whose text is the term as Erlang prints it and whose payload is the term.
-  static exit_reason reason_from_term(const term& t) {
-    if (const auto* a = t.get_if<atom>()) {
-      const std::string_view n = a->name();
-      if (n == "normal")
-        return exit_reason::normal();
-      if (n == "shutdown")
-        return exit_reason::shutdown();
-      if (n == "kill")
-        return exit_reason::kill();
-      if (n == "killed")
-        return exit_reason::killed();
-      if (n == "noproc")
-        return exit_reason::noproc();
-      if (n == "timeout")
-        return exit_reason::timeout();
-      if (n == "noconnection")
-        return exit_reason::noconnection();
-    }
-    if (t.is_tuple() && t.size() == 2 && t[0].is_atom("shutdown")) {
-      if (auto s = from_term<std::string>(t[1]); s && !s->empty())
-        return exit_reason::shutdown(*s);
-      return exit_reason::shutdown(to_string(t[1]));
-    }
-    if (t.is_tuple() && t.size() == 3 && t[0].is_atom("exception")) {
-      auto type = from_term<std::string>(t[1]);
-      auto what = from_term<std::string>(t[2]);
-      if (type && what)
-        return exit_reason::exception(*type, *what);
-    }
-    return exit_reason::user(to_string(t), t);
-  }
+  /// `dist::reason_to_term`.
+  static term reason_to_term(const exit_reason& r) { return dist::reason_to_term(r); }
+  /// `dist::reason_from_term`.
+  static exit_reason reason_from_term(const term& t) { return dist::reason_from_term(t); }
 
 private:
   // -------------------------------------------------------------------------
@@ -1240,65 +1077,17 @@ private:
     static_cast<void>(creation);
   }
 
-  // SPAWN_REQUEST: erpc (rpc:call) runs erpc:execute_call(Ref, M, F, A)
-  // on this node, which must end with {Ref, return, Result} (or {Ref,
-  // error, Reason, Stack}); any other {M, F, Args} runs M:F(Args) as a
-  // process. Both through the functions given to register_rpc.
+  // SPAWN_REQUEST (rpc.hpp): the function runs in a process of its own,
+  // linked to or monitored by the requester if it asked.
   struct spawn_go {};
   void spawn_for(atom peer, const spawn_request_msg& v) {
     const pid from = from_external(v.from);
-    bool want_link = false, want_monitor = false;
-    atom reply_mode("yes");
-    for (const term& o : v.options.elements()) {
-      if (o.is_atom("link"))
-        want_link = true;
-      else if (o.is_atom("monitor"))
-        want_monitor = true;
-      else if (o.is_tuple() && o.size() == 2 && o[0].is_atom("reply") && o[1].is_atom())
-        reply_mode = *o[1].get_if<atom>();
-    }
-    const auto& a = v.args.elements();
-    const bool erpc = v.module == atom("erpc") && v.function == atom("execute_call") &&
-                      a.size() == 4 && a[1].is_atom() && a[2].is_atom() && a[3].is_proper_list();
-    const atom m = erpc ? *a[1].get_if<atom>() : v.module;
-    const atom f = erpc ? *a[2].get_if<atom>() : v.function;
-    std::vector<term> args;
-    for (const term& x : erpc ? a[3].elements() : v.args.elements())
-      args.push_back(x);
-    const term erpc_ref = erpc ? a[0] : term();
-    std::shared_ptr<rpc_function> fn;
-    {
-      std::lock_guard lock(mutex_);
-      auto it = rpcs_.find({m, f});
-      if (it != rpcs_.end())
-        fn = it->second;
-    }
-    const pid local = rt_->spawn([fn, m, f, args, erpc, erpc_ref] {
+    rpc_request rq = rpc_request::from(v);
+    auto fn = rpcs_.find(rq.module, rq.function);
+    const bool want_link = rq.link, want_monitor = rq.monitor, reply = rq.wants_reply();
+    const pid local = rt_->spawn([fn = std::move(fn), rq = std::move(rq)] {
       this_process::receive([](spawn_go) {});
-      auto mfa = [&] {
-        return term::list({term::tuple({term(m), term(f), term::list(args), term::list({})})});
-      };
-      term outcome;
-      if (!fn) {
-        outcome = erpc ? term::tuple({erpc_ref, term(atom("error")), term(atom("undef")), mfa()})
-                       : term::tuple({term(atom("undef")), mfa()});
-      } else {
-        try {
-          term result = (*fn)(args);
-          if (!erpc)
-            return;
-          outcome = term::tuple({erpc_ref, term(atom("return")), std::move(result)});
-        } catch (const process_exit&) {
-          throw;
-        } catch (const bad_term& e) {
-          const term why = term::tuple({term(atom("badarg")), term::binary(e.what())});
-          outcome = erpc ? term::tuple({erpc_ref, term(atom("error")), why, term::list({})}) : why;
-        } catch (...) {
-          const term why = reason_to_term(exit_reason::from_exception(std::current_exception()));
-          outcome = erpc ? term::tuple({erpc_ref, term(atom("error")), why, term::list({})}) : why;
-        }
-      }
-      this_process::exit(exit_reason::user(to_string(outcome), outcome));
+      run_rpc(fn, rq);
     });
     std::int64_t flags = 0;
     if (want_monitor && from) {
@@ -1316,24 +1105,8 @@ private:
       flags |= 1;
     }
     otpp::send(local, spawn_go{});
-    if (reply_mode == atom("yes") || reply_mode == atom("success_only"))
+    if (reply)
       enqueue(peer, spawn_reply_msg{v.id, v.from, flags, term(to_external(local))});
-  }
-
-  static std::string read_cookie_file() {
-    const char* home = std::getenv("HOME");
-    if (home == nullptr)
-      throw std::invalid_argument(
-          "otpp::dist::node: no cookie given and no HOME to find ~/.erlang.cookie in");
-    std::ifstream in(std::string(home) + "/.erlang.cookie");
-    std::string c;
-    if (!in || !std::getline(in, c) || c.empty())
-      throw std::invalid_argument(
-          "otpp::dist::node: no cookie given and ~/.erlang.cookie cannot be read; pass "
-          "node_options::cookie");
-    while (!c.empty() && (c.back() == '\n' || c.back() == '\r' || c.back() == ' '))
-      c.pop_back();
-    return c;
   }
 
   node_options opts_;
@@ -1360,7 +1133,7 @@ private:
   };
   std::map<std::uint64_t, call_in> calls_in_; // their calls in flight, by our tag
   std::size_t calls_in_swept_ = 1024;
-  std::map<std::pair<atom, atom>, std::shared_ptr<rpc_function>> rpcs_; // register_rpc
+  rpc_registry rpcs_; // register_rpc
 };
 
 } // namespace otpp::dist

@@ -393,8 +393,8 @@ private:
 
   // --- Peer scopes (other nodes) --------------------------------------------
   peer* find_peer(const pid& scope) {
-    auto it = std::find_if(peers_.begin(), peers_.end(),
-                           [&](const peer& p) { return p.scope == scope; });
+    auto it =
+        std::find_if(peers_.begin(), peers_.end(), [&](const peer& p) { return p.scope == scope; });
     return it == peers_.end() ? nullptr : &*it;
   }
   peer& add_peer(const pid& scope) {
