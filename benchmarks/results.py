@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Turn the raw runs of benchmarks/run.sh into benchmarks/RESULTS.md.
 
-Usage: results.py RAW.tsv VERSIONS.txt RUNS > RESULTS.md
+Usage: results.py RAW.tsv VERSIONS.txt RUNS [REMOTE.tsv] > RESULTS.md
 RAW.tsv: workload, runtime, run, status, peak RSS in KiB, the program's line.
+REMOTE.tsv (benchmarks/run_remote.sh): client-server pair, round trips/s (k),
+casts/s (M), calls/s (k); one row per run.
 """
 import re
 import statistics
@@ -79,6 +81,7 @@ NAMES = {"otpp": "otpp", "erlang": "Erlang/OTP", "caf": "CAF", "go": "Go"}
 
 def main():
     raw, versions, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    remote = sys.argv[4] if len(sys.argv) > 4 else None
     data = {}  # (workload, runtime) -> list of (values dict, rss KiB) ; failures counted
     failures = {}
     order = []
@@ -187,13 +190,17 @@ def main():
             out.append(f"| {NAMES.get(rt, rt)} | {fmt(m1, unit)} | {fmt(m2, unit)} | {speed:.2f}x |")
         out.append("")
 
+    if remote:
+        out.extend(remote_section(remote, summary))
+
     out.append("## Where otpp is behind\n")
     behind = [(w, n, rt, r) for w, n, rt, r in summary if r < 1.0]
     if not behind:
         out.append("Nowhere in this run: otpp's median is ahead of every peer's on every workload.\n")
     else:
         for w, n, rt, r in behind:
-            out.append(f"- {TITLES[w]} ({n}): {NAMES[rt]} is ahead, otpp ratio {r:.2f}.")
+            title = TITLES.get(w, w)
+            out.append(f"- {title} ({n}): {NAMES[rt]} is ahead, otpp ratio {r:.2f}.")
         out.append("")
     out.append("## How the programs differ\n")
     out.extend(NOTES)
@@ -201,7 +208,68 @@ def main():
     print("\n".join(out))
 
 
+REMOTE_PAIRS = ["otpp-otpp", "otpp-erlang", "erlang-otpp", "erlang-erlang"]
+REMOTE_TITLE = "remote messaging, two OS processes over Erlang distribution on loopback"
+
+
+def remote_section(path, summary):
+    """The remote pairs (client-server): medians of round trips, casts and
+    calls; otpp-otpp's ratio against Erlang-Erlang goes to the summary."""
+    rows = {}
+    when = "?"
+    for row in open(path, encoding="utf-8"):
+        parts = row.rstrip("\n").split("\t")
+        if parts[0] == "#date" and len(parts) > 1:
+            when = parts[1]
+            continue
+        if len(parts) < 4:
+            continue
+        vals = []
+        for x in parts[1:5]:
+            try:
+                vals.append(float(x))
+            except ValueError:
+                vals.append(float("nan"))
+        while len(vals) < 4:
+            vals.append(float("nan"))
+        rows.setdefault(parts[0], []).append(vals[:3])
+    out = [f"## {REMOTE_TITLE}\n"]
+    out.append(
+        "`benchmarks/run_remote.sh` (client-server: which side runs otpp's "
+        "`bench_remote` and which Erlang's `remote.erl`): ping-pong round trips to "
+        "`{pong, Peer}`, casts to `{sink, Peer}` closed by a sync, `gen_server:call` "
+        "(otpp: `otpp::call`) of `{add, X, Y}` to `{calc, Peer}`. Both programs share "
+        f"the 2 cores. Medians (min-max) of {max((len(v) for v in rows.values()), default=0)} "
+        f"runs; run {when}.\n"
+    )
+    out.append("| client-server | round trips/s | casts/s | calls/s |")
+    out.append("|---|---|---|---|")
+    med = {}
+    for pair in REMOTE_PAIRS:
+        runs = rows.get(pair)
+        if not runs:
+            continue
+        cells = []
+        for i, unit in enumerate(["k/s", "M/s", "k/s"]):
+            v = [r[i] for r in runs if r[i] == r[i]]
+            if not v:
+                cells.append("failed")
+                continue
+            m = statistics.median(v)
+            med[(pair, i)] = m
+            cells.append(f"{fmt(m, unit)} ({fmt(min(v), unit)}-{fmt(max(v), unit)})")
+        out.append(f"| {pair} | " + " | ".join(cells) + " |")
+    out.append("")
+    for i, name in enumerate(["round trips/s", "casts/s", "calls/s"]):
+        a, b = med.get(("otpp-otpp", i)), med.get(("erlang-erlang", i))
+        if a and b:
+            summary.append((REMOTE_TITLE + ", otpp-otpp against Erlang-Erlang", name, "erlang", a / b))
+    return out
+
+
 def fmt(v, unit):
+    if unit == "k/s":
+        return f"{v:.1f}k/s"
     if unit == "M/s":
         return f"{v:.2f}M/s"
     if unit == "s":

@@ -96,6 +96,13 @@ run_all() {
 start=$(date +%s)
 run_all "" "${workloads[@]}"
 OTPP_SCHEDULERS=1 GOMAXPROCS=1 CAF_SCHEDULER_THREADS=1 ERL_SCHEDULERS=1 run_all "@1" "${scaling[@]}"
+# Two OS processes over Erlang distribution (otpp and Erlang, every pairing).
+remote=build/peers/remote.tsv
+rm -f "$remote"
+if [[ " $runtimes " == *" otpp "* && " $runtimes " == *" erlang "* ]]; then
+  REMOTE_TSV=$remote bash benchmarks/run_remote.sh "$runs" 20000 500000 ||
+    echo "==> the remote runs failed"
+fi
 echo "==> all runs took $(($(date +%s) - start)) s"
 
 versions=build/peers/versions.txt
@@ -108,5 +115,7 @@ versions=build/peers/versions.txt
   echo "date	$(date -u +%Y-%m-%dT%H:%MZ)"
 } >"$versions"
 
-python3 benchmarks/results.py "$raw" "$versions" "$runs" >benchmarks/RESULTS.md
+remote_arg=()
+[ -s "$remote" ] && remote_arg=("$remote")
+python3 benchmarks/results.py "$raw" "$versions" "$runs" "${remote_arg[@]}" >benchmarks/RESULTS.md
 echo "==> wrote benchmarks/RESULTS.md"

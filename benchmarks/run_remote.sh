@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Remote messaging between two OS processes over Erlang distribution on
-# loopback (127.0.0.1, a private epmd): ping-pong round trips/s and casts/s
+# loopback (127.0.0.1, a private epmd): ping-pong round trips/s, casts/s
+# and gen_server calls/s
 # (benchmarks/workloads/remote.cpp, benchmarks/peers/erlang/remote.erl),
 # for every pair of client and server: otpp-otpp, otpp to Erlang, Erlang
 # to otpp, Erlang-Erlang. Each pair runs RUNS times (default 3); prints
-# every run and the medians.
+# every run and the medians. With REMOTE_TSV=path, also writes every run
+# there (pair, round trips/s in k, casts/s in M, calls/s in k) for
+# benchmarks/results.py (benchmarks/run.sh does).
 # Usage: bash benchmarks/run_remote.sh [runs] [round_trips] [casts]
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -81,15 +84,19 @@ for r in $(seq 1 "$runs"); do
     echo "run $r: client $client, server $server: $(echo "$out" | tr '\n' ' ')"
     rt=$(echo "$out" | sed -n 's/.*: \([0-9.]*\)k round trips\/s.*/\1/p')
     cs=$(echo "$out" | sed -n 's/.*: \([0-9.]*\)M casts\/s.*/\1/p')
-    printf '%s-%s\t%s\t%s\n' "$client" "$server" "${rt:-nan}" "${cs:-nan}" >>"$results"
+    cl=$(echo "$out" | sed -n 's/.*: \([0-9.]*\)k calls\/s.*/\1/p')
+    printf '%s-%s\t%s\t%s\t%s\n' "$client" "$server" "${rt:-nan}" "${cs:-nan}" "${cl:-nan}" >>"$results"
     sleep 0.5 # epmd forgets the server
   done
 done
 
 echo
-echo "medians of $runs runs ($trips round trips, $casts casts; client-server):"
-printf '%-16s %22s %16s\n' "pair" "round trips/s (k)" "casts/s (M)"
+echo "medians of $runs runs ($trips round trips, $casts casts, $trips calls; client-server):"
+printf '%-16s %22s %16s %16s\n' "pair" "round trips/s (k)" "casts/s (M)" "calls/s (k)"
 for pair in otpp-otpp otpp-erlang erlang-otpp erlang-erlang; do
   med() { grep "^$pair	" "$results" | cut -f"$1" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-  printf '%-16s %22s %16s\n' "$pair" "$(med 2)" "$(med 3)"
+  printf '%-16s %22s %16s %16s\n' "$pair" "$(med 2)" "$(med 3)" "$(med 4)"
 done
+if [ -n "${REMOTE_TSV:-}" ]; then
+  { printf '#date\t%s\n' "$(date -u +%Y-%m-%dT%H:%MZ)"; cat "$results"; } >"$REMOTE_TSV"
+fi

@@ -1,6 +1,7 @@
 // remote: messages between two OS processes over Erlang distribution on
 // loopback: ping-pong round trips to {pong, Peer}, then casts to
-// {sink, Peer} closed by a sync. The peer is another bench_remote or an
+// {sink, Peer} closed by a sync, then calls {add, X, Y} to a server
+// {calc, Peer} (as many as round trips; an Erlang gen_server there). The peer is another bench_remote or an
 // Erlang node running benchmarks/peers/erlang/remote.erl (same roles, same
 // messages): benchmarks/run_remote.sh runs every pair.
 // Usage: bench_remote serve NAME COOKIE
@@ -32,12 +33,16 @@ struct sync_req {
 struct synced {
   long count;
 };
+struct add {
+  double x, y;
+};
 } // namespace remote_bench
 OTPP_TERM_TAG(remote_bench::ping, "ping");
 OTPP_TERM_TAG(remote_bench::pong, "pong");
 OTPP_TERM_TAG(remote_bench::cast, "cast");
 OTPP_TERM_TAG(remote_bench::sync_req, "sync");
 OTPP_TERM_TAG(remote_bench::synced, "synced");
+OTPP_TERM_TAG(remote_bench::add, "add");
 
 namespace {
 using namespace remote_bench;
@@ -65,6 +70,8 @@ int serve(const std::string& name, const std::string& cookie) {
                               [&](const cast&) { ++count; },
                               [&](const sync_req& s) { otpp::send(s.from, synced{count}); });
                       }));
+  auto calc = otpp::start(otpp::start_options{.name = "calc"},
+                          otpp::server<int>().on_call([](int&, const add& a) { return a.x + a.y; }));
   fmt::print("ready\n");
   std::fflush(stdout);
   for (;;)
@@ -95,12 +102,20 @@ int client(const std::string& name, const std::string& peer, const std::string& 
   otpp::send(sink, sync_req{me});
   const long got = tp::receive<synced>().count;
   const double s2 = bench::seconds_since(t0);
+  const otpp::pid calc = n->named(peer, "calc");
+  t0 = bench::clock::now();
+  for (long i = 0; i < trips; ++i)
+    if (otpp::call<double>(calc, add{static_cast<double>(i), 1.0}) != static_cast<double>(i) + 1.0)
+      std::abort();
+  const double s3 = bench::seconds_since(t0);
   if (got != casts)
     fmt::print(stderr, "remote: the sink counted {} casts, not {}\n", got, casts);
   fmt::print("remote ping-pong: {} round trips in {:.3f} s: {:.1f}k round trips/s\n", trips, s1,
              static_cast<double>(trips) / s1 / 1e3);
   fmt::print("remote casts: {} in {:.3f} s: {:.2f}M casts/s\n", casts, s2,
              static_cast<double>(casts) / s2 / 1e6);
+  fmt::print("remote calls: {} in {:.3f} s: {:.1f}k calls/s\n", trips, s3,
+             static_cast<double>(trips) / s3 / 1e3);
   n->stop();
   return got == casts ? 0 : 1;
 }
