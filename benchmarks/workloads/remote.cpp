@@ -1,8 +1,8 @@
 // remote: messages between two OS processes over Erlang distribution on
 // loopback: ping-pong round trips to {pong, Peer}, then casts to
 // {sink, Peer} closed by a sync, then calls {add, X, Y} to a server
-// {calc, Peer} (as many as round trips; an Erlang gen_server there). The peer is another bench_remote or an
-// Erlang node running benchmarks/peers/erlang/remote.erl (same roles, same
+// {calc, Peer} (as many as round trips; an Erlang gen_server there). The peer is another
+// bench_remote or an Erlang node running benchmarks/peers/erlang/remote.erl (same roles, same
 // messages): benchmarks/run_remote.sh runs every pair.
 // Usage: bench_remote serve NAME COOKIE
 //        bench_remote client NAME PEER COOKIE [round_trips=100000] [casts=1000000]
@@ -70,8 +70,9 @@ int serve(const std::string& name, const std::string& cookie) {
                               [&](const cast&) { ++count; },
                               [&](const sync_req& s) { otpp::send(s.from, synced{count}); });
                       }));
-  auto calc = otpp::start(otpp::start_options{.name = "calc"},
-                          otpp::server<int>().on_call([](int&, const add& a) { return a.x + a.y; }));
+  auto calc =
+      otpp::start(otpp::start_options{.name = "calc"},
+                  otpp::server<int>().on_call([](int&, const add& a) { return a.x + a.y; }));
   fmt::print("ready\n");
   std::fflush(stdout);
   for (;;)

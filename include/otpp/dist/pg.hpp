@@ -39,33 +39,14 @@ inline std::string pg_group_name(const term& t) {
     return std::string(t.bytes());
   return to_string(t);
 }
-inline term pg_pids_term(const std::vector<pid>& pids) {
-  std::vector<term> out;
-  out.reserve(pids.size());
-  for (const pid& p : pids)
-    out.push_back(to_term(p));
-  return term::list(std::move(out));
-}
 // A pid or a list of pids (OTP sends either); nothing if any is not a pid.
 inline std::optional<std::vector<pid>> pg_pids_from(const term& t) {
-  std::vector<pid> out;
-  if (t.get_if<external_pid>() != nullptr) {
-    auto p = from_term<pid>(t);
-    if (!p)
-      return std::nullopt;
-    out.push_back(std::move(*p));
-    return out;
-  }
-  if (!t.is_proper_list())
+  if (t.get_if<external_pid>() == nullptr)
+    return from_term<std::vector<pid>>(t);
+  auto p = from_term<pid>(t);
+  if (!p)
     return std::nullopt;
-  out.reserve(t.size());
-  for (const term& e : t.elements()) {
-    auto p = from_term<pid>(e);
-    if (!p)
-      return std::nullopt;
-    out.push_back(std::move(*p));
-  }
-  return out;
+  return std::vector<pid>{std::move(*p)};
 }
 // A pid that arrives names a process of its node; one that names nobody
 // here (a former incarnation of this node) is left out.
@@ -96,7 +77,7 @@ template <> struct term_traits<detail::pg_sync> {
     std::vector<term> groups;
     groups.reserve(s.groups.size());
     for (const auto& [g, pids] : s.groups)
-      groups.push_back(term::tuple({detail::pg_group_term(g), detail::pg_pids_term(pids)}));
+      groups.push_back(term::tuple({detail::pg_group_term(g), to_term(pids)}));
     return term::tuple({term(atom("sync")), to_term(s.peer), term::list(std::move(groups))});
   }
   static std::optional<detail::pg_sync> from(const term& t) {
@@ -122,8 +103,8 @@ template <> struct term_traits<detail::pg_sync> {
 /// `{join, Peer, Group, PidOrPids}`.
 template <> struct term_traits<detail::pg_peer_join> {
   static term to(const detail::pg_peer_join& j) {
-    return term::tuple({term(atom("join")), to_term(j.peer), detail::pg_group_term(j.group),
-                        detail::pg_pids_term(j.pids)});
+    return term::tuple(
+        {term(atom("join")), to_term(j.peer), detail::pg_group_term(j.group), to_term(j.pids)});
   }
   static std::optional<detail::pg_peer_join> from(const term& t) {
     if (!t.is_tagged("join", 4))
@@ -144,8 +125,8 @@ template <> struct term_traits<detail::pg_peer_leave> {
     groups.reserve(l.groups.size());
     for (const auto& g : l.groups)
       groups.push_back(detail::pg_group_term(g));
-    return term::tuple({term(atom("leave")), to_term(l.peer), detail::pg_pids_term(l.pids),
-                        term::list(std::move(groups))});
+    return term::tuple(
+        {term(atom("leave")), to_term(l.peer), to_term(l.pids), term::list(std::move(groups))});
   }
   static std::optional<detail::pg_peer_leave> from(const term& t) {
     if (!t.is_tagged("leave", 4) || !t[3].is_proper_list())
