@@ -296,4 +296,30 @@ TEST_CASE("a node with another cookie is refused and its messages are dropped",
   good->stop();
 }
 
+TEST_CASE("monitor_node gives one nodedown per monitor when the node is lost, and one at once for "
+          "a node that cannot be reached",
+          "[dist][node][beam]") {
+  OTPP_TEST_RUNTIME({.schedulers = 2});
+  otpp_test::beam_cluster cluster;
+  auto& beam = otpp_test::start_echo_node(cluster);
+  auto n = otpp_test::start_dist_node(cluster, "otpp_mn@127.0.0.1");
+  const otpp::pid me = tp::self();
+
+  n->monitor_node("nobody@127.0.0.1");
+  CHECK(otpp_test::expect<dist::nodedown>().node == "nobody@127.0.0.1");
+
+  n->monitor_node("beam@127.0.0.1"); // connects
+  n->monitor_node("beam@127.0.0.1");
+  n->monitor_node("beam@127.0.0.1");
+  n->monitor_node("beam@127.0.0.1", false); // two left
+  n->send("beam@127.0.0.1", "echo", term::tuple({term(n->to_external_pid(me)), term(atom("hi"))}));
+  CHECK(expect_tagged("echo")[1] == term(atom("hi")));
+  CHECK(n->nodes() == std::vector<std::string>{"beam@127.0.0.1"});
+  beam.stop();
+  CHECK(otpp_test::expect<dist::nodedown>().node == "beam@127.0.0.1");
+  CHECK(otpp_test::expect<dist::nodedown>().node == "beam@127.0.0.1");
+  CHECK_FALSE(tp::receive_for<dist::nodedown>(std::chrono::milliseconds(300)).has_value());
+  n->stop();
+}
+
 } // namespace OTPP_TEST_FILE

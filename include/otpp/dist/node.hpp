@@ -226,6 +226,30 @@ public:
       node_watchers_.erase(it);
   }
 
+  /// Watch the connection to `peer` (Erlang's `monitor_node(Node, true)`):
+  /// the calling process gets one `nodedown` when it is lost, or at once
+  /// if `peer` cannot be reached (a connection is made if there is none).
+  /// Each call adds a monitor told once; `on = false` removes one.
+  void monitor_node(std::string_view peer, bool on = true) {
+    const pid me = this_process::self();
+    const atom name(peer);
+    bool connect = false;
+    {
+      std::lock_guard lock(mutex_);
+      auto& v = node_monitors_[name];
+      if (!on) {
+        auto it = std::find(v.begin(), v.end(), me);
+        if (it != v.end())
+          v.erase(it);
+        return;
+      }
+      v.push_back(me);
+      connect = conns_.find(name) == conns_.end();
+    }
+    if (connect)
+      spawn_connection(name, std::nullopt); // its end (or failure) tells the monitors
+  }
+
   /// Disconnect from `peer` (Erlang's `disconnect_node`): linked and
   /// monitoring processes get `noconnection`. False if not connected.
   bool disconnect(std::string_view peer) {
@@ -823,6 +847,7 @@ private:
     std::vector<link_rec> links;
     std::vector<monitor_rec> monitors;
     std::vector<std::pair<std::uint64_t, inbound_monitor>> inbound;
+    std::vector<pid> watching; // monitor_node
     {
       std::lock_guard lock(mutex_);
       auto it = conns_.find(peer);
@@ -831,6 +856,7 @@ private:
       conns_.erase(it);
       links.swap(links_[peer]);
       monitors.swap(monitors_[peer]);
+      watching.swap(node_monitors_[peer]);
       for (const auto& m : monitors)
         calls_out_.erase(m.ref);
       for (auto i = inbound_monitors_.begin(); i != inbound_monitors_.end();) {
@@ -849,6 +875,8 @@ private:
       remote::down(m.local, ref(m.ref), m.remote, exit_reason::noconnection());
     for (const auto& [ours, m] : inbound)
       remote::demonitor(m.local, m.remote, ref(ours));
+    for (const pid& w : watching)
+      otpp::send(w, nodedown{std::string(peer.name())});
     if (was_up)
       notify_nodes(peer, false);
   }
@@ -1124,7 +1152,8 @@ private:
   std::map<atom, std::vector<link_rec>> links_;
   std::map<atom, std::vector<monitor_rec>> monitors_;
   std::map<std::uint64_t, inbound_monitor> inbound_monitors_; // by our ref
-  std::vector<pid> node_watchers_;
+  std::vector<pid> node_watchers_;                            // monitor_nodes
+  std::map<atom, std::vector<pid>> node_monitors_;            // monitor_node, one entry per call
   std::shared_ptr<pg_link> pg_link_;
   std::map<std::uint64_t, std::string> calls_out_; // our calls in flight: tag -> reply type
   struct call_in {
