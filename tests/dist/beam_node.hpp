@@ -278,9 +278,21 @@ public:
   // `extra`: more arguments for erl (before -eval).
   child_process& start_node(const std::string& alive, const std::string& cookie,
                             const std::string& eval, std::vector<std::string> extra = {}) {
+    return start_erl({"-name", alive + "@127.0.0.1"}, alive, cookie, eval, std::move(extra));
+  }
+  // The same with a short name, `-sname <alive>@localhost`.
+  child_process& start_short_node(const std::string& alive, const std::string& cookie,
+                                  const std::string& eval) {
+    return start_erl({"-sname", alive + "@localhost"}, alive, cookie, eval, {});
+  }
+
+private:
+  child_process& start_erl(std::vector<std::string> name, const std::string& alive,
+                           const std::string& cookie, const std::string& eval,
+                           std::vector<std::string> extra) {
     std::vector<std::string> argv{"erl",
-                                  "-name",
-                                  alive + "@127.0.0.1",
+                                  name[0],
+                                  name[1],
                                   "-setcookie",
                                   cookie,
                                   "-noshell",
@@ -298,6 +310,7 @@ public:
     return *nodes_.back();
   }
 
+public:
   // Where epmd says `alive` listens (waits for it to register).
   std::uint16_t node_port(const std::string& alive) {
     std::optional<otpp::dist::epmd::node_port> found;

@@ -322,4 +322,21 @@ TEST_CASE("monitor_node gives one nodedown per monitor when the node is lost, an
   n->stop();
 }
 
+TEST_CASE("short names: an otpp node alive@localhost and an Erlang -sname node talk",
+          "[dist][node][beam]") {
+  OTPP_TEST_RUNTIME({.schedulers = 2});
+  otpp_test::beam_cluster cluster;
+  cluster.start_short_node(
+      "beam", "secret",
+      "register(echo, spawn(fun Loop() -> receive {From, Msg} -> From ! {echo, Msg}, Loop() end "
+      "end)), io:format(\"echo ready~n\").");
+  cluster.wait_for_output("beam", "echo ready");
+  auto n = otpp_test::start_dist_node(cluster, "otpp_sn@localhost");
+  const otpp::pid me = tp::self();
+  n->send("beam@localhost", "echo", term::tuple({term(n->to_external_pid(me)), term(atom("hi"))}));
+  CHECK(expect_tagged("echo")[1] == term(atom("hi")));
+  CHECK(n->nodes() == std::vector<std::string>{"beam@localhost"});
+  n->stop();
+}
+
 } // namespace OTPP_TEST_FILE

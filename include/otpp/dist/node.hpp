@@ -131,7 +131,7 @@ public:
     }
     // pg scopes of this runtime reach the same scopes on the peers.
     n->pg_link_ = std::make_shared<pg_link>(n);
-    otpp::detail::pg_tables::get().set_cluster(n->rt_, n->pg_link_);
+    pg::attach_cluster(*n->rt_, n->pg_link_);
     return n;
   }
 
@@ -141,7 +141,7 @@ public:
   node& operator=(const node&) = delete;
   ~node() {
     if (pg_link_)
-      otpp::detail::pg_tables::get().drop_cluster(rt_, pg_link_.get());
+      pg::detach_cluster(*rt_, pg_link_.get());
   }
 
   /// `alive@host`.
@@ -327,8 +327,8 @@ private:
     std::map<std::uint64_t, atom> names_;
   };
 
-  // What pg scopes ask of the cluster (see pg_scope.hpp).
-  class pg_link final : public otpp::detail::pg_cluster {
+  // What pg scopes ask of the cluster (behaviour/pg_cluster.hpp).
+  class pg_link final : public pg::cluster {
   public:
     explicit pg_link(const std::shared_ptr<node>& n) : node_(n) {}
     std::vector<pid> scope_on_peers(const std::string& scope) override {
@@ -888,8 +888,8 @@ private:
       watchers = node_watchers_;
     }
     if (up) // each pg scope here looks for its namesake there (OTP's pg on nodeup)
-      for (const auto& [scope, name] : otpp::detail::pg_tables::get().scopes_on(rt_))
-        otpp::send(scope, otpp::detail::pg_node_up{named(peer.name(), name)});
+      for (const auto& [scope, name] : pg::scopes_on(*rt_))
+        otpp::send(scope, pg::protocol::node_up{named(peer.name(), name)});
     for (const pid& w : watchers) {
       if (up)
         otpp::send(w, nodeup{std::string(peer.name())});
@@ -923,11 +923,11 @@ private:
       }
       // A cast: {'$gen_cast', Request}.
       if (t[0].is_atom("$gen_cast")) {
+        if (otpp::detail::deliver_pg(to, t[1], true))
+          return;
         for (const auto& e : message_types::candidates(t[1]))
           if (e.deliver_cast(to, t[1]))
             return;
-        if (otpp::detail::deliver_pg(to, t[1], true))
-          return;
         otpp::send(to, cast_message<term>{t[1]});
         return;
       }
@@ -953,11 +953,11 @@ private:
       otpp::send(to, request<term>{from, t[2]});
       return;
     }
+    if (otpp::detail::deliver_pg(to, t, false))
+      return;
     for (const auto& e : message_types::candidates(t))
       if (e.deliver(to, t))
         return;
-    if (otpp::detail::deliver_pg(to, t, false))
-      return;
     otpp::send(to, t);
   }
 

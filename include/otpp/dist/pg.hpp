@@ -8,7 +8,7 @@
 #pragma once
 
 #include <otpp/behaviour/call.hpp>
-#include <otpp/behaviour/detail/pg_scope.hpp>
+#include <otpp/behaviour/pg_cluster.hpp>
 #include <otpp/core/pid.hpp>
 #include <otpp/core/process.hpp>
 #include <otpp/dist/atom.hpp>
@@ -57,36 +57,36 @@ inline void pg_drop_nobody(std::vector<pid>& pids) {
 } // namespace detail
 
 /// `{discover, Peer}` (and the `{discover, Peer, Version}` of later OTPs).
-template <> struct term_traits<detail::pg_discover> {
-  static term to(const detail::pg_discover& d) {
+template <> struct term_traits<pg::protocol::discover> {
+  static term to(const pg::protocol::discover& d) {
     return term::tuple({term(atom("discover")), to_term(d.peer)});
   }
-  static std::optional<detail::pg_discover> from(const term& t) {
+  static std::optional<pg::protocol::discover> from(const term& t) {
     if (!t.is_tagged("discover", 2) && !t.is_tagged("discover", 3))
       return std::nullopt;
     auto p = from_term<pid>(t[1]);
     if (!p || !*p)
       return std::nullopt;
-    return detail::pg_discover{std::move(*p)};
+    return pg::protocol::discover{std::move(*p)};
   }
 };
 
 /// `{sync, Peer, [{Group, [Pid]}]}` (sent as a gen_server cast).
-template <> struct term_traits<detail::pg_sync> {
-  static term to(const detail::pg_sync& s) {
+template <> struct term_traits<pg::protocol::sync> {
+  static term to(const pg::protocol::sync& s) {
     std::vector<term> groups;
     groups.reserve(s.groups.size());
     for (const auto& [g, pids] : s.groups)
       groups.push_back(term::tuple({detail::pg_group_term(g), to_term(pids)}));
     return term::tuple({term(atom("sync")), to_term(s.peer), term::list(std::move(groups))});
   }
-  static std::optional<detail::pg_sync> from(const term& t) {
+  static std::optional<pg::protocol::sync> from(const term& t) {
     if (!t.is_tagged("sync", 3) || !t[2].is_proper_list())
       return std::nullopt;
     auto p = from_term<pid>(t[1]);
     if (!p || !*p)
       return std::nullopt;
-    detail::pg_sync s{std::move(*p), {}};
+    pg::protocol::sync s{std::move(*p), {}};
     for (const term& e : t[2].elements()) {
       if (!e.is_tuple() || e.size() != 2)
         return std::nullopt;
@@ -101,12 +101,12 @@ template <> struct term_traits<detail::pg_sync> {
 };
 
 /// `{join, Peer, Group, PidOrPids}`.
-template <> struct term_traits<detail::pg_peer_join> {
-  static term to(const detail::pg_peer_join& j) {
+template <> struct term_traits<pg::protocol::join> {
+  static term to(const pg::protocol::join& j) {
     return term::tuple(
         {term(atom("join")), to_term(j.peer), detail::pg_group_term(j.group), to_term(j.pids)});
   }
-  static std::optional<detail::pg_peer_join> from(const term& t) {
+  static std::optional<pg::protocol::join> from(const term& t) {
     if (!t.is_tagged("join", 4))
       return std::nullopt;
     auto p = from_term<pid>(t[1]);
@@ -114,13 +114,13 @@ template <> struct term_traits<detail::pg_peer_join> {
     if (!p || !*p || !pids)
       return std::nullopt;
     detail::pg_drop_nobody(*pids);
-    return detail::pg_peer_join{std::move(*p), detail::pg_group_name(t[2]), std::move(*pids)};
+    return pg::protocol::join{std::move(*p), detail::pg_group_name(t[2]), std::move(*pids)};
   }
 };
 
 /// `{leave, Peer, PidOrPids, [Group]}`.
-template <> struct term_traits<detail::pg_peer_leave> {
-  static term to(const detail::pg_peer_leave& l) {
+template <> struct term_traits<pg::protocol::leave> {
+  static term to(const pg::protocol::leave& l) {
     std::vector<term> groups;
     groups.reserve(l.groups.size());
     for (const auto& g : l.groups)
@@ -128,7 +128,7 @@ template <> struct term_traits<detail::pg_peer_leave> {
     return term::tuple(
         {term(atom("leave")), to_term(l.peer), to_term(l.pids), term::list(std::move(groups))});
   }
-  static std::optional<detail::pg_peer_leave> from(const term& t) {
+  static std::optional<pg::protocol::leave> from(const term& t) {
     if (!t.is_tagged("leave", 4) || !t[3].is_proper_list())
       return std::nullopt;
     auto p = from_term<pid>(t[1]);
@@ -136,7 +136,7 @@ template <> struct term_traits<detail::pg_peer_leave> {
     if (!p || !*p || !pids)
       return std::nullopt;
     detail::pg_drop_nobody(*pids);
-    detail::pg_peer_leave l{std::move(*p), std::move(*pids), {}};
+    pg::protocol::leave l{std::move(*p), std::move(*pids), {}};
     for (const term& g : t[3].elements())
       l.groups.push_back(detail::pg_group_name(g));
     return l;
@@ -149,10 +149,10 @@ namespace detail {
 // read by `deliver_pg`, never matched by shape for other processes).
 inline void register_pg_messages() {
   static const bool done = [] {
-    message_types::add<pg_discover>();
-    message_types::add<pg_sync>();
-    message_types::add<pg_peer_join>();
-    message_types::add<pg_peer_leave>();
+    message_types::add<pg::protocol::discover>();
+    message_types::add<pg::protocol::sync>();
+    message_types::add<pg::protocol::join>();
+    message_types::add<pg::protocol::leave>();
     return true;
   }();
   static_cast<void>(done);
@@ -162,26 +162,33 @@ inline void register_pg_messages() {
 // scope and `t` is the pg protocol: delivered as its message. Only while
 // a node decodes (pids inside convert through it).
 inline bool deliver_pg(const pid& to, const term& t, bool cast) {
-  if (!t.is_tuple() || t.size() < 2 || !t[0].is_atom())
+  // Cheap tests first: this runs for every message before the types
+  // registered by shape are tried (so that a user type shaped like
+  // {join, A, B, C} never takes a scope's protocol).
+  if (!t.is_tuple() || t.size() < 2 || t.size() > 4 || !t[0].is_atom())
     return false;
-  if (!pg_tables::get().find(to))
+  const atom tag = *t[0].get_if<atom>();
+  static const atom sync("sync"), discover("discover"), join("join"), leave("leave");
+  if (cast ? tag != sync : (tag != discover && tag != join && tag != leave))
+    return false;
+  if (!pg::is_scope(to))
     return false;
   if (cast) {
-    if (auto s = from_term<pg_sync>(t)) {
-      otpp::send(to, cast_message<pg_sync>{std::move(*s)});
+    if (auto s = from_term<pg::protocol::sync>(t)) {
+      otpp::send(to, cast_message<pg::protocol::sync>{std::move(*s)});
       return true;
     }
     return false;
   }
-  if (auto d = from_term<pg_discover>(t)) {
+  if (auto d = from_term<pg::protocol::discover>(t)) {
     otpp::send(to, std::move(*d));
     return true;
   }
-  if (auto j = from_term<pg_peer_join>(t)) {
+  if (auto j = from_term<pg::protocol::join>(t)) {
     otpp::send(to, std::move(*j));
     return true;
   }
-  if (auto l = from_term<pg_peer_leave>(t)) {
+  if (auto l = from_term<pg::protocol::leave>(t)) {
     otpp::send(to, std::move(*l));
     return true;
   }

@@ -7,6 +7,8 @@
 
 #include <otpp/behaviour/call.hpp>
 #include <otpp/behaviour/call_ref.hpp>
+#include <otpp/behaviour/detail/pg_table.hpp>
+#include <otpp/behaviour/pg_cluster.hpp>
 #include <otpp/behaviour/start.hpp>
 #include <otpp/behaviour/sys.hpp>
 #include <otpp/core/any_message.hpp>
@@ -53,110 +55,6 @@ struct notification {
 
 namespace otpp::detail {
 
-// One group of a scope. `local`: this node's members, once per join, in
-// join order; `remote`: other nodes' (filled by the distribution layer;
-// empty until then). Only the scope process touches those two; readers take
-// the immutable snapshots it rebuilds after each change (a reference count
-// instead of a copy under the lock).
-using pg_members = std::shared_ptr<const std::vector<pid>>;
-struct pg_group {
-  std::vector<pid> local;
-  std::vector<pid> remote;
-  pg_members local_view;
-  pg_members all_view; // local, then remote
-  void publish() {
-    local_view = std::make_shared<const std::vector<pid>>(local);
-    if (remote.empty()) {
-      all_view = local_view;
-    } else {
-      auto all = std::make_shared<std::vector<pid>>(local);
-      all->insert(all->end(), remote.begin(), remote.end());
-      all_view = std::move(all);
-    }
-  }
-};
-inline const pg_members& no_members() {
-  static const pg_members none = std::make_shared<const std::vector<pid>>();
-  return none;
-}
-struct pg_table {
-  mutable std::shared_mutex lock;
-  std::unordered_map<std::string, pg_group> groups;
-};
-
-// What a scope needs of the cluster this runtime belongs to: installed by
-// the distribution layer (a running node) so that this layer never
-// depends on it.
-class pg_cluster {
-public:
-  virtual ~pg_cluster() = default;
-  /// `{scope, Node}` on every node connected now.
-  virtual std::vector<pid> scope_on_peers(const std::string& scope) = 0;
-
-protected:
-  pg_cluster() = default;
-  pg_cluster(const pg_cluster&) = default;
-  pg_cluster& operator=(const pg_cluster&) = default;
-};
-
-// Scope pid -> its table, for lookups by name; the scopes of each
-// runtime; the cluster of each runtime.
-class pg_tables {
-public:
-  static pg_tables& get() {
-    static pg_tables t;
-    return t;
-  }
-  void put(const pid& scope, std::shared_ptr<pg_table> t, std::string name, const runtime* rt) {
-    std::lock_guard g(m_);
-    tables_[scope.id()] = entry{std::move(t), scope, std::move(name), rt};
-  }
-  void drop(const pid& scope) {
-    std::lock_guard g(m_);
-    tables_.erase(scope.id());
-  }
-  std::shared_ptr<pg_table> find(const pid& scope) const {
-    std::lock_guard g(m_);
-    auto it = tables_.find(scope.id());
-    return it == tables_.end() || it->second.scope != scope ? nullptr : it->second.table;
-  }
-  /// The scopes running on `rt`: (pid, name).
-  std::vector<std::pair<pid, std::string>> scopes_on(const runtime* rt) const {
-    std::lock_guard g(m_);
-    std::vector<std::pair<pid, std::string>> out;
-    for (const auto& [id, e] : tables_)
-      if (e.rt == rt)
-        out.emplace_back(e.scope, e.name);
-    return out;
-  }
-  void set_cluster(const runtime* rt, std::weak_ptr<pg_cluster> c) {
-    std::lock_guard g(m_);
-    clusters_[rt] = std::move(c);
-  }
-  void drop_cluster(const runtime* rt, const pg_cluster* c) {
-    std::lock_guard g(m_);
-    auto it = clusters_.find(rt);
-    if (it != clusters_.end() && (it->second.expired() || it->second.lock().get() == c))
-      clusters_.erase(it);
-  }
-  std::shared_ptr<pg_cluster> cluster(const runtime* rt) const {
-    std::lock_guard g(m_);
-    auto it = clusters_.find(rt);
-    return it == clusters_.end() ? nullptr : it->second.lock();
-  }
-
-private:
-  struct entry {
-    std::shared_ptr<pg_table> table;
-    pid scope;
-    std::string name;
-    const runtime* rt = nullptr;
-  };
-  mutable std::mutex m_;
-  std::unordered_map<std::uint64_t, entry> tables_;
-  std::unordered_map<const runtime*, std::weak_ptr<pg_cluster>> clusters_;
-};
-
 // Requests to a scope.
 struct pg_join { // -> monostate
   std::string group;
@@ -175,35 +73,6 @@ struct pg_watching {
 };
 struct pg_unwatch { // -> bool
   ref monitor;
-};
-
-// The protocol between the scopes of one name on different nodes (OTP's
-// pg; the distribution layer maps each to its Erlang term). A scope that
-// learns of a peer scope monitors it, tells it its local members (sync)
-// and then each local join and leave; the peer's members are dropped
-// when it ends or its node is lost.
-struct pg_discover { // {discover, Peer}
-  pid peer;
-};
-using pg_group_list = std::vector<std::pair<std::string, std::vector<pid>>>;
-struct pg_sync { // cast: {sync, Peer, [{Group, Pids}]}
-  pid peer;
-  pg_group_list groups;
-};
-struct pg_peer_join { // {join, Peer, Group, Pids}
-  pid peer;
-  std::string group;
-  std::vector<pid> pids;
-};
-struct pg_peer_leave { // {leave, Peer, Pids, Groups}: each pid leaves each group once
-  pid peer;
-  std::vector<pid> pids;
-  std::vector<std::string> groups;
-};
-// From the distribution layer: a node came up; `scope` is this scope's
-// name there (`{Scope, Node}`).
-struct pg_node_up {
-  pid scope;
 };
 
 class pg_scope_loop {
@@ -226,7 +95,7 @@ public:
     ctx.ack();
     if (auto cluster = pg_tables::get().cluster(rt))
       for (const pid& there : cluster->scope_on_peers(name_))
-        send(there, pg_discover{self_});
+        send(there, pg::protocol::discover{self_});
     for (;;) {
       any_message m = this_process::receive([](any_message& a) { return std::move(a); });
       dispatch(m);
@@ -274,15 +143,15 @@ private:
     } else if (auto* e = m.get_if<exit_message>()) {
       if (parent_ && e->from == parent_)
         this_process::exit(e->reason);
-    } else if (auto* up = m.get_if<pg_node_up>()) {
-      send(up->scope, pg_discover{self_});
-    } else if (auto* disc = m.get_if<pg_discover>()) {
+    } else if (auto* up = m.get_if<pg::protocol::node_up>()) {
+      send(up->scope, pg::protocol::discover{self_});
+    } else if (auto* disc = m.get_if<pg::protocol::discover>()) {
       discovered(disc->peer);
-    } else if (auto* sy = m.get_if<cast_message<pg_sync>>()) {
+    } else if (auto* sy = m.get_if<cast_message<pg::protocol::sync>>()) {
       synced(sy->value);
-    } else if (auto* pj = m.get_if<pg_peer_join>()) {
+    } else if (auto* pj = m.get_if<pg::protocol::join>()) {
       peer_joined(*pj);
-    } else if (auto* pl = m.get_if<pg_peer_leave>()) {
+    } else if (auto* pl = m.get_if<pg::protocol::leave>()) {
       peer_left(*pl);
     } else {
       fail_unhandled_call(m); // anything else: dropped
@@ -306,7 +175,7 @@ private:
       g2.publish();
     }
     publish(notification_kind::join, group, pids);
-    broadcast(pg_peer_join{self_, group, pids});
+    broadcast(pg::protocol::join{self_, group, pids});
   }
 
   bool leave(const std::string& group, const std::vector<pid>& pids) {
@@ -331,7 +200,7 @@ private:
       return false;
     remove_from_table(group, left, &pg_group::local);
     publish(notification_kind::leave, group, left);
-    broadcast(pg_peer_leave{self_, left, {group}});
+    broadcast(pg::protocol::leave{self_, left, {group}});
     return true;
   }
 
@@ -388,7 +257,7 @@ private:
       publish(notification_kind::leave, group, left);
       groups.insert(groups.end(), static_cast<std::size_t>(n), group);
     }
-    broadcast(pg_peer_leave{self_, {gone.who}, std::move(groups)});
+    broadcast(pg::protocol::leave{self_, {gone.who}, std::move(groups)});
   }
 
   // --- Peer scopes (other nodes) --------------------------------------------
@@ -407,15 +276,15 @@ private:
   void discovered(const pid& scope) {
     if (!scope || scope.is_local())
       return;
-    send(scope, cast_message<pg_sync>{pg_sync{self_, local_groups()}});
+    send(scope, cast_message<pg::protocol::sync>{pg::protocol::sync{self_, local_groups()}});
     if (find_peer(scope) == nullptr) {
       add_peer(scope);
-      send(scope, pg_discover{self_});
+      send(scope, pg::protocol::discover{self_});
     }
   }
 
   // A peer's members, replacing what it told before.
-  void synced(pg_sync& s) {
+  void synced(pg::protocol::sync& s) {
     if (!s.peer || s.peer.is_local())
       return;
     peer* p = find_peer(s.peer);
@@ -450,7 +319,7 @@ private:
     p->groups = std::move(now);
   }
 
-  void peer_joined(const pg_peer_join& j) {
+  void peer_joined(const pg::protocol::join& j) {
     peer* p = find_peer(j.peer); // unknown: a node outside the overlay, or a late message
     if (p == nullptr || j.pids.empty())
       return;
@@ -459,7 +328,7 @@ private:
     add_remote(j.group, j.pids);
   }
 
-  void peer_left(const pg_peer_leave& l) {
+  void peer_left(const pg::protocol::leave& l) {
     peer* p = find_peer(l.peer);
     if (p == nullptr)
       return;
@@ -505,8 +374,8 @@ private:
       send(p.scope, m);
   }
 
-  pg_group_list local_groups() const {
-    pg_group_list out;
+  pg::protocol::group_list local_groups() const {
+    pg::protocol::group_list out;
     std::shared_lock g(table_->lock);
     for (const auto& [name, members] : table_->groups)
       if (!members.local.empty())
