@@ -2,12 +2,24 @@
 %% and a process registered as `ctl` that runs the test's commands and
 %% prints what it sees.
 -module(pg_peer).
--export([start/0]).
+-export([start/0, start_hidden/1]).
 
 start() ->
     {ok, _} = pg:start(chat),
     register(ctl, spawn(fun() -> loop([]) end)),
     io:format("pg ready~n").
+
+%% On a hidden node: nodeup is not told for hidden connections, so pg
+%% never looks for the other node's scope; the node sends its own discover
+%% (what OTP's pg documentation says a hidden node must do).
+start_hidden(OtppNode) ->
+    {ok, _} = pg:start(chat),
+    Me = spawn(fun() -> receive stop -> ok end end),
+    ok = pg:join(chat, room, Me),
+    true = net_kernel:connect_node(OtppNode),
+    {chat, OtppNode} ! {discover, whereis(chat)},
+    register(ctl, spawn(fun() -> loop([Me]) end)),
+    io:format("hidden ready~n").
 
 loop(Mine) ->
     receive

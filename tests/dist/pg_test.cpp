@@ -147,4 +147,23 @@ TEST_CASE("an otpp pg scope and an Erlang pg scope of the same name share their 
   n->stop();
 }
 
+TEST_CASE("a hidden Erlang node's pg scope and an otpp scope share their members (the hidden "
+          "node sends its own discover)",
+          "[dist][pg][beam]") {
+  OTPP_TEST_RUNTIME({.schedulers = 2});
+  otpp_test::beam_cluster cluster;
+  cluster.compile(OTPP_DIST_TEST_DIR "/pg_peer.erl");
+  auto n = otpp_test::start_dist_node(cluster, "otpp_hid@127.0.0.1");
+  auto scope = otpp::start(pg::scope_def("chat"));
+  const otpp::pid a = spawn_member(tp::self());
+  pg::join("chat", "room", a);
+  cluster.start_node("beam", "secret", "pg_peer:start_hidden('otpp_hid@127.0.0.1')", {"-hidden"});
+  cluster.wait_for_output("beam", "hidden ready");
+  auto members = await_members(2);
+  CHECK(remote_count(members) == 1);
+  n->send("beam@127.0.0.1", "ctl", term::tuple({term(atom("await")), term(std::int64_t{2})}));
+  cluster.wait_for_output("beam", "room has 2, 1 remote");
+  n->stop();
+}
+
 } // namespace OTPP_TEST_FILE
