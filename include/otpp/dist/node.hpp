@@ -236,14 +236,16 @@ public:
     bool connect = false;
     {
       std::lock_guard lock(mutex_);
-      auto& v = node_monitors_[name];
       if (!on) {
-        auto it = std::find(v.begin(), v.end(), me);
-        if (it != v.end())
-          v.erase(it);
+        auto m = node_monitors_.find(name);
+        if (m == node_monitors_.end())
+          return;
+        auto it = std::find(m->second.begin(), m->second.end(), me);
+        if (it != m->second.end())
+          m->second.erase(it);
         return;
       }
-      v.push_back(me);
+      node_monitors_[name].push_back(me);
       connect = conns_.find(name) == conns_.end();
     }
     if (connect)

@@ -39,19 +39,27 @@ inline std::string pg_group_name(const term& t) {
     return std::string(t.bytes());
   return to_string(t);
 }
-// A pid or a list of pids (OTP sends either); nothing if any is not a pid.
-inline std::optional<std::vector<pid>> pg_pids_from(const term& t) {
-  if (t.get_if<external_pid>() == nullptr)
-    return from_term<std::vector<pid>>(t);
+// The scope that sent a message: a pid naming a process (a pid of an
+// earlier incarnation of this node names nobody: not a peer).
+inline std::optional<pid> pg_peer_from(const term& t) {
   auto p = from_term<pid>(t);
-  if (!p)
+  if (!p || !*p)
     return std::nullopt;
-  return std::vector<pid>{std::move(*p)};
+  return p;
 }
-// A pid that arrives names a process of its node; one that names nobody
-// here (a former incarnation of this node) is left out.
-inline void pg_drop_nobody(std::vector<pid>& pids) {
-  std::erase_if(pids, [](const pid& p) { return !p; });
+// A pid or a list of pids (OTP sends either); nothing if any is not a pid.
+// A pid that names nobody here (a former incarnation of this node) is
+// left out.
+inline std::optional<std::vector<pid>> pg_pids_from(const term& t) {
+  std::optional<std::vector<pid>> out;
+  if (t.get_if<external_pid>() == nullptr) {
+    out = from_term<std::vector<pid>>(t);
+  } else if (auto p = from_term<pid>(t)) {
+    out.emplace(1, std::move(*p));
+  }
+  if (out)
+    std::erase_if(*out, [](const pid& p) { return !p; });
+  return out;
 }
 
 } // namespace detail
@@ -64,8 +72,8 @@ template <> struct term_traits<pg::protocol::discover> {
   static std::optional<pg::protocol::discover> from(const term& t) {
     if (!t.is_tagged("discover", 2) && !t.is_tagged("discover", 3))
       return std::nullopt;
-    auto p = from_term<pid>(t[1]);
-    if (!p || !*p)
+    auto p = detail::pg_peer_from(t[1]);
+    if (!p)
       return std::nullopt;
     return pg::protocol::discover{std::move(*p)};
   }
@@ -83,8 +91,8 @@ template <> struct term_traits<pg::protocol::sync> {
   static std::optional<pg::protocol::sync> from(const term& t) {
     if (!t.is_tagged("sync", 3) || !t[2].is_proper_list())
       return std::nullopt;
-    auto p = from_term<pid>(t[1]);
-    if (!p || !*p)
+    auto p = detail::pg_peer_from(t[1]);
+    if (!p)
       return std::nullopt;
     pg::protocol::sync s{std::move(*p), {}};
     for (const term& e : t[2].elements()) {
@@ -93,7 +101,6 @@ template <> struct term_traits<pg::protocol::sync> {
       auto pids = detail::pg_pids_from(e[1]);
       if (!pids)
         return std::nullopt;
-      detail::pg_drop_nobody(*pids);
       s.groups.emplace_back(detail::pg_group_name(e[0]), std::move(*pids));
     }
     return s;
@@ -109,11 +116,10 @@ template <> struct term_traits<pg::protocol::join> {
   static std::optional<pg::protocol::join> from(const term& t) {
     if (!t.is_tagged("join", 4))
       return std::nullopt;
-    auto p = from_term<pid>(t[1]);
+    auto p = detail::pg_peer_from(t[1]);
     auto pids = detail::pg_pids_from(t[3]);
-    if (!p || !*p || !pids)
+    if (!p || !pids)
       return std::nullopt;
-    detail::pg_drop_nobody(*pids);
     return pg::protocol::join{std::move(*p), detail::pg_group_name(t[2]), std::move(*pids)};
   }
 };
@@ -131,11 +137,10 @@ template <> struct term_traits<pg::protocol::leave> {
   static std::optional<pg::protocol::leave> from(const term& t) {
     if (!t.is_tagged("leave", 4) || !t[3].is_proper_list())
       return std::nullopt;
-    auto p = from_term<pid>(t[1]);
+    auto p = detail::pg_peer_from(t[1]);
     auto pids = detail::pg_pids_from(t[2]);
-    if (!p || !*p || !pids)
+    if (!p || !pids)
       return std::nullopt;
-    detail::pg_drop_nobody(*pids);
     pg::protocol::leave l{std::move(*p), std::move(*pids), {}};
     for (const term& g : t[3].elements())
       l.groups.push_back(detail::pg_group_name(g));
@@ -173,26 +178,24 @@ inline bool deliver_pg(const pid& to, const term& t, bool cast) {
     return false;
   if (!pg::is_scope(to))
     return false;
+  // Deliver `m` (a parsed message) if it parsed.
+  auto deliver = [&to](auto m) {
+    if (!m)
+      return false;
+    otpp::send(to, std::move(*m));
+    return true;
+  };
   if (cast) {
-    if (auto s = from_term<pg::protocol::sync>(t)) {
+    auto s = from_term<pg::protocol::sync>(t);
+    if (s)
       otpp::send(to, cast_message<pg::protocol::sync>{std::move(*s)});
-      return true;
-    }
-    return false;
+    return s.has_value();
   }
-  if (auto d = from_term<pg::protocol::discover>(t)) {
-    otpp::send(to, std::move(*d));
-    return true;
-  }
-  if (auto j = from_term<pg::protocol::join>(t)) {
-    otpp::send(to, std::move(*j));
-    return true;
-  }
-  if (auto l = from_term<pg::protocol::leave>(t)) {
-    otpp::send(to, std::move(*l));
-    return true;
-  }
-  return false;
+  if (tag == discover)
+    return deliver(from_term<pg::protocol::discover>(t));
+  if (tag == join)
+    return deliver(from_term<pg::protocol::join>(t));
+  return deliver(from_term<pg::protocol::leave>(t));
 }
 
 } // namespace detail
