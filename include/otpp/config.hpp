@@ -2,6 +2,7 @@
 // Distributed under the Boost Software License, Version 1.0.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 
@@ -48,6 +49,16 @@ inline constexpr std::size_t share_threshold = 16;
 /// the two alternate: spawn trees still run depth first, and a spawning loop
 /// cannot hold back processes that became ready before.
 inline constexpr std::size_t fresh_run_limit = 1;
+
+/// Not-yet-started processes a scheduler keeps where idle schedulers can
+/// steal them (see scheduler::schedule_new); more wait in a private list.
+inline constexpr std::size_t stealable_capacity = 256;
+
+/// How long a not-yet-started process waits on a busy scheduler before an
+/// idle one may take it. A process about to run soon is left where it is
+/// (its messages stay on one thread, its memory is freed where it was
+/// allocated); work that a busy scheduler leaves waiting moves.
+inline constexpr std::chrono::microseconds steal_age{500};
 
 /// Times an idle scheduler checks for work before it sleeps in its io_context.
 inline constexpr unsigned idle_spins = 4096;

@@ -28,7 +28,9 @@ struct inc {
 };
 struct get_count {};
 struct get_log {};
-struct hold {};
+struct hold {
+  otpp::pid tell; // told `held` once the server is inside the handler
+};
 struct go {};
 struct held {};
 
@@ -37,7 +39,10 @@ auto counter() {
   return otpp::server<int>()
       .on_cast([](int& n, inc i) { n += i.by; })
       .on_call([](const int& n, get_count) { return n; })
-      .on_cast([](int&, hold) { tp::receive<go>(); })
+      .on_cast([](int&, const hold& h) {
+        otpp::send(h.tell, held{});
+        tp::receive<go>();
+      })
       .name("counter");
 }
 
@@ -103,8 +108,9 @@ TEST_CASE("status reports the name, the formatted state, the mailbox length and 
   CHECK_FALSE(s.tracing);
 
   // Three casts queued behind a status request while the server is blocked.
-  otpp::cast(srv, hold{});
   otpp::pid me = tp::self();
+  otpp::cast(srv, hold{me});
+  expect<held>(); // hold has left the mailbox: what waits there now is ours
   otpp::spawn([srv, me] { otpp::send(me, otpp::status(srv)); });
   wait_mailbox(srv, 1);
   for (int i = 0; i < 3; ++i)

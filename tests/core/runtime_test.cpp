@@ -382,6 +382,81 @@ TEST_CASE("a spawning loop does not hold back a process that became ready before
   CHECK(rt.run() == 0);
 }
 
+namespace {
+struct ran_on {
+  unsigned scheduler;
+};
+// Spawns `n` children (placed by `opts`) that each report their scheduler,
+// then runs without yielding until `enough` says so or 10 s passed: its
+// own scheduler cannot run any child meanwhile.
+void spawn_then_hog(otpp::pid me, int n, otpp::spawn_options opts, std::atomic<int>& elsewhere,
+                    int enough) {
+  for (int i = 0; i < n; ++i)
+    otpp::spawn(
+        [me, &elsewhere] {
+          const unsigned s = otpp::info(tp::self()).scheduler.value_or(99);
+          if (s != 0)
+            ++elsewhere;
+          otpp::send(me, ran_on{s});
+        },
+        opts);
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (elsewhere.load() < enough && std::chrono::steady_clock::now() < until) {
+  }
+}
+} // namespace
+
+TEST_CASE("an idle scheduler takes processes that have not started from a busy one",
+          "[core][runtime]") {
+  OTPP_TEST_RUNTIME({.schedulers = 2, .watchdog_threshold = 0ms});
+  otpp::pid me = sp.self();
+  std::atomic<int> elsewhere{0};
+  rt.spawn([me, &elsewhere] { spawn_then_hog(me, 100, {}, elsewhere, 100); }, {.scheduler = 0});
+  int on_other = 0;
+  for (int i = 0; i < 100; ++i)
+    on_other += otpp_test::expect<ran_on>().scheduler == 1 ? 1 : 0;
+  // Scheduler 0 was busy the whole time: scheduler 1 took and ran every child.
+  CHECK(on_other == 100);
+  CHECK(rt.run() == 0);
+  CHECK(rt.process_count() == 0);
+}
+
+TEST_CASE("a process placed on a scheduler by its spawn options is never taken by another",
+          "[core][runtime]") {
+  OTPP_TEST_RUNTIME({.schedulers = 2, .watchdog_threshold = 0ms});
+  otpp::pid me = sp.self();
+  std::atomic<int> elsewhere{0};
+  rt.spawn(
+      [me, &elsewhere] {
+        // Hogs its scheduler for 10 s unless a child runs elsewhere (which it must not).
+        spawn_then_hog(me, 20, {.scheduler = 0}, elsewhere, 1);
+      },
+      {.scheduler = 0});
+  for (int i = 0; i < 20; ++i)
+    CHECK(otpp_test::expect<ran_on>(20s).scheduler == 0);
+  CHECK(elsewhere.load() == 0);
+}
+
+TEST_CASE("a started process stays on its scheduler while another scheduler idles",
+          "[core][runtime]") {
+  OTPP_TEST_RUNTIME({.schedulers = 2});
+  otpp::pid me = sp.self();
+  // A process that has run once (and waits) belongs to its scheduler for good.
+  std::vector<otpp::pid> waiting;
+  for (int i = 0; i < 20; ++i)
+    waiting.push_back(rt.spawn([me] {
+      const unsigned before = otpp::info(tp::self()).scheduler.value_or(99);
+      tp::receive<started>();
+      otpp::send(me, ran_on{before == otpp::info(tp::self()).scheduler.value_or(98) ? 0u : 1u});
+    }));
+  for (auto& p : waiting)
+    otpp_test::wait_until_waiting(p);
+  for (auto& p : waiting)
+    otpp::send(p, started{});
+  for (int i = 0; i < 20; ++i)
+    CHECK(otpp_test::expect<ran_on>().scheduler == 0);
+}
+
 TEST_CASE("rethrow_if_exit in a catch-all lets this_process::exit end the process with its reason",
           "[core][runtime]") {
   const unsigned n = GENERATE(1u, 3u);

@@ -149,6 +149,7 @@ inline process_info info(const pid& p) {
   if (st == detail::process_status::exited) {
     out.exit_reason = proc.reason;
     out.reductions = proc.reductions.load(std::memory_order_relaxed);
+    std::lock_guard lock(proc.meta); // a process not yet started may move (stolen)
     if (proc.sched != nullptr)
       out.scheduler = proc.sched->index();
     return out;
@@ -156,14 +157,14 @@ inline process_info info(const pid& p) {
   out.mailbox_length = proc.box.size.load(std::memory_order_relaxed);
   out.reductions = proc.reductions.load(std::memory_order_relaxed);
   out.trap_exit = proc.trap_exit.load(std::memory_order_relaxed);
-  if (proc.sched != nullptr)
-    out.scheduler = proc.sched->index();
   if (st == detail::process_status::waiting) {
     const char* what = proc.wait_what.load(std::memory_order_relaxed);
     out.waiting_on = what != nullptr ? what : "receive";
     out.waiting_for = proc.wait_whom.load(std::memory_order_relaxed);
   }
   std::lock_guard lock(proc.meta);
+  if (proc.sched != nullptr)
+    out.scheduler = proc.sched->index();
   for (auto& l : proc.links)
     out.links.emplace_back(l.other);
   for (auto& m : proc.monitors)

@@ -240,8 +240,14 @@ public:
   }
   /// Live processes spawned by this runtime (not scoped processes).
   std::vector<pid> processes();
-  /// How many processes are alive now.
-  std::size_t process_count() const noexcept { return live_.load(); }
+  /// How many processes are alive now (a snapshot: exact once no process
+  /// spawns or ends).
+  std::size_t process_count() const noexcept {
+    std::size_t n = 0;
+    for (const auto& s : schedulers_)
+      n += s->live();
+    return n;
+  }
 
   /// Register `name` for `p`. Throws `std::invalid_argument` if the name is
   /// taken or empty, `p` is not alive, or `p` has a name already.
@@ -281,8 +287,8 @@ private:
   runtime_options options_;
   detail::blocking_pool blocking_{options_.blocking_threads};
   std::vector<std::unique_ptr<detail::scheduler>> schedulers_;
-  std::atomic<std::size_t> live_{0};
   std::atomic<bool> shutting_down_{false};
+  bool none_left();      // every scheduler's live list empty, read under their locks
   std::mutex run_mutex_; // run()'s waits: the end of the last process, a shutdown
   std::condition_variable run_cv_;
   std::chrono::steady_clock::time_point shutdown_at_{};

@@ -156,12 +156,13 @@ inline spawned_monitor runtime::start(detail::process* p, const spawn_options& o
     std::lock_guard lock(parent->meta);
     parent->monitors.push_back({r, detail::process_ref(p)});
   }
-  live_.fetch_add(1);
   p->sched->add(p);
   if (shutting_down_.load())
     detail::send_signal(p, detail::signal::forced_exit, nullptr, exit_reason::shutdown());
   pid result{detail::process_ref(p)};
-  p->sched->schedule_new(p); // from here on the process may run (and end)
+  // From here on the process may run (and end), and until it first runs an
+  // idle scheduler may take it, unless the options placed it.
+  p->sched->schedule_new(p, opts.scheduler.has_value());
   if (parent != nullptr)
     detail::count_reduction(*parent);
   return {result, ref(r)};

@@ -241,7 +241,9 @@ struct process {
   std::uint32_t budget = config::default_reductions;
   std::uint64_t id = 0;
   runtime* rt = nullptr;
-  scheduler* sched = nullptr;             // null for a scoped_process
+  // Null for a scoped_process. Changes (under `meta`) only before the first
+  // run, when another scheduler steals the process (scheduler::steal).
+  scheduler* sched = nullptr;
   std::unique_ptr<foreign_waiter> waiter; // set for a scoped_process
 
   closable_inbox<envelope> inbox;

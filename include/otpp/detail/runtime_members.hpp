@@ -40,6 +40,13 @@ inline runtime::runtime(runtime_options options) : options_(options) {
   for (unsigned i = 0; i < options_.schedulers; ++i)
     schedulers_.push_back(
         std::make_unique<detail::scheduler>(i, options_.stack_size, options_.guard_pages));
+  for (auto& s : schedulers_) {
+    std::vector<detail::scheduler*> peers;
+    for (auto& other : schedulers_)
+      if (other != s)
+        peers.push_back(other.get());
+    s->set_peers(std::move(peers));
+  }
   for (auto& s : schedulers_)
     s->start();
   if (options_.watchdog_threshold > std::chrono::milliseconds::zero()) {
@@ -86,25 +93,24 @@ inline runtime::~runtime() {
 
 inline int runtime::run() {
   std::unique_lock lock(run_mutex_);
-  auto none_left = [&] { return live_.load() == 0; };
   run_cv_.wait(lock, [&] { return none_left() || shutting_down_.load(); });
   if (none_left())
     return 0;
   if (abandoned_)
     return 1;
   if (options_.shutdown_timeout <= std::chrono::milliseconds::zero()) {
-    run_cv_.wait(lock, none_left);
+    run_cv_.wait(lock, [&] { return none_left(); });
     return 0;
   }
   // The bound is on a shutdown that makes no progress: as long as some
   // process ended within the last shutdown_timeout, it goes on waiting (a
   // big runtime may take long to unwind, and that is no hang).
   auto deadline = shutdown_at_ + options_.shutdown_timeout;
-  std::size_t seen = live_.load();
+  std::size_t seen = process_count();
   for (;;) {
-    if (run_cv_.wait_until(lock, deadline, none_left))
+    if (run_cv_.wait_until(lock, deadline, [&] { return none_left(); }))
       return 0;
-    const std::size_t now_live = live_.load();
+    const std::size_t now_live = process_count();
     if (now_live >= seen)
       break;
     seen = now_live;
@@ -161,12 +167,25 @@ inline detail::scheduler& runtime::pick(const spawn_options& opts) {
   return *schedulers_[next++ % schedulers_.size()];
 }
 
+// The last process of a scheduler's list ended: if every other list looks
+// empty too, run() is told (it checks every list under its lock). The
+// counts are written and read seq_cst, so of two schedulers whose last
+// processes end at once, at least one sees both lists empty. A process
+// being stolen is counted in both lists for a moment, never in neither.
 inline void runtime::process_ended(detail::process& p) {
-  p.sched->remove(&p);
-  if (live_.fetch_sub(1) == 1) {
-    std::lock_guard lock(run_mutex_); // run() checks the count under it
-    run_cv_.notify_all();
-  }
+  if (!p.sched->remove(&p) || process_count() != 0)
+    return;
+  std::lock_guard lock(run_mutex_); // run() checks the lists under it
+  run_cv_.notify_all();
+}
+
+inline bool runtime::none_left() {
+  std::vector<std::unique_lock<std::mutex>> locks;
+  locks.reserve(schedulers_.size());
+  for (auto& s : schedulers_)
+    if (!s->abandoned()) // its thread may be stopped holding the lock
+      locks.emplace_back(s->list_mutex());
+  return process_count() == 0;
 }
 
 } // namespace otpp

@@ -9,6 +9,7 @@
 #include <otpp/detail/process.hpp>
 #include <otpp/detail/sanitizer.hpp>
 #include <otpp/detail/stack_pool.hpp>
+#include <otpp/detail/steal_deque.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -29,8 +30,10 @@
 
 namespace otpp::detail {
 
-// One scheduler thread. Processes placed here live here until they end:
-// their fibers, stacks and private state are touched by this thread only.
+// One scheduler thread. Processes that started here live here until they
+// end: their fibers, stacks and private state are touched by this thread
+// only. A process that has not started yet may be stolen by another
+// scheduler (it owns no stack yet, so nothing of it is bound to a thread).
 //
 // The loop (see loop() below), one turn at a time:
 // - Remote queue: other threads make a process ready by pushing it on
@@ -38,10 +41,17 @@ namespace otpp::detail {
 //   whole of it and appends it to the ready FIFO.
 // - Ready FIFO: processes that became ready (woken, or yielding) run oldest
 //   first, from `ready_head_` to `ready_tail_`.
-// - Fresh LIFO: a process spawned on this thread goes on `fresh_head_`,
-//   newest first (see schedule_new). pop_local() takes up to
-//   `config::fresh_run_limit` fresh ones in a row, then the oldest ready one,
-//   so spawning cannot starve the ready FIFO.
+// - Fresh processes: a process spawned on this thread goes on the
+//   stealable deque `stealable_` (or, if it was placed here by name or the
+//   deque is full, on the private LIFO `fresh_head_`), newest first (see
+//   schedule_new). pop_local() takes up to `config::fresh_run_limit` fresh
+//   ones in a row, then the oldest ready one, so spawning cannot starve the
+//   ready FIFO.
+// - Stealing: with nothing of its own to run, a scheduler takes the oldest
+//   stealable process of another (steal()), before it spins, while it
+//   spins, and before it sleeps. A scheduler that spawns while it has two
+//   or more stealable processes wakes one sleeping peer to come and take
+//   them, so a burst of spawns spreads over the cores.
 // - I/O: every `config::io_poll_interval` resumptions the loop polls its
 //   io_context (timers, I/O completions, receive deadlines).
 // - Idle spin: with nothing ready it spins `config::idle_spins` rounds on
@@ -86,8 +96,7 @@ public:
       return;
     }
     remote_.push(p);
-    if (sleeping_.load() && sleeping_.exchange(false))
-      boost::asio::post(io_, [] {});
+    wake_if_sleeping();
   }
   // Requeue the running process behind the others (yield). Owner thread.
   void push_local(process* p) noexcept {
@@ -106,15 +115,24 @@ public:
   // of spawns then runs depth first, so few started processes hold a stack
   // at once, and a spawning loop does not hold back processes that became
   // ready before.
-  void schedule_new(process* p) noexcept {
+  // `pinned`: placed here by the spawn options; never stolen.
+  void schedule_new(process* p, bool pinned) noexcept {
     if (current_scheduler() != this) {
       schedule(p);
+      return;
+    }
+    if (!pinned && !peers_.empty() && stealable_.push(p, coarse_now_)) {
+      if (stealable_.size() >= 2)
+        wake_a_sleeping_peer();
       return;
     }
     p->next = fresh_head_;
     fresh_head_ = p;
     ++fresh_count_;
   }
+  // The other schedulers of the runtime, to steal from. Set once, before
+  // any scheduler starts.
+  void set_peers(std::vector<scheduler*> peers) { peers_ = std::move(peers); }
   // Process `p` (placed here) waits until `at` at the latest: when `at`
   // passes while it still waits in that receive, it gets a timeout signal.
   // Owner thread. A waiting process keeps at most one live heap entry: a
@@ -156,9 +174,11 @@ public:
   void stamp_timeouts();
 
   // Ready processes queued here (fresh ones included). Owner thread.
-  std::size_t ready_count() const noexcept { return ready_count_ + fresh_count_; }
+  std::size_t ready_count() const noexcept {
+    return ready_count_ + fresh_count_ + stealable_.size();
+  }
   // True while the thread sleeps in its io_context (not while it spins).
-  bool sleeping() const noexcept { return sleeping_.load(std::memory_order_relaxed); }
+  bool sleeping() const noexcept { return sleeping_.load(std::memory_order_relaxed) != awake; }
 
   // For the watchdog (any thread): the process running now (null: none; a
   // pointer to compare only, the process may end at any moment) and how
@@ -198,25 +218,31 @@ public:
     sanitizer::finish_switch(nullptr, &stack_.stack_bottom, &stack_.stack_size);
   }
 
-  // The live processes placed here (introspection, shutdown).
+  // The live processes that run here, or will (introspection, shutdown,
+  // runtime::run), and how many there are. The counts are what tells
+  // runtime::run that every process ended: a count of the whole runtime
+  // would be one cache line that every spawn and exit on every core writes.
   void add(process* p) {
     std::lock_guard lock(list_mutex_);
-    p->list_prev = nullptr;
-    p->list_next = list_head_;
-    if (list_head_ != nullptr)
-      list_head_->list_prev = p;
-    list_head_ = p;
+    link(p);
   }
-  void remove(process* p) {
+  // True if the list is empty now.
+  bool remove(process* p) {
     std::lock_guard lock(list_mutex_);
-    if (p->list_prev != nullptr)
-      p->list_prev->list_next = p->list_next;
-    else
-      list_head_ = p->list_next;
-    if (p->list_next != nullptr)
-      p->list_next->list_prev = p->list_prev;
-    p->list_prev = p->list_next = nullptr;
+    return unlink(p);
   }
+  // Move `p` from `from`'s list to this one, both locked: a reader that
+  // holds every list's lock sees it in exactly one.
+  void adopt(scheduler& from, process* p) {
+    std::scoped_lock lock(from.list_mutex_, list_mutex_);
+    live_.store(live_.load(std::memory_order_relaxed) +
+                1); // counted here first: the sum never drops
+    from.unlink(p);
+    link(p, false);
+  }
+  // Processes in the list (seq_cst: see runtime::process_ended).
+  std::size_t live() const noexcept { return live_.load(); }
+  std::mutex& list_mutex() noexcept { return list_mutex_; }
   template <class F> void for_each_process(F&& f) {
     std::lock_guard lock(list_mutex_);
     for (process* p = list_head_; p != nullptr; p = p->list_next)
@@ -232,9 +258,73 @@ private:
   inline void loop();
   inline void resume(process* p);
 
+  // Any thread: end this scheduler's sleep, if it sleeps (coalesced: one
+  // empty handler per sleep).
+  void wake_if_sleeping() noexcept {
+    if (sleeping_.load() != awake && sleeping_.exchange(awake) != awake)
+      boost::asio::post(io_, [] {});
+  }
+  // A peer that sleeps with nothing to steal anywhere is woken to come and
+  // look (it then sleeps until this scheduler's oldest fresh process may be
+  // taken); one already on such a timed sleep is left alone.
+  void wake_a_sleeping_peer() noexcept {
+    for (scheduler* s : peers_)
+      if (s->sleeping_.load(std::memory_order_relaxed) == asleep) {
+        s->wake_if_sleeping();
+        return;
+      }
+  }
+  void link(process* p, bool count = true) noexcept {
+    p->list_prev = nullptr;
+    p->list_next = list_head_;
+    if (list_head_ != nullptr)
+      list_head_->list_prev = p;
+    list_head_ = p;
+    if (count)
+      live_.store(live_.load(std::memory_order_relaxed) + 1);
+  }
+  bool unlink(process* p) noexcept {
+    if (p->list_prev != nullptr)
+      p->list_prev->list_next = p->list_next;
+    else
+      list_head_ = p->list_next;
+    if (p->list_next != nullptr)
+      p->list_next->list_prev = p->list_prev;
+    p->list_prev = p->list_next = nullptr;
+    const std::size_t n = live_.load(std::memory_order_relaxed) - 1;
+    live_.store(n);
+    return n == 0;
+  }
+
+  static std::int64_t clock_ticks() noexcept {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  static constexpr std::int64_t steal_age_ticks =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(config::steal_age).count();
+  // The queue time of the oldest fresh process of any peer (INT64_MAX: none).
+  std::int64_t peers_oldest() const noexcept {
+    std::int64_t oldest = INT64_MAX;
+    for (scheduler* s : peers_)
+      oldest = std::min(oldest, s->stealable_.oldest_stamp());
+    return oldest;
+  }
+  // Whether some peer has a process old enough to steal at `now` (a hint).
+  bool peers_have_work(std::int64_t now) const noexcept {
+    return peers_oldest() <= now - steal_age_ticks;
+  }
+  // Take the oldest not-yet-started process of a peer (null: none) and
+  // make it this scheduler's: it moves to this live list, and its `sched`
+  // changes under its `meta` lock (introspection reads it there). Nothing
+  // else of it is tied to a thread before its first run.
+  inline process* steal() noexcept;
+
   bool spin_for_work() {
     for (unsigned i = 0; i < config::idle_spins; ++i) {
       if (!remote_.empty())
+        return true;
+      if ((i & 15) == 15 && !peers_.empty() && peers_have_work(clock_ticks()))
         return true;
       if ((i & 63) == 63 && io_.poll() != 0)
         return true;
@@ -262,16 +352,25 @@ private:
   inline void arm(std::chrono::steady_clock::time_point at);
   inline void expire_deadlines();
 
-  process* pop_local() noexcept {
+  process* pop_fresh() noexcept {
+    if (process* p = stealable_.pop())
+      return p;
     process* p = fresh_head_;
-    if (p != nullptr && (ready_head_ == nullptr || fresh_streak_ < config::fresh_run_limit)) {
-      ++fresh_streak_;
+    if (p != nullptr) {
       --fresh_count_;
       fresh_head_ = p->next;
-      return p;
+    }
+    return p;
+  }
+  process* pop_local() noexcept {
+    if (ready_head_ == nullptr || fresh_streak_ < config::fresh_run_limit) {
+      if (process* p = pop_fresh()) {
+        ++fresh_streak_;
+        return p;
+      }
     }
     fresh_streak_ = 0;
-    p = ready_head_;
+    process* p = ready_head_;
     if (p != nullptr) {
       --ready_count_;
       ready_head_ = p->next;
@@ -296,15 +395,26 @@ private:
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
-  std::atomic<bool> sleeping_{false};
-  std::atomic<process*> running_{nullptr};
   std::atomic<bool> abandoned_{false};
-  std::atomic<std::uint64_t> resumes_{0};
+  // What other threads touch to make a process ready here and wake this
+  // scheduler (one line: a remote schedule() reads both), away from what
+  // the owner writes at every switch.
+  enum : std::uint8_t { awake, asleep, asleep_timed };
+  alignas(64) std::atomic<std::uint8_t> sleeping_{awake};
   mpsc_stack<process> remote_;
+  alignas(64) std::atomic<process*> running_{nullptr};
+  std::atomic<std::uint64_t> resumes_{0};
+  alignas(64) std::atomic<std::size_t> live_{0}; // processes in the live list
   process* ready_head_ = nullptr;
   process* ready_tail_ = nullptr;
   std::size_t ready_count_ = 0;
-  process* fresh_head_ = nullptr; // spawned here, not yet run: LIFO
+  process* fresh_head_ = nullptr; // spawned here, not yet run, not stealable: LIFO
+  steal_deque<process, config::stealable_capacity> stealable_; // spawned here, not yet run
+  std::vector<scheduler*> peers_;                              // the others, to steal from
+  std::size_t next_victim_ = 0;
+  // steady_clock in ns, read at every I/O poll and when idle: the queue time
+  // of the fresh processes spawned meanwhile (no clock read per spawn).
+  std::int64_t coarse_now_ = 0;
   std::size_t fresh_count_ = 0;
   std::size_t fresh_streak_ = 0; // fresh processes run since the last ready one
   sanitizer::fiber_info stack_;  // this thread's own stack, for switches back
@@ -339,12 +449,20 @@ inline void scheduler::loop() {
       resume(p);
       if (++since_poll >= config::io_poll_interval) {
         since_poll = 0;
+        if (!peers_.empty())
+          coarse_now_ = clock_ticks();
         stamp_timeouts();
         io_.poll();
       }
       continue;
     }
-    // Nothing ready.
+    // Nothing ready here: take a fresh process of another scheduler.
+    if (!peers_.empty())
+      coarse_now_ = clock_ticks();
+    if (process* p = steal()) {
+      resume(p);
+      continue;
+    }
     since_poll = 0;
     stamp_timeouts();
     if (stop_.load())
@@ -360,17 +478,45 @@ inline void scheduler::loop() {
     // Announce the sleep, then look once more: a schedule() that pushed
     // before it could see `sleeping_` is caught here, one that pushed after
     // posts a wake-up, so no ready process is missed.
-    sleeping_.store(true);
-    if (!remote_.empty() || stop_.load()) {
-      sleeping_.store(false);
+    // While a peer holds fresh processes too recent to take, sleep only
+    // until the oldest of them may be taken.
+    const std::int64_t oldest = peers_oldest();
+    sleeping_.store(oldest == INT64_MAX ? asleep : asleep_timed);
+    const std::int64_t now = clock_ticks();
+    if (!remote_.empty() || stop_.load() || peers_have_work(now)) {
+      sleeping_.store(awake);
       continue;
     }
-    io_.run_one(); // a wake-up, a timer or an I/O completion
-    sleeping_.store(false);
+    if (oldest == INT64_MAX)
+      io_.run_one(); // a wake-up, a timer or an I/O completion
+    else
+      io_.run_one_for(std::chrono::nanoseconds(oldest + steal_age_ticks - now + 1000));
+    sleeping_.store(awake);
     io_.poll();
   }
   work_.reset();
   current_scheduler() = nullptr;
+}
+
+inline process* scheduler::steal() noexcept {
+  if (peers_.empty() || abandoned())
+    return nullptr;
+  for (std::size_t k = 0; k < peers_.size(); ++k) {
+    scheduler& victim = *peers_[(next_victim_ + k) % peers_.size()];
+    if (victim.abandoned())
+      continue; // its thread may be stopped holding its list's lock
+    process* p = victim.stealable_.steal(coarse_now_ - steal_age_ticks);
+    if (p == nullptr)
+      continue;
+    next_victim_ = (next_victim_ + k + 1) % peers_.size();
+    adopt(victim, p);
+    {
+      std::lock_guard lock(p->meta);
+      p->sched = this;
+    }
+    return p;
+  }
+  return nullptr;
 }
 
 // Switch to `p` until it suspends or ends. Its fiber (and stack) is made on
