@@ -10,7 +10,8 @@ import re
 import statistics
 import sys
 
-# What each workload's line says, and whether more is better.
+# What each workload's line says, and whether more is better. A fifth
+# element True marks a figure that not every runtime's program prints.
 METRICS = {
     "skynet": [("time", r" in ([0-9.]+) s", "s", False)],
     "ping_pong": [("round trips/s", r"([0-9.]+)M round trips/s", "M/s", True)],
@@ -20,7 +21,11 @@ METRICS = {
         ("bytes per process", r"([0-9]+) resident bytes each", "B", False),
     ],
     "fan_in": [("messages/s", r"([0-9.]+)M messages/s", "M/s", True)],
-    "server_call": [("calls/s", r"([0-9.]+)M calls/s", "M/s", True)],
+    "server_call": [
+        ("calls/s, 1 client", r"\(1 client[^)]*\) in [0-9.]+ s: ([0-9.]+)M calls/s", "M/s", True),
+        ("calls/s, 100 clients", r"\(100 clients[^)]*\) in [0-9.]+ s: ([0-9.]+)M calls/s", "M/s",
+         True, True),
+    ],
     "statem": [
         ("casts/s", r"statem cast: [^|]* ([0-9.]+)M events/s", "M/s", True),
         ("calls/s", r"statem call: [^|]* ([0-9.]+)M calls/s", "M/s", True),
@@ -49,7 +54,8 @@ TITLES = {
     "ring": "ring, 1,000 processes, 10M hops",
     "spawn_idle": "spawn-idle, 1M waiting processes",
     "fan_in": "fan-in, 1,000 producers x 1,000 messages",
-    "server_call": "server call, 1M calls from 1 client",
+    "server_call": "server call, 1M calls from 1 client and from 100 clients (100 clients: "
+    "otpp and Go only)",
     "statem": "state machine (gen_statem), 1M events; 100k postponed (otpp and Erlang only)",
     "events": "event manager (gen_event), 1M notifies to 1 and 10 handlers; 200k sync_notify "
     "(otpp and Erlang only)",
@@ -94,11 +100,12 @@ def main():
             order.append(rt)
         values = {}
         metrics = METRICS.get(w.split("@")[0], [])  # "skynet@1": skynet on one scheduler
-        for name, rx, _, _ in metrics:
+        for name, rx, *_ in metrics:
             m = re.search(rx, line)
             if m:
                 values[name] = float(m.group(1))
-        ok = status == "ok" and len(values) == len(metrics) and "WRONG" not in line
+        required = [mt[0] for mt in metrics if not (len(mt) > 4 and mt[4])]
+        ok = status == "ok" and all(r in values for r in required) and "WRONG" not in line
         if ok:
             data.setdefault((w, rt), []).append((values, int(rss or 0)))
         else:
@@ -134,24 +141,24 @@ def main():
         if not any(data.get((w, rt)) or failures.get((w, rt)) for rt in order):
             continue  # not in this run
         out.append(f"## {TITLES[w]}\n")
-        for name, _, unit, higher in metrics:
+        for name, _, unit, higher, *_ in metrics:
             if len(metrics) > 1:
                 out.append(f"### {name}\n")
             out.append(f"| runtime | median | min | max | peak RSS (MiB) | otpp ratio |")
             out.append("|---|---|---|---|---|---|")
             med = {
-                rt: statistics.median([v[name] for v, _ in data[(w, rt)]])
+                rt: statistics.median([v[name] for v, _ in data[(w, rt)] if name in v])
                 for rt in order
-                if data.get((w, rt))
+                if any(name in v for v, _ in data.get((w, rt), []))
             }
             for rt in order:
                 fails = failures.get((w, rt), 0)
                 if rt not in med:
-                    if fails == 0:
+                    if fails == 0 or data.get((w, rt)):
                         continue  # not run (statem: no peer program for this runtime)
                     out.append(f"| {NAMES.get(rt, rt)} | failed ({fails} runs) | | | | |")
                     continue
-                runs_ok = data[(w, rt)]
+                runs_ok = [(v, r) for v, r in data[(w, rt)] if name in v]
                 vals = [v[name] for v, _ in runs_ok]
                 rss = statistics.median([r for _, r in runs_ok]) / 1024
                 ratio = ""
@@ -175,7 +182,7 @@ def main():
     scaled = sorted({w.split("@")[0] for w, _ in data if w.endswith("@1")},
                     key=list(METRICS).index)
     for w in scaled:
-        name, _, unit, higher = METRICS[w][0]
+        name, _, unit, higher, *_ = METRICS[w][0]
         out.append(f"### {TITLES[w]}\n")
         out.append("| runtime | 1 scheduler | 2 schedulers | speedup |")
         out.append("|---|---|---|---|")

@@ -76,7 +76,10 @@ run_all() {
       for rt in $runtimes; do # alternate runtimes within each round
         [ -x "build/peers/$rt/$w" ] || continue # (statem, events, groups, etf: otpp and Erlang only)
         lines=1
-        case $w in statem | events | groups | etf) lines=3 ;; esac # three figures: one line each, joined
+        case $w in
+        statem | events | groups | etf) lines=3 ;; # three figures: one line each, joined
+        server_call) lines=2 ;;                    # 1 client, 100 clients (Erlang, CAF: the first only)
+        esac
         rss_file=$(mktemp)
         if line=$(timeout "$per_run_timeout" /usr/bin/time -f "%M" -o "$rss_file" \
           "build/peers/$rt/$w" "$@" 2>/dev/null | head -n "$lines" | paste -sd '|' -); then

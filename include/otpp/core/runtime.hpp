@@ -117,10 +117,13 @@ enum class overflow_policy : std::uint8_t {
 
 /// Options of one spawn.
 struct spawn_options {
-  /// Scheduler index to place the process on. By default a process spawned
-  /// by a process stays on its parent's scheduler, unless that one has a
-  /// backlog of ready processes while another scheduler sleeps idle; one
-  /// spawned from another thread goes round robin.
+  /// Scheduler index to place the process on (for good: it is never taken
+  /// by another). By default a process spawned by a process is queued on
+  /// its parent's scheduler, unless that one has a backlog of ready
+  /// processes while another scheduler sleeps idle, and an idle scheduler
+  /// may take it if it is still waiting to start after
+  /// `config::steal_age`; one spawned from another thread goes round robin.
+  /// A process that has started stays on its scheduler.
   std::optional<unsigned> scheduler{};
   /// Stack size in bytes; 0 uses the runtime's.
   std::size_t stack_size = 0;

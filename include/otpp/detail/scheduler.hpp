@@ -48,10 +48,13 @@ namespace otpp::detail {
 //   ones in a row, then the oldest ready one, so spawning cannot starve the
 //   ready FIFO.
 // - Stealing: with nothing of its own to run, a scheduler takes the oldest
-//   stealable process of another (steal()), before it spins, while it
-//   spins, and before it sleeps. A scheduler that spawns while it has two
-//   or more stealable processes wakes one sleeping peer to come and take
-//   them, so a burst of spawns spreads over the cores.
+//   stealable process of another (steal()) once it has waited
+//   `config::steal_age`, before it spins, while it spins, and before it
+//   sleeps; one its own scheduler is about to run stays there. A
+//   scheduler that spawns while it has two or more stealable processes
+//   wakes one peer that sleeps with nothing to steal; that peer then
+//   sleeps only until the oldest may be taken, so work left waiting on a
+//   busy core spreads to an idle one.
 // - I/O: every `config::io_poll_interval` resumptions the loop polls its
 //   io_context (timers, I/O completions, receive deadlines).
 // - Idle spin: with nothing ready it spins `config::idle_spins` rounds on
@@ -235,8 +238,8 @@ public:
   // holds every list's lock sees it in exactly one.
   void adopt(scheduler& from, process* p) {
     std::scoped_lock lock(from.list_mutex_, list_mutex_);
-    live_.store(live_.load(std::memory_order_relaxed) +
-                1); // counted here first: the sum never drops
+    // Counted here before it leaves there: the sum of the counts never drops.
+    live_.store(live_.load(std::memory_order_relaxed) + 1);
     from.unlink(p);
     link(p, false);
   }
