@@ -387,10 +387,10 @@ struct ran_on {
   unsigned scheduler;
 };
 // Spawns `n` children (placed by `opts`) that each report their scheduler,
-// then runs without yielding until `enough` says so or 10 s passed: its
-// own scheduler cannot run any child meanwhile.
+// then runs without yielding until `enough` of them ran elsewhere or `most`
+// passed: its own scheduler cannot run any child meanwhile.
 void spawn_then_hog(otpp::pid me, int n, otpp::spawn_options opts, std::atomic<int>& elsewhere,
-                    int enough) {
+                    int enough, std::chrono::milliseconds most) {
   for (int i = 0; i < n; ++i)
     otpp::spawn(
         [me, &elsewhere] {
@@ -400,7 +400,7 @@ void spawn_then_hog(otpp::pid me, int n, otpp::spawn_options opts, std::atomic<i
           otpp::send(me, ran_on{s});
         },
         opts);
-  const auto until = std::chrono::steady_clock::now() + 10s;
+  const auto until = std::chrono::steady_clock::now() + most;
   while (elsewhere.load() < enough && std::chrono::steady_clock::now() < until) {
   }
 }
@@ -411,7 +411,8 @@ TEST_CASE("an idle scheduler takes processes that have not started from a busy o
   OTPP_TEST_RUNTIME({.schedulers = 2, .watchdog_threshold = 0ms});
   otpp::pid me = sp.self();
   std::atomic<int> elsewhere{0};
-  rt.spawn([me, &elsewhere] { spawn_then_hog(me, 100, {}, elsewhere, 100); }, {.scheduler = 0});
+  rt.spawn([me, &elsewhere] { spawn_then_hog(me, 100, {}, elsewhere, 100, 10s); },
+           {.scheduler = 0});
   int on_other = 0;
   for (int i = 0; i < 100; ++i)
     on_other += otpp_test::expect<ran_on>().scheduler == 1 ? 1 : 0;
@@ -428,8 +429,9 @@ TEST_CASE("a process placed on a scheduler by its spawn options is never taken b
   std::atomic<int> elsewhere{0};
   rt.spawn(
       [me, &elsewhere] {
-        // Hogs its scheduler for 10 s unless a child runs elsewhere (which it must not).
-        spawn_then_hog(me, 20, {.scheduler = 0}, elsewhere, 1);
+        // Hogs its scheduler for 300 ms (600 times config::steal_age),
+        // unless a child runs elsewhere (which it must not).
+        spawn_then_hog(me, 20, {.scheduler = 0}, elsewhere, 1, 300ms);
       },
       {.scheduler = 0});
   for (int i = 0; i < 20; ++i)
