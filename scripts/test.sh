@@ -18,10 +18,13 @@ for preset in $presets; do
   echo "=================================================================="
   echo "==  preset: $preset"
   echo "=================================================================="
+  t0=$(date +%s)
   cmake --preset "$preset"
   cmake --build --preset "$preset" -j2
+  t1=$(date +%s)
   ctest --preset "$preset" -j2
-  echo "==  preset $preset: OK"
+  t2=$(date +%s)
+  echo "==  preset $preset: OK (build $((t1 - t0)) s, tests $((t2 - t1)) s)"
 done
 
 echo
