@@ -20,10 +20,7 @@ namespace otpp {
 inline ref monitor(const pid& target) {
   detail::process& me = detail::self_or_throw("otpp::monitor");
   std::uint64_t r = detail::next_unique();
-  {
-    std::lock_guard lock(me.meta);
-    me.monitors.push_back({r, target.ref_ptr()});
-  }
+  detail::add_monitor(me.monitors, me.meta, r, target.ref_ptr());
   if (target) {
     auto* e = new detail::signal_envelope(detail::signal::monitor, detail::process_ref(&me), {}, r);
     if (detail::push(target.get(), e))

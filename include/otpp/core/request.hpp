@@ -48,10 +48,7 @@ template <class T> ref send_request(const pid& to, T&& msg) {
                 "otpp::send_request: a message must be a move-constructible type");
   detail::process& me = detail::self_or_throw("otpp::send_request");
   std::uint64_t tag = detail::next_unique();
-  {
-    std::lock_guard lock(me.meta);
-    me.monitors.push_back({tag, to.ref_ptr()});
-  }
+  detail::add_monitor(me.monitors, me.meta, tag, to.ref_ptr());
   me.requests.push_back(tag);
   bool sent = false;
   if (to) {

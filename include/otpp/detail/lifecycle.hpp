@@ -70,9 +70,9 @@ inline void finish_process(process& p, exit_reason reason) {
   std::vector<monitor_entry> monitors, monitored_by;
   {
     std::lock_guard lock(p.meta);
-    links.swap(p.links);
-    monitors.swap(p.monitors);
-    monitored_by.swap(p.monitored_by);
+    links = p.links.release();
+    monitors = p.monitors.release();
+    monitored_by = p.monitored_by.release();
   }
   for (auto& l : links)
     send_signal(l.other.get(), signal::link_exit, self, reason);
@@ -145,16 +145,15 @@ template <class F> spawned_monitor runtime::spawn_and_monitor(F&& f, spawn_optio
 inline spawned_monitor runtime::start(detail::process* p, const spawn_options& opts) {
   detail::process* parent = detail::current_process;
   if (opts.link) {
-    p->links.push_back({detail::process_ref(parent)});
+    p->links.insert({detail::process_ref(parent)});
     std::lock_guard lock(parent->meta);
-    parent->links.push_back({detail::process_ref(p)});
+    parent->links.insert({detail::process_ref(p)});
   }
   std::uint64_t r = 0;
   if (opts.monitor) {
     r = detail::next_unique();
-    p->monitored_by.push_back({r, detail::process_ref(parent)});
-    std::lock_guard lock(parent->meta);
-    parent->monitors.push_back({r, detail::process_ref(p)});
+    p->monitored_by.insert({r, detail::process_ref(parent)});
+    detail::add_monitor(parent->monitors, parent->meta, r, detail::process_ref(p));
   }
   p->sched->add(p);
   if (shutting_down_.load())

@@ -7,6 +7,7 @@
 #include <otpp/detail/block_cache.hpp>
 #include <otpp/detail/eh_state.hpp>
 #include <otpp/detail/intrusive_stack.hpp>
+#include <otpp/detail/keyed_table.hpp>
 #include <otpp/detail/sanitizer.hpp>
 
 #include <boost/context/fiber.hpp>
@@ -209,6 +210,20 @@ struct monitor_entry {
   std::uint64_t ref;
   process_ref other;
 };
+struct link_key {
+  std::uint64_t operator()(const link_entry& l) const noexcept {
+    return reinterpret_cast<std::uintptr_t>(l.other.get());
+  }
+};
+struct monitor_key {
+  std::uint64_t operator()(const monitor_entry& m) const noexcept { return m.ref; }
+};
+// Links keyed by the other process, monitors by their ref.
+using link_table = keyed_table<link_entry, link_key>;
+using monitor_table = keyed_table<monitor_entry, monitor_key>;
+inline std::uint64_t link_key_of(const process* p) noexcept {
+  return reinterpret_cast<std::uintptr_t>(p);
+}
 
 // What makes a control block the proxy of a process on another node (see
 // core/remote.hpp): its inbox is always closed, and `push` hands what it
@@ -301,9 +316,9 @@ struct process {
   process* list_next = nullptr;
 
   spinlock meta;
-  std::vector<link_entry> links;
-  std::vector<monitor_entry> monitors;     // processes this one monitors
-  std::vector<monitor_entry> monitored_by; // processes monitoring this one
+  link_table links;
+  monitor_table monitors;     // processes this one monitors
+  monitor_table monitored_by; // processes monitoring this one
   std::string name;
   std::string label;              // this_process::set_label ("server math"): reports, overflow
   std::atomic<bool> named{false}; // set before a registration checks liveness

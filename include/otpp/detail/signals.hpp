@@ -160,37 +160,34 @@ template <class T> bool post_counted(process* to, T&& msg) {
 // Owner-side tables (links, monitors); writes under `meta` for readers.
 // ---------------------------------------------------------------------------
 
+// Lookups are the owner's alone; changes happen under `meta`, which
+// introspection holds while it reads (keyed_table: constant time each).
 inline bool has_link(process& p, process* other) noexcept {
-  return std::any_of(p.links.begin(), p.links.end(),
-                     [&](const link_entry& l) { return l.other.get() == other; });
+  return p.links.contains(link_key_of(other));
 }
 inline void add_link(process& p, process_ref other) {
   if (other.get() == &p || has_link(p, other.get()))
     return;
   std::lock_guard lock(p.meta);
-  p.links.push_back({std::move(other)});
+  p.links.insert({std::move(other)});
 }
 inline bool remove_link(process& p, process* other) {
-  auto it = std::find_if(p.links.begin(), p.links.end(),
-                         [&](const link_entry& l) { return l.other.get() == other; });
-  if (it == p.links.end())
+  if (!has_link(p, other))
     return false;
   std::lock_guard lock(p.meta);
-  *it = std::move(p.links.back()); // the order of links does not matter
-  p.links.pop_back();
-  return true;
+  return p.links.take(link_key_of(other)).has_value();
 }
-inline std::optional<monitor_entry> take_monitor(std::vector<monitor_entry>& table, spinlock& meta,
+inline void add_monitor(monitor_table& table, spinlock& meta, std::uint64_t ref,
+                        process_ref other) {
+  std::lock_guard lock(meta);
+  table.insert({ref, std::move(other)});
+}
+inline std::optional<monitor_entry> take_monitor(monitor_table& table, spinlock& meta,
                                                  std::uint64_t ref) {
-  auto it = std::find_if(table.begin(), table.end(),
-                         [&](const monitor_entry& m) { return m.ref == ref; });
-  if (it == table.end())
+  if (!table.contains(ref))
     return std::nullopt;
   std::lock_guard lock(meta);
-  monitor_entry out = std::move(*it);
-  *it = std::move(table.back()); // the order of monitors does not matter
-  table.pop_back();
-  return out;
+  return table.take(ref);
 }
 
 // ---------------------------------------------------------------------------
@@ -216,8 +213,7 @@ inline std::uint64_t reply_tag(const envelope* e) noexcept {
 inline bool accept_tagged(process& p, envelope* e) {
   if ((e->flags & request_flag) != 0) {
     reply_to& from = request_origin(e);
-    std::lock_guard lock(p.meta);
-    p.monitored_by.push_back({from.tag.value(), from.pid.ref_ptr()});
+    add_monitor(p.monitored_by, p.meta, from.tag.value(), from.pid.ref_ptr());
     return true;
   }
   std::uint64_t tag = reply_tag(e);
@@ -318,11 +314,9 @@ inline void handle(process& p, envelope* e, std::optional<exit_reason>& die) {
   case signal::unlink:
     remove_link(p, s->from.get());
     break;
-  case signal::monitor: {
-    std::lock_guard lock(p.meta);
-    p.monitored_by.push_back({s->ref, s->from});
+  case signal::monitor:
+    add_monitor(p.monitored_by, p.meta, s->ref, s->from);
     break;
-  }
   case signal::demonitor:
     take_monitor(p.monitored_by, p.meta, s->ref);
     break;
