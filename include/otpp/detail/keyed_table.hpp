@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -20,7 +21,9 @@ namespace otpp::detail {
 // a lookup scans the array, which beats hashing at that size; past it an
 // open-addressing index (linear probing, positions + 1, 0 = empty, at most
 // half full, deletion by backward shift: no tombstones) maps a key to its
-// position. `KeyOf` is a function object: the key of an entry.
+// position. The index is one pointer (null below the limit), so a table
+// costs a process's control block a vector and a pointer. `KeyOf` is a
+// function object: the key of an entry.
 template <class Entry, class KeyOf> class keyed_table {
 public:
   static constexpr std::size_t linear_limit = 16;
@@ -30,27 +33,27 @@ public:
   auto begin() const noexcept { return items_.begin(); }
   auto end() const noexcept { return items_.end(); }
 
-  // The entry with key `k` (the first added, if several share it), or null.
+  // An entry with key `k` (any one, if several share it), or null.
   Entry* find(std::uint64_t k) noexcept {
-    if (index_.empty()) {
+    if (!index_) {
       for (Entry& e : items_)
         if (KeyOf{}(e) == k)
           return &e;
       return nullptr;
     }
     const std::size_t s = key_slot(k);
-    return index_[s] == 0 ? nullptr : &items_[index_[s] - 1];
+    return slot(s) == 0 ? nullptr : &items_[slot(s) - 1];
   }
   bool contains(std::uint64_t k) noexcept { return find(k) != nullptr; }
 
   // Add `e` (a key may repeat: each entry is taken once).
   void insert(Entry e) {
     items_.push_back(std::move(e));
-    if (!index_.empty()) {
-      if (2 * items_.size() > index_.size())
-        rebuild(2 * index_.size());
+    if (index_) {
+      if (2 * items_.size() > slots())
+        rebuild(2 * slots());
       else
-        index_[free_slot(KeyOf{}(items_.back()))] = static_cast<std::uint32_t>(items_.size());
+        slot(free_slot(KeyOf{}(items_.back()))) = static_cast<std::uint32_t>(items_.size());
     } else if (items_.size() > linear_limit) {
       rebuild(8 * linear_limit);
     }
@@ -59,37 +62,35 @@ public:
   // Remove and return an entry with key `k` (nullopt: none).
   std::optional<Entry> take(std::uint64_t k) {
     std::size_t pos = 0;
-    if (index_.empty()) {
+    if (!index_) {
       while (pos < items_.size() && KeyOf{}(items_[pos]) != k)
         ++pos;
       if (pos == items_.size())
         return std::nullopt;
     } else {
       const std::size_t s = key_slot(k);
-      if (index_[s] == 0)
+      if (slot(s) == 0)
         return std::nullopt;
-      pos = index_[s] - 1;
+      pos = slot(s) - 1;
       erase_slot(s);
     }
     std::optional<Entry> out(std::move(items_[pos]));
     const std::size_t last = items_.size() - 1;
     if (pos != last) {
       // The last entry fills the hole, and its slot names its new place.
-      if (!index_.empty())
-        index_[position_slot(KeyOf{}(items_[last]), last)] = static_cast<std::uint32_t>(pos + 1);
+      if (index_)
+        slot(position_slot(KeyOf{}(items_[last]), last)) = static_cast<std::uint32_t>(pos + 1);
       items_[pos] = std::move(items_[last]);
     }
     items_.pop_back();
-    if (!index_.empty() && items_.size() <= linear_limit / 2) {
-      index_.clear();
-      index_.shrink_to_fit();
-    }
+    if (index_ && items_.size() <= linear_limit / 2)
+      index_.reset();
     return out;
   }
 
   // Hand every entry to the caller (a process that ends) and empty the table.
   std::vector<Entry> release() noexcept {
-    index_.clear();
+    index_.reset();
     return std::exchange(items_, {});
   }
 
@@ -97,27 +98,32 @@ private:
   static std::size_t hash(std::uint64_t k) noexcept {
     return static_cast<std::size_t>((k * 0x9E3779B97F4A7C15ull) >> 32);
   }
-  std::size_t mask() const noexcept { return index_.size() - 1; }
-  std::uint64_t key_at(std::size_t s) const noexcept { return KeyOf{}(items_[index_[s] - 1]); }
+  // index_[0] holds the number of slots (a power of two); slot s is
+  // index_[s + 1]: a position + 1, or 0 when empty.
+  std::size_t slots() const noexcept { return index_[0]; }
+  std::size_t mask() const noexcept { return slots() - 1; }
+  std::uint32_t& slot(std::size_t s) noexcept { return index_[s + 1]; }
+  std::uint32_t slot(std::size_t s) const noexcept { return index_[s + 1]; }
+  std::uint64_t key_at(std::size_t s) const noexcept { return KeyOf{}(items_[slot(s) - 1]); }
   // The first slot of `k`'s probe run that holds `k`, or the empty slot
   // that ends the run.
   std::size_t key_slot(std::uint64_t k) const noexcept {
     std::size_t s = hash(k) & mask();
-    while (index_[s] != 0 && key_at(s) != k)
+    while (slot(s) != 0 && key_at(s) != k)
       s = (s + 1) & mask();
     return s;
   }
   // The empty slot that ends `k`'s probe run.
   std::size_t free_slot(std::uint64_t k) const noexcept {
     std::size_t s = hash(k) & mask();
-    while (index_[s] != 0)
+    while (slot(s) != 0)
       s = (s + 1) & mask();
     return s;
   }
   // The slot that names position `pos`, whose entry has key `k`.
   std::size_t position_slot(std::uint64_t k, std::size_t pos) const noexcept {
     std::size_t s = hash(k) & mask();
-    while (index_[s] != pos + 1)
+    while (slot(s) != pos + 1)
       s = (s + 1) & mask();
     return s;
   }
@@ -128,26 +134,27 @@ private:
     std::size_t j = s;
     for (;;) {
       j = (j + 1) & mask();
-      if (index_[j] == 0)
+      if (slot(j) == 0)
         break;
       const std::size_t home = hash(key_at(j)) & mask();
       // The entry at j stays if its home lies cyclically in (hole, j].
       const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
       if (!stays) {
-        index_[hole] = index_[j];
+        slot(hole) = slot(j);
         hole = j;
       }
     }
-    index_[hole] = 0;
+    slot(hole) = 0;
   }
-  void rebuild(std::size_t slots) {
-    index_.assign(slots, 0);
+  void rebuild(std::size_t n) {
+    index_ = std::make_unique<std::uint32_t[]>(n + 1); // zeroed: every slot empty
+    index_[0] = static_cast<std::uint32_t>(n);
     for (std::size_t i = 0; i < items_.size(); ++i)
-      index_[free_slot(KeyOf{}(items_[i]))] = static_cast<std::uint32_t>(i + 1);
+      slot(free_slot(KeyOf{}(items_[i]))) = static_cast<std::uint32_t>(i + 1);
   }
 
   std::vector<Entry> items_;
-  std::vector<std::uint32_t> index_; // empty, or a power of two of slots
+  std::unique_ptr<std::uint32_t[]> index_; // null below the limit
 };
 
 } // namespace otpp::detail
