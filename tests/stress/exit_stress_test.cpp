@@ -20,6 +20,7 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <thread>
 #include <vector>
@@ -305,6 +306,72 @@ TEST_CASE("monitoring an exiting process delivers exactly one down, with its rea
     CHECK(o.missing == 0);
     CHECK(o.extra == 0);
   }
+}
+
+// Several senders whose monitor signals race the target's exit on other
+// schedulers: one of them may find the inbox closed with another's signal
+// chained behind its own, and must answer it as the dead process would.
+TEST_CASE("three processes monitoring one exiting process at once each get exactly one down",
+          "[stress][exit][monitor]") {
+  const unsigned n = GENERATE(2u, 3u);
+  OTPP_TEST_RUNTIME({.schedulers = n});
+  struct target {
+    otpp::pid who;
+  };
+  struct finish {};
+  struct round_done {};
+  constexpr int racers = 3;
+  const otpp::pid me = sp.self();
+  std::vector<otpp::pid> racer;
+  for (unsigned k = 0; k < racers; ++k)
+    racer.push_back(rt.spawn(
+        [me] {
+          outcome o;
+          for (;;) {
+            auto t = otpp::this_process::receive([](target& m) { return std::optional(m.who); },
+                                                 [](finish) { return std::optional<otpp::pid>(); });
+            if (!t)
+              break;
+            const otpp::ref m = otpp::monitor(*t);
+            otpp::this_process::receive(
+                otpp::when([m](const otpp::down& d) { return d.monitor == m; },
+                           [&](otpp::down& d) { o.count(d.reason); }),
+                otpp::after(otpp_test::patience, [&] { ++o.missing; }));
+            otpp::send(me, round_done{});
+          }
+          while (otpp::this_process::receive_for<otpp::down>(100ms))
+            ++o.extra;
+          otpp::send(me, o);
+        },
+        {.scheduler = k % n}));
+  int real = 0, noproc = 0;
+  for (int i = 0; i < rounds; ++i) {
+    const shape s = shape_of(i, n);
+    // The child ends as the monitors arrive: it starts its last yields
+    // when the racers are told.
+    otpp::pid b = rt.spawn(
+        [y = s.child] {
+          otpp::this_process::receive<ready>();
+          short_lived(25 * y)();
+        },
+        {.scheduler = s.sched});
+    for (const otpp::pid& r : racer)
+      otpp::send(r, target{b});
+    otpp::send(b, ready{});
+    for (int k = 0; k < racers; ++k)
+      otpp_test::expect<round_done>();
+  }
+  for (const otpp::pid& r : racer)
+    otpp::send(r, finish{});
+  for (int k = 0; k < racers; ++k) {
+    const outcome o = otpp_test::expect<outcome>();
+    check(o);
+    real += o.real;
+    noproc += o.noproc;
+  }
+  // Both sides of the race happened.
+  CHECK(real > 0);
+  CHECK(noproc > 0);
 }
 
 TEST_CASE("killing a process blocked in receive ends it with killed and unwinds its stack",
