@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -31,8 +32,8 @@ namespace otpp::detail::blocks {
 //
 // Free blocks are reused first (page faults are expensive on our machines,
 // DESIGN.md: a mailbox that grows again reuses warm blocks); the depot keeps
-// up to `high_water` bytes of them. Past that, a scheduler about to sleep
-// idle calls release_surplus(): each batch whose blocks are all free in the
+// up to `high_water` bytes of them. Past that, a scheduler that has slept
+// idle for `idle_release` calls release_surplus(): each batch whose blocks are all free in the
 // depot goes back to the system (then glibc's malloc_trim), so the memory
 // of a backlog that is gone (a million unread messages of a killed process)
 // does not stay with the program.
@@ -45,6 +46,11 @@ inline constexpr std::size_t classes = max_size / granule;
 inline constexpr std::uint32_t batch = 128;
 inline constexpr std::uint32_t bin_limit = 2 * batch;
 inline constexpr std::size_t high_water = std::size_t(4) << 20; // bytes of free blocks kept
+// How long a scheduler sleeps with nothing to do before it gives the
+// surplus back. A pass over a million free blocks takes tens of
+// milliseconds; a scheduler that only waits for another's messages (all
+// to all: 6 % of the run went to these passes) is never idle that long.
+inline constexpr std::chrono::milliseconds idle_release{10};
 
 #if defined(OTPP_DETAIL_ASAN)
 inline constexpr bool enabled = false;
@@ -100,6 +106,14 @@ public:
 
   // Bytes of free blocks the depot holds (cheap: for the idle check).
   std::size_t free_bytes() const noexcept { return free_bytes_.load(std::memory_order_relaxed); }
+
+  // When release_due() says yes again after a pass: once the free bytes
+  // have doubled, or a second later. A pass sorts every free block of a
+  // class, and blocks that share their batch with blocks still in flight
+  // cannot go: without this, every idle moment of a busy program would sort
+  // the same blocks again.
+  std::atomic<std::size_t> retry_bytes{high_water};
+  std::atomic<std::int64_t> retry_at{0}; // steady_clock ticks
   // Free blocks and batches of class `c` (for tests).
   std::size_t free_blocks(std::size_t c) {
     std::lock_guard lock(mutex_);
@@ -330,16 +344,38 @@ inline void deallocate(void* p, std::size_t size) noexcept {
     spill(b, c);
 }
 
-// Called by a scheduler about to sleep idle: past the high-water mark, the
-// depot's surplus goes back to the system. One relaxed load otherwise.
-inline void release_if_idle() noexcept {
+// Whether the depot's surplus should go back to the system: past the
+// high-water mark, and (after a pass) once the free bytes doubled or a
+// second later. One relaxed load while under the mark.
+inline bool release_due() noexcept {
   if constexpr (enabled) {
-    if (depot::instance().free_bytes() > high_water) [[unlikely]] {
-      try {
-        depot::instance().release_surplus(high_water);
-      } catch (...) { // NOLINT(bugprone-empty-catch): out of memory: keep the blocks, try later
-      }
+    depot& d = depot::instance();
+    const std::size_t free = d.free_bytes();
+    if (free <= high_water) [[likely]] {
+      if (d.retry_bytes.load(std::memory_order_relaxed) != high_water)
+        d.retry_bytes.store(high_water, std::memory_order_relaxed);
+      return false;
     }
+    return free > d.retry_bytes.load(std::memory_order_relaxed) ||
+           std::chrono::steady_clock::now().time_since_epoch().count() >=
+               d.retry_at.load(std::memory_order_relaxed);
+  } else {
+    return false;
+  }
+}
+
+// Called by a scheduler that has been idle a while (see scheduler::loop)
+// when release_due(): the depot's surplus goes back to the system.
+inline void release_surplus_now() noexcept {
+  if constexpr (enabled) {
+    depot& d = depot::instance();
+    try {
+      d.release_surplus(high_water);
+    } catch (...) { // NOLINT(bugprone-empty-catch): out of memory: keep the blocks, try later
+    }
+    const auto now = std::chrono::steady_clock::now().time_since_epoch();
+    d.retry_bytes.store(std::max(high_water, 2 * d.free_bytes()), std::memory_order_relaxed);
+    d.retry_at.store((now + std::chrono::seconds(1)).count(), std::memory_order_relaxed);
   }
 }
 

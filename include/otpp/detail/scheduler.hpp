@@ -476,8 +476,8 @@ inline void scheduler::loop() {
     if (spin_for_work())
       continue;
     // Memory of a backlog that is gone goes back to the system (past a
-    // high-water mark), while there is nothing else to do.
-    blocks::release_if_idle();
+    // high-water mark), once this scheduler has slept idle a while.
+    const bool tidy = blocks::release_due();
     // Announce the sleep, then look once more: a schedule() that pushed
     // before it could see `sleeping_` is caught here, one that pushed after
     // posts a wake-up, so no ready process is missed.
@@ -490,10 +490,14 @@ inline void scheduler::loop() {
       sleeping_.store(awake);
       continue;
     }
-    if (oldest == INT64_MAX)
+    if (oldest == INT64_MAX && !tidy) {
       io_.run_one(); // a wake-up, a timer or an I/O completion
-    else
+    } else if (oldest == INT64_MAX) {
+      if (io_.run_one_for(blocks::idle_release) == 0)
+        blocks::release_surplus_now();
+    } else {
       io_.run_one_for(std::chrono::nanoseconds(oldest + steal_age_ticks - now + 1000));
+    }
     sleeping_.store(awake);
     io_.poll();
   }
