@@ -309,8 +309,9 @@ TEST_CASE("monitoring an exiting process delivers exactly one down, with its rea
 }
 
 // Several senders whose monitor signals race the target's exit on other
-// schedulers: one of them may find the inbox closed with another's signal
-// chained behind its own, and must answer it as the dead process would.
+// schedulers: each signal is applied, answered by the target as it ends
+// (left in its inbox), or refused by the closed inbox and answered by the
+// sender; whichever, one down each.
 TEST_CASE("three processes monitoring one exiting process at once each get exactly one down",
           "[stress][exit][monitor]") {
   const unsigned n = GENERATE(2u, 3u);
