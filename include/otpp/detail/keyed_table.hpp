@@ -6,14 +6,15 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 namespace otpp::detail {
 
-// Entries with distinct 64-bit keys (a monitor's ref; for links the other
-// process's address), with insert, find and erase in constant time however
-// many there are: a server with 10,000 calls in flight holds 10,000
+// Entries with 64-bit keys (a monitor's ref; for links the other process's
+// address), with insert, find and erase in constant time however many
+// there are: a server with 10,000 calls in flight holds 10,000
 // monitors, and each reply removes one.
 //
 // The entries live in a dense array (what exit and introspection walk;
@@ -25,6 +26,10 @@ namespace otpp::detail {
 // costs a process's control block a vector and a pointer. `KeyOf` is a
 // function object: the key of an entry.
 template <class Entry, class KeyOf> class keyed_table {
+  static_assert(std::is_nothrow_move_constructible_v<Entry> &&
+                    std::is_nothrow_move_assignable_v<Entry>,
+                "keyed_table: entries move without throwing (insert and take rely on it)");
+
 public:
   static constexpr std::size_t linear_limit = 16;
 
@@ -46,16 +51,27 @@ public:
   }
   bool contains(std::uint64_t k) noexcept { return find(k) != nullptr; }
 
-  // Add `e` (a key may repeat: each entry is taken once).
+  // Add `e` (a key may repeat: each entry is taken once). If it throws
+  // (out of memory), the table is as it was.
   void insert(Entry e) {
+    // Every allocation first; then nothing can fail.
+    if (items_.size() == items_.capacity())
+      items_.reserve(items_.empty() ? 4 : 2 * items_.size());
+    const std::size_t n = items_.size() + 1;
+    std::size_t grown_slots = 0;
+    if (index_ ? 2 * n > slots() : n > linear_limit)
+      grown_slots = index_ ? 2 * slots() : 8 * linear_limit;
+    std::unique_ptr<std::uint32_t[]> grown;
+    if (grown_slots != 0)
+      grown = std::make_unique<std::uint32_t[]>(grown_slots + 1); // zeroed: all empty
     items_.push_back(std::move(e));
-    if (index_) {
-      if (2 * items_.size() > slots())
-        rebuild(2 * slots());
-      else
-        slot(free_slot(KeyOf{}(items_.back()))) = static_cast<std::uint32_t>(items_.size());
-    } else if (items_.size() > linear_limit) {
-      rebuild(8 * linear_limit);
+    if (grown) {
+      index_ = std::move(grown);
+      index_[0] = static_cast<std::uint32_t>(grown_slots);
+      for (std::size_t i = 0; i < items_.size(); ++i)
+        slot(free_slot(KeyOf{}(items_[i]))) = static_cast<std::uint32_t>(i + 1);
+    } else if (index_) {
+      slot(free_slot(KeyOf{}(items_.back()))) = static_cast<std::uint32_t>(n);
     }
   }
 
@@ -146,13 +162,6 @@ private:
     }
     slot(hole) = 0;
   }
-  void rebuild(std::size_t n) {
-    index_ = std::make_unique<std::uint32_t[]>(n + 1); // zeroed: every slot empty
-    index_[0] = static_cast<std::uint32_t>(n);
-    for (std::size_t i = 0; i < items_.size(); ++i)
-      slot(free_slot(KeyOf{}(items_[i]))) = static_cast<std::uint32_t>(i + 1);
-  }
-
   std::vector<Entry> items_;
   std::unique_ptr<std::uint32_t[]> index_; // null below the limit
 };
