@@ -210,20 +210,20 @@ struct monitor_entry {
   std::uint64_t ref;
   process_ref other;
 };
+// Links keyed by the other process, monitors by their ref.
+inline std::uint64_t link_key_of(const process* p) noexcept {
+  return reinterpret_cast<std::uintptr_t>(p);
+}
 struct link_key {
   std::uint64_t operator()(const link_entry& l) const noexcept {
-    return reinterpret_cast<std::uintptr_t>(l.other.get());
+    return link_key_of(l.other.get());
   }
 };
 struct monitor_key {
   std::uint64_t operator()(const monitor_entry& m) const noexcept { return m.ref; }
 };
-// Links keyed by the other process, monitors by their ref.
 using link_table = keyed_table<link_entry, link_key>;
 using monitor_table = keyed_table<monitor_entry, monitor_key>;
-inline std::uint64_t link_key_of(const process* p) noexcept {
-  return reinterpret_cast<std::uintptr_t>(p);
-}
 
 // What makes a control block the proxy of a process on another node (see
 // core/remote.hpp): its inbox is always closed, and `push` hands what it
