@@ -37,8 +37,17 @@ inline constexpr std::size_t default_stack_size = 64 * 1024;
 /// Reductions (sends, receives, spawns) a process may use before it yields.
 inline constexpr std::uint32_t default_reductions = 2000;
 
-/// Processes a scheduler resumes between two polls of its io_context.
+/// Processes a busy scheduler resumes between two reads of the clock; at
+/// such a read it polls its io_context (timers, I/O completions, handlers
+/// posted from other threads) if `io_poll_period` has passed since the last
+/// poll. A poll is a system call (epoll_wait) whether or not anything is
+/// ready, so it is paced by time rather than by the number of resumptions.
 inline constexpr unsigned io_poll_interval = 64;
+inline constexpr std::chrono::microseconds io_poll_period{50};
+
+/// Rounds of an idle scheduler's spin (see idle_spins) between two polls
+/// of its io_context.
+inline constexpr unsigned idle_io_poll_spins = 64;
 
 /// Ready processes a scheduler may queue before a process it spawns goes
 /// to another scheduler that sleeps idle (instead of staying local).

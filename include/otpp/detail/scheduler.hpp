@@ -124,6 +124,10 @@ public:
       schedule(p);
       return;
     }
+    if (coarse_stale_) { // first spawn after an idle stretch: the stamp needs a clock read
+      coarse_stale_ = false;
+      coarse_now_ = clock_ticks();
+    }
     if (!pinned && !peers_.empty() && stealable_.push(p, coarse_now_)) {
       if (stealable_.size() >= 2)
         wake_a_sleeping_peer();
@@ -304,6 +308,8 @@ private:
                std::chrono::steady_clock::now().time_since_epoch())
         .count();
   }
+  static constexpr std::int64_t io_poll_period_ticks =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(config::io_poll_period).count();
   static constexpr std::int64_t steal_age_ticks =
       std::chrono::duration_cast<std::chrono::nanoseconds>(config::steal_age).count();
   // The queue time of the oldest fresh process of any peer (INT64_MAX: none).
@@ -317,6 +323,12 @@ private:
   bool peers_have_work(std::int64_t now) const noexcept {
     return peers_oldest() <= now - steal_age_ticks;
   }
+  // The same, reading the clock only if some peer has a fresh process at
+  // all (the common case, nothing to steal, costs no clock read).
+  bool peers_have_work() const noexcept {
+    const std::int64_t oldest = peers_oldest();
+    return oldest != INT64_MAX && oldest <= clock_ticks() - steal_age_ticks;
+  }
   // Take the oldest not-yet-started process of a peer (null: none) and
   // make it this scheduler's: it moves to this live list, and its `sched`
   // changes under its `meta` lock (introspection reads it there). Nothing
@@ -327,9 +339,9 @@ private:
     for (unsigned i = 0; i < config::idle_spins; ++i) {
       if (!remote_.empty())
         return true;
-      if ((i & 15) == 15 && !peers_.empty() && peers_have_work(clock_ticks()))
+      if ((i & 15) == 15 && !peers_.empty() && peers_have_work())
         return true;
-      if ((i & 63) == 63 && io_.poll() != 0)
+      if (i % config::idle_io_poll_spins == config::idle_io_poll_spins - 1 && io_.poll() != 0)
         return true;
       // Now and then let the kernel run another thread on this core: on an
       // oversubscribed machine (two runtimes, a busy neighbour) the thread
@@ -418,6 +430,10 @@ private:
   // steady_clock in ns, read at every I/O poll and when idle: the queue time
   // of the fresh processes spawned meanwhile (no clock read per spawn).
   std::int64_t coarse_now_ = 0;
+  // coarse_now_ is from before an idle stretch: the next spawn reads the clock.
+  bool coarse_stale_ = false;
+  // steady_clock in ns at the last poll of the io_context by the busy loop.
+  std::int64_t last_io_poll_ = 0;
   std::size_t fresh_count_ = 0;
   std::size_t fresh_streak_ = 0; // fresh processes run since the last ready one
   sanitizer::fiber_info stack_;  // this thread's own stack, for switches back
@@ -452,19 +468,27 @@ inline void scheduler::loop() {
       resume(p);
       if (++since_poll >= config::io_poll_interval) {
         since_poll = 0;
-        if (!peers_.empty())
-          coarse_now_ = clock_ticks();
+        const std::int64_t now = clock_ticks();
+        coarse_now_ = now;
+        coarse_stale_ = false;
         stamp_timeouts();
-        io_.poll();
+        if (now - last_io_poll_ >= io_poll_period_ticks) {
+          last_io_poll_ = now;
+          io_.poll();
+        }
       }
       continue;
     }
-    // Nothing ready here: take a fresh process of another scheduler.
-    if (!peers_.empty())
+    // Nothing ready here: take a fresh process of another scheduler (the
+    // clock is read only if some peer has one).
+    coarse_stale_ = true;
+    if (!peers_.empty() && peers_oldest() != INT64_MAX) {
       coarse_now_ = clock_ticks();
-    if (process* p = steal()) {
-      resume(p);
-      continue;
+      coarse_stale_ = false;
+      if (process* p = steal()) {
+        resume(p);
+        continue;
+      }
     }
     since_poll = 0;
     stamp_timeouts();
