@@ -55,10 +55,16 @@ namespace otpp::detail {
 //   wakes one peer that sleeps with nothing to steal; that peer then
 //   sleeps only until the oldest may be taken, so work left waiting on a
 //   busy core spreads to an idle one.
-// - I/O: every `config::io_poll_interval` resumptions the loop polls its
-//   io_context (timers, I/O completions, receive deadlines).
+// - I/O: every `config::io_poll_interval` resumptions the loop reads the
+//   clock (the stamps of receive timeouts and of fresh processes) and, if
+//   `config::io_poll_period` has passed since its last poll, polls its
+//   io_context (timers, I/O completions, receive deadlines, handlers posted
+//   from other threads). A poll is a system call even when nothing is
+//   ready: paced by time, a busy loop of short resumptions pays one per
+//   50 us rather than one per 64 resumptions.
 // - Idle spin: with nothing ready it spins `config::idle_spins` rounds on
-//   the remote queue (polling the io_context every 64, sched_yield every
+//   the remote queue (polling the io_context every
+//   `config::idle_io_poll_spins` = 64 rounds, sched_yield every
 //   256 so that an oversubscribed core still runs the thread it waits
 //   for: two otpp programs talking over loopback), because a wake-up
 //   through the kernel costs tens of microseconds and a message from another
@@ -149,7 +155,7 @@ public:
   inline void add_deadline(process& p, std::chrono::steady_clock::time_point at);
   // Process `p` (placed here) blocks in a receive with `timeout` from now.
   // Its deadline is taken when the scheduler next reads the clock: before
-  // it spins or sleeps, and at every I/O poll while it is busy. That read
+  // it spins or sleeps, and every 64 resumptions while it is busy. That read
   // comes after the receive began, so the timeout never ends early, and
   // one read of steady_clock (tens of ns here) serves every receive of a
   // busy stretch: a call answered before then reads no clock at all.
@@ -427,8 +433,10 @@ private:
   steal_deque<process, config::stealable_capacity> stealable_; // spawned here, not yet run
   std::vector<scheduler*> peers_;                              // the others, to steal from
   std::size_t next_victim_ = 0;
-  // steady_clock in ns, read at every I/O poll and when idle: the queue time
-  // of the fresh processes spawned meanwhile (no clock read per spawn).
+  // steady_clock in ns, read every 64 resumptions, when idle with a peer
+  // that has fresh processes, and by the first spawn after an idle stretch:
+  // the queue time of the fresh processes spawned meanwhile (no clock read
+  // per spawn).
   std::int64_t coarse_now_ = 0;
   // coarse_now_ is from before an idle stretch: the next spawn reads the clock.
   bool coarse_stale_ = false;
