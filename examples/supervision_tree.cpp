@@ -22,6 +22,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -80,7 +81,11 @@ void print_tree(const otpp::tree_node& n, int depth = 0) {
 
 } // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  // `supervision_tree --tree` prints the tree its spec describes, as JSON,
+  // and starts nothing: what a CI job diffs against main's (otpp-tree-diff,
+  // docs/tree-diff.md). `--tree-dot` prints it as Graphviz DOT.
+  const std::string_view mode = argc > 1 ? argv[1] : "";
   // Supervisor reports (child exits, restarts) print as they happen.
   std::mutex out;
   otpp::set_report_handler([&out](const otpp::report& r) {
@@ -90,7 +95,6 @@ int main() {
     fmt::print("  report: {}\n", r.text);
   });
 
-  otpp::runtime rt;
   unsigned seed = 7;
   auto pool_spec = otpp::supervisor_spec{.strategy = otpp::simple_one_for_one,
                                          .intensity = 10,
@@ -109,6 +113,12 @@ int main() {
               otpp::worker("flaky", [&seed] { return otpp::start_link(flaky_def, seed++); }),
           },
       .name = "service"};
+  if (mode == "--tree" || mode == "--tree-dot") {
+    otpp::tree_node tree = otpp::spec_tree(root_spec);
+    fmt::print("{}", mode == "--tree" ? otpp::to_json(tree) : otpp::to_dot(tree));
+    return 0;
+  }
+  otpp::runtime rt;
   otpp::supervisor_ref root = otpp::start(rt, root_spec);
 
   otpp::scoped_process main_process(rt); // main talks to the tree as a process

@@ -24,6 +24,7 @@
 #include <otpp/behaviour/task.hpp>
 #include <otpp/behaviour/task_stream.hpp>
 #include <otpp/behaviour/task_supervisor.hpp>
+#include <otpp/behaviour/tree_diff.hpp>
 
 #include <otpp/core/any_message.hpp>
 #include <otpp/core/asio.hpp>

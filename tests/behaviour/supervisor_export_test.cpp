@@ -194,13 +194,13 @@ TEST_CASE("to_json writes the tree as nested JSON objects", "[behaviour][supervi
   sample s = make_sample(rt);
   std::string json = otpp::to_json(otpp::supervision_tree(s.sup));
   std::string expected = fmt::format(
-      R"({{"id": "root", "pid": {}, "type": "supervisor", "restart": "permanent", "status": "running", "restarts": 0, "strategy": "one_for_one", "children": [
+      R"({{"id": "root", "pid": {}, "type": "supervisor", "restart": "permanent", "status": "running", "restarts": 0, "strategy": "one_for_one", "intensity": 10, "period_ms": 60000, "children": [
   {{"id": "a", "pid": {}, "type": "worker", "restart": "permanent", "status": "running", "restarts": 0}},
   {{"id": "s", "pid": null, "type": "worker", "restart": "transient", "status": "stopped", "restarts": 0}},
-  {{"id": "inner", "pid": {}, "type": "supervisor", "restart": "permanent", "status": "running", "restarts": 0, "strategy": "rest_for_one", "children": [
+  {{"id": "inner", "pid": {}, "type": "supervisor", "restart": "permanent", "status": "running", "restarts": 0, "strategy": "rest_for_one", "intensity": 1, "period_ms": 5000, "children": [
     {{"id": "w", "pid": {}, "type": "worker", "restart": "permanent", "status": "running", "restarts": 0}}
   ]}},
-  {{"id": "empty", "pid": {}, "type": "supervisor", "restart": "permanent", "status": "running", "restarts": 0, "strategy": "one_for_one", "children": []}},
+  {{"id": "empty", "pid": {}, "type": "supervisor", "restart": "permanent", "status": "running", "restarts": 0, "strategy": "one_for_one", "intensity": 1, "period_ms": 5000, "children": []}},
   {{"id": "r", "pid": {}, "type": "worker", "restart": "permanent", "status": "running", "restarts": 1}}
 ]}}
 )",

@@ -44,6 +44,17 @@ struct tree_node {
   /// For supervisors: their strategy and children (in start order).
   std::optional<supervision_strategy> strategy;
   std::vector<tree_node> children;
+  /// For supervisors: restart intensity and period.
+  std::optional<int> intensity;
+  std::optional<std::chrono::milliseconds> period;
+  /// Significant for the parent's auto_shutdown.
+  bool significant = false;
+  /// From a spec only (spec_tree): how the parent stops it: "brutal_kill",
+  /// "infinity" or a time such as "5000ms"; empty in a live snapshot.
+  std::string shutdown;
+  /// Drawn from a spec (spec_tree): nothing ran, so no pid, status,
+  /// restarts or state.
+  bool from_spec = false;
 };
 
 namespace detail {
@@ -69,6 +80,8 @@ template <process_target T> tree_node supervision_tree(const T& sup, std::string
   root.id = !id.empty() ? std::move(id) : !summary.name.empty() ? summary.name : "root";
   root.pid = detail::target_of<T>::resolve(sup);
   root.strategy = summary.strategy;
+  root.intensity = summary.intensity;
+  root.period = std::chrono::duration_cast<std::chrono::milliseconds>(summary.period);
   auto kids = which_children(sup);
   std::reverse(kids.begin(), kids.end());
   for (auto& k : kids) {
@@ -88,6 +101,58 @@ template <process_target T> tree_node supervision_tree(const T& sup, std::string
     n.restart = k.restart;
     n.state = k.state;
     n.restarts = k.restarts;
+    n.significant = k.significant;
+    root.children.push_back(std::move(n));
+  }
+  return root;
+}
+
+namespace detail {
+inline std::string describe_shutdown(const shutdown_policy& s) {
+  switch (s.which()) {
+  case shutdown_policy::kind::brutal_kill:
+    return "brutal_kill";
+  case shutdown_policy::kind::infinite:
+    return "infinity";
+  case shutdown_policy::kind::timeout:
+    break;
+  }
+  return fmt::format("{}ms",
+                     std::chrono::duration_cast<std::chrono::milliseconds>(s.timeout()).count());
+}
+} // namespace detail
+
+/// The tree a supervisor spec describes, drawn from the spec value alone:
+/// nothing is started (no runtime is needed). Ids, child types, restart
+/// types, shutdowns, significance, and for supervisors their strategy,
+/// intensity, period and children; a child made by `supervisor(id, spec)`
+/// is drawn with its own spec's children, a simple_one_for_one
+/// supervisor with its template. The root's id is `id`, else the spec's
+/// `name`, else "root". Export it with to_json / to_dot / to_text; two
+/// exports are compared by `diff_trees` (otpp/behaviour/tree_diff.hpp) or
+/// the `otpp-tree-diff` tool, e.g. a pull request's tree against main's.
+inline tree_node spec_tree(const supervisor_spec& spec, std::string id = {}) {
+  tree_node root;
+  root.id = !id.empty() ? std::move(id) : !spec.name.empty() ? spec.name : "root";
+  root.from_spec = true;
+  root.type = child_type::supervisor;
+  root.state = child_info::status::stopped;
+  root.strategy = spec.strategy;
+  root.intensity = spec.intensity;
+  root.period = std::chrono::duration_cast<std::chrono::milliseconds>(spec.period);
+  for (const child_spec& c : spec.children) {
+    tree_node n;
+    if (c.nested) {
+      n = spec_tree(*c.nested, c.id);
+    } else {
+      n.id = c.id;
+      n.from_spec = true;
+      n.state = child_info::status::stopped;
+    }
+    n.type = c.type;
+    n.restart = c.options.restart;
+    n.significant = c.options.significant;
+    n.shutdown = detail::describe_shutdown(c.shutdown());
     root.children.push_back(std::move(n));
   }
   return root;
@@ -118,10 +183,21 @@ inline void to_json(std::string& out, const tree_node& n, int depth) {
   std::string pad(static_cast<std::size_t>(depth) * 2, ' ');
   out += pad + "{\"id\": \"";
   json_escape(out, n.id);
-  out += fmt::format("\", \"pid\": {}, \"type\": \"{}\", \"restart\": \"{}\", \"status\": \"{}\", "
-                     "\"restarts\": {}",
-                     n.pid ? fmt::format("\"{}\"", n.pid) : std::string("null"), name_of(n.type),
-                     name_of(n.restart), name_of(n.state), n.restarts);
+  if (n.from_spec)
+    out += fmt::format("\", \"type\": \"{}\", \"restart\": \"{}\"", name_of(n.type),
+                       name_of(n.restart));
+  else
+    out += fmt::format("\", \"pid\": {}, \"type\": \"{}\", \"restart\": \"{}\", \"status\": "
+                       "\"{}\", \"restarts\": {}",
+                       n.pid ? fmt::format("\"{}\"", n.pid) : std::string("null"), name_of(n.type),
+                       name_of(n.restart), name_of(n.state), n.restarts);
+  if (!n.shutdown.empty()) {
+    out += ", \"shutdown\": \"";
+    json_escape(out, n.shutdown);
+    out += "\"";
+  }
+  if (n.significant)
+    out += ", \"significant\": true";
   if (!n.state_name.empty()) {
     out += ", \"state\": \"";
     json_escape(out, n.state_name);
@@ -129,6 +205,10 @@ inline void to_json(std::string& out, const tree_node& n, int depth) {
   }
   if (n.strategy)
     out += fmt::format(", \"strategy\": \"{}\"", name_of(*n.strategy));
+  if (n.intensity)
+    out += fmt::format(", \"intensity\": {}", *n.intensity);
+  if (n.period)
+    out += fmt::format(", \"period_ms\": {}", n.period->count());
   if (n.type == child_type::supervisor) {
     out += ", \"children\": [";
     if (!n.children.empty()) {
@@ -155,16 +235,19 @@ inline std::string dot_escape(std::string_view s) {
   return out;
 }
 inline void to_dot(std::string& out, const tree_node& n, const std::string& path) {
-  std::string label = fmt::format(
-      "{}\\n{}{}", dot_escape(n.id), n.pid ? fmt::format("{}", n.pid) : std::string("-"),
-      n.restarts ? fmt::format("\\nrestarts: {}", n.restarts) : std::string());
+  std::string label =
+      n.from_spec
+          ? dot_escape(n.id)
+          : fmt::format("{}\\n{}{}", dot_escape(n.id),
+                        n.pid ? fmt::format("{}", n.pid) : std::string("-"),
+                        n.restarts ? fmt::format("\\nrestarts: {}", n.restarts) : std::string());
   if (n.strategy)
     label += fmt::format("\\n{}", name_of(*n.strategy));
   if (!n.state_name.empty())
     label += fmt::format("\\nstate: {}", dot_escape(n.state_name));
   out += fmt::format("  \"{}\" [label=\"{}\", shape={}, style={}];\n", path, label,
                      n.type == child_type::supervisor ? "box" : "ellipse",
-                     n.state == child_info::status::running ? "solid" : "dashed");
+                     n.from_spec || n.state == child_info::status::running ? "solid" : "dashed");
   // Siblings of one id (simple_one_for_one children) are told apart by their
   // rank among themselves, so node names stay unique and stable.
   std::unordered_map<std::string, std::size_t> total, seen;
@@ -181,7 +264,9 @@ inline void to_dot(std::string& out, const tree_node& n, const std::string& path
 } // namespace detail
 
 /// The tree as JSON (one object per node: id, pid, type, restart, status,
-/// restarts, strategy and children for supervisors).
+/// restarts, shutdown (from a spec), significant (when true), strategy,
+/// intensity, period_ms and children for supervisors; a tree from a spec
+/// has no pid, status nor restarts).
 inline std::string to_json(const tree_node& tree) {
   std::string out;
   detail::to_json(out, tree, 0);
@@ -203,12 +288,16 @@ namespace detail {
 inline void to_text(std::string& out, const tree_node& n, const std::string& prefix, bool root,
                     bool last) {
   out += root ? std::string() : prefix + (last ? "`- " : "|- ");
-  out += fmt::format("{} {} {}", n.id, n.pid ? fmt::format("{}", n.pid) : std::string("-"), n.type);
+  if (n.from_spec)
+    out += fmt::format("{} {}", n.id, n.type);
+  else
+    out +=
+        fmt::format("{} {} {}", n.id, n.pid ? fmt::format("{}", n.pid) : std::string("-"), n.type);
   if (n.strategy)
     out += fmt::format(" {}", *n.strategy);
   if (!root)
     out += fmt::format(" {}", n.restart);
-  if (n.state != child_info::status::running)
+  if (!n.from_spec && n.state != child_info::status::running)
     out += fmt::format(" {}", n.state);
   if (n.restarts != 0)
     out += fmt::format(" restarts={}", n.restarts);

@@ -122,6 +122,7 @@ inline child_spec supervisor(std::string id, supervisor_spec spec, child_options
   child_spec c = worker(
       std::move(id), [shared] { return try_start_link(*shared); }, options);
   c.type = child_type::supervisor;
+  c.nested = std::move(shared);
   return c;
 }
 

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -98,6 +99,8 @@ struct child_options {
   bool significant = false;
 };
 
+struct supervisor_spec;
+
 /// A child specification: built with `worker(...)` or `supervisor(...)`.
 struct child_spec {
   std::string id;
@@ -111,6 +114,9 @@ struct child_spec {
   std::size_t arity = 0;
   /// Their types, for error messages.
   std::string args_type;
+  /// For a child made by `supervisor(id, spec)`: that spec, which
+  /// `spec_tree` draws without starting anything (null otherwise).
+  std::shared_ptr<const supervisor_spec> nested;
 
   shutdown_policy shutdown() const {
     if (options.shutdown)
