@@ -8,6 +8,7 @@
 #include <otpp/core/receive.hpp>
 #include <otpp/core/report.hpp>
 #include <otpp/core/runtime.hpp>
+#include <otpp/testing.hpp>
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
@@ -40,13 +41,6 @@
   [[maybe_unused]] ::otpp::runtime& rt = otpp_test_on_runtime_.rt;                                 \
   [[maybe_unused]] ::otpp::scoped_process& sp = otpp_test_on_runtime_.sp
 
-// Exit reasons print as Erlang terms in failed assertions.
-namespace Catch {
-template <> struct StringMaker<otpp::exit_reason> {
-  static std::string convert(const otpp::exit_reason& r) { return r.to_string(); }
-};
-} // namespace Catch
-
 // Catch2 is not thread-safe: tests never assert inside a process. Processes
 // report to the test thread (a scoped_process) with messages, and the test
 // asserts there.
@@ -68,10 +62,7 @@ struct on_runtime {
 
 // Receive a T or fail the test with a clear message after `patience`.
 template <class T> T expect(std::chrono::steady_clock::duration timeout = patience) {
-  auto v = otpp::this_process::receive_for<T>(timeout);
-  if (!v)
-    throw std::runtime_error("otpp_test::expect: the expected message did not arrive");
-  return std::move(*v);
+  return otpp::testing::expect_message<T>(timeout);
 }
 
 // True if no T arrives within `window` (the message must not come).
@@ -156,12 +147,7 @@ template <class F> auto in_process(F f) {
 // Poll until `p` is suspended in a receive or an Asio operation (nothing
 // can send a message that says "about to block").
 inline void wait_until_waiting(const otpp::pid& p) {
-  const auto deadline = std::chrono::steady_clock::now() + patience;
-  while (otpp::info(p).status != otpp::process_status::waiting) {
-    if (std::chrono::steady_clock::now() > deadline)
-      throw std::runtime_error(fmt::format("{} never waited", p));
-    std::this_thread::sleep_for(1ms);
-  }
+  otpp::testing::wait_until_waiting(p, patience);
 }
 
 // Wait until `p` has ended; returns its exit reason (noproc if it had
