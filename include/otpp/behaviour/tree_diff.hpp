@@ -80,40 +80,48 @@ inline void list_subtree(std::vector<tree_change>& out, tree_change::kind what, 
     list_subtree(out, what, n.children[i], path + "/" + keys[i]);
 }
 
+// How the children of two matched nodes pair up: their keys, where each
+// key is in the other node, and the keys both have in each one's order.
+struct child_matching {
+  std::vector<std::string> ka, kb;
+  std::unordered_map<std::string, std::size_t> in_a, in_b;
+  std::vector<std::string> common_a, common_b;
+  child_matching(const tree_node& a, const tree_node& b) : ka(child_keys(a)), kb(child_keys(b)) {
+    for (std::size_t i = 0; i < ka.size(); ++i)
+      in_a.emplace(ka[i], i);
+    for (std::size_t i = 0; i < kb.size(); ++i)
+      in_b.emplace(kb[i], i);
+    for (const std::string& k : ka)
+      if (in_b.count(k) != 0)
+        common_a.push_back(k);
+    for (const std::string& k : kb)
+      if (in_a.count(k) != 0)
+        common_b.push_back(k);
+  }
+  bool reordered() const { return common_a != common_b; }
+};
+
 inline void diff_nodes(std::vector<tree_change>& out, const tree_node& a, const tree_node& b,
                        const std::string& path, bool root) {
   if (auto d = node_differences(a, b, root); !d.empty())
     out.push_back({tree_change::kind::changed, path, b.type, std::move(d)});
-  auto ka = child_keys(a);
-  auto kb = child_keys(b);
-  std::unordered_map<std::string, std::size_t> in_b;
-  for (std::size_t i = 0; i < kb.size(); ++i)
-    in_b.emplace(kb[i], i);
-  std::unordered_map<std::string, std::size_t> in_a;
-  for (std::size_t i = 0; i < ka.size(); ++i)
-    in_a.emplace(ka[i], i);
-  std::vector<std::string> common_a, common_b;
-  for (std::size_t i = 0; i < ka.size(); ++i) {
-    auto it = in_b.find(ka[i]);
-    if (it == in_b.end()) {
-      list_subtree(out, tree_change::kind::removed, a.children[i], path + "/" + ka[i]);
-      continue;
-    }
-    common_a.push_back(ka[i]);
-    diff_nodes(out, a.children[i], b.children[it->second], path + "/" + ka[i], false);
-  }
-  for (std::size_t i = 0; i < kb.size(); ++i) {
-    if (in_a.count(kb[i]) == 0)
-      list_subtree(out, tree_change::kind::added, b.children[i], path + "/" + kb[i]);
+  const child_matching m(a, b);
+  for (std::size_t i = 0; i < m.ka.size(); ++i) {
+    auto it = m.in_b.find(m.ka[i]);
+    if (it == m.in_b.end())
+      list_subtree(out, tree_change::kind::removed, a.children[i], path + "/" + m.ka[i]);
     else
-      common_b.push_back(kb[i]);
+      diff_nodes(out, a.children[i], b.children[it->second], path + "/" + m.ka[i], false);
   }
-  if (common_a != common_b)
+  for (std::size_t i = 0; i < m.kb.size(); ++i)
+    if (m.in_a.count(m.kb[i]) == 0)
+      list_subtree(out, tree_change::kind::added, b.children[i], path + "/" + m.kb[i]);
+  if (m.reordered())
     out.push_back({tree_change::kind::reordered,
                    path,
                    b.type,
-                   {fmt::format("children order: {} -> {}", fmt::join(common_a, ", "),
-                                fmt::join(common_b, ", "))}});
+                   {fmt::format("children order: {} -> {}", fmt::join(m.common_a, ", "),
+                                fmt::join(m.common_b, ", "))}});
 }
 
 } // namespace detail
@@ -191,29 +199,16 @@ inline constexpr dot_style changed_style{"darkorange", "bold"};
 inline void diff_dot(std::string& out, const tree_node& a, const tree_node& b,
                      const std::string& path, bool root) {
   auto details = node_differences(a, b, root);
-  auto ka = child_keys(a);
-  auto kb = child_keys(b);
-  std::unordered_map<std::string, std::size_t> in_b, in_a;
-  for (std::size_t i = 0; i < kb.size(); ++i)
-    in_b.emplace(kb[i], i);
-  for (std::size_t i = 0; i < ka.size(); ++i)
-    in_a.emplace(ka[i], i);
-  std::vector<std::string> common_a, common_b;
-  for (auto& k : ka)
-    if (in_b.count(k) != 0)
-      common_a.push_back(k);
-  for (auto& k : kb)
-    if (in_a.count(k) != 0)
-      common_b.push_back(k);
-  if (common_a != common_b)
+  const child_matching m(a, b);
+  if (m.reordered())
     details.push_back("children reordered");
   diff_dot_node(out, b, path, details.empty() ? same_style : changed_style, details);
   // The second tree's children in its order, then those only in the first.
-  for (std::size_t i = 0; i < kb.size(); ++i) {
-    std::string child = path + "/" + kb[i];
-    auto it = in_a.find(kb[i]);
+  for (std::size_t i = 0; i < m.kb.size(); ++i) {
+    std::string child = path + "/" + m.kb[i];
+    auto it = m.in_a.find(m.kb[i]);
     const dot_style* edge = &same_style;
-    if (it == in_a.end()) {
+    if (it == m.in_a.end()) {
       diff_dot_subtree(out, b.children[i], child, added_style);
       edge = &added_style;
     } else {
@@ -222,10 +217,10 @@ inline void diff_dot(std::string& out, const tree_node& a, const tree_node& b,
     out += fmt::format("  \"{}\" -> \"{}\" [color=\"{}\"];\n", dot_escape(path), dot_escape(child),
                        edge->color);
   }
-  for (std::size_t i = 0; i < ka.size(); ++i) {
-    if (in_b.count(ka[i]) != 0)
+  for (std::size_t i = 0; i < m.ka.size(); ++i) {
+    if (m.in_b.count(m.ka[i]) != 0)
       continue;
-    std::string child = path + "/" + ka[i];
+    std::string child = path + "/" + m.ka[i];
     diff_dot_subtree(out, a.children[i], child, removed_style);
     out += fmt::format("  \"{}\" -> \"{}\" [color=\"{}\", style=\"dashed\"];\n", dot_escape(path),
                        dot_escape(child), removed_style.color);
