@@ -130,14 +130,16 @@ public:
       schedule(p);
       return;
     }
-    if (coarse_stale_) { // first spawn after an idle stretch: the stamp needs a clock read
-      coarse_stale_ = false;
-      coarse_now_ = clock_ticks();
-    }
-    if (!pinned && !peers_.empty() && stealable_.push(p, coarse_now_)) {
-      if (stealable_.size() >= 2)
-        wake_a_sleeping_peer();
-      return;
+    if (!pinned && !peers_.empty()) {
+      if (coarse_stale_) { // first spawn after an idle stretch: the stamp needs a clock read
+        coarse_stale_ = false;
+        coarse_now_ = clock_ticks();
+      }
+      if (stealable_.push(p, coarse_now_)) {
+        if (stealable_.size() >= 2)
+          wake_a_sleeping_peer();
+        return;
+      }
     }
     p->next = fresh_head_;
     fresh_head_ = p;
