@@ -112,7 +112,13 @@ TEST_CASE("wait_until_waiting returns once a process waits, and expect_exit give
   otpp::pid idle = otpp::spawn([] { otpp_test::wait_forever(); });
   CHECK_THROWS_WITH(tk::expect_exit(idle, 20ms), Catch::Contains("did not end within 20 ms"));
   CHECK(tp::mailbox_length() == 0); // the monitor's down does not come later
-  otpp::exit(idle, exit_reason::kill());
+  // Killed only once this process waits in expect_exit (its monitor is
+  // set), so the reason is `killed`, never noproc.
+  otpp::pid me = tp::self();
+  otpp::spawn([me, idle] {
+    tk::wait_until_waiting(me);
+    otpp::exit(idle, exit_reason::kill());
+  });
   CHECK(tk::expect_exit(idle) == exit_reason::killed());
 }
 
