@@ -105,16 +105,22 @@ TEST_CASE("wait_until_waiting returns once a process waits, and expect_exit give
   });
   tk::wait_until_waiting(p);
   CHECK(otpp::info(p).status == otpp::process_status::waiting);
-  otpp::send(p, go{});
+  // `go` is sent only once this process waits in expect_exit: its monitor
+  // signal is then in p's inbox before `go`, and p, waiting, takes it
+  // first, so the down carries p's own reason, never noproc.
+  otpp::pid me = tp::self();
+  otpp::spawn([me, p] {
+    tk::wait_until_waiting(me);
+    otpp::send(p, go{});
+  });
   exit_reason r = tk::expect_exit(p);
+  INFO(r.to_string());
   CHECK(r.to_string().find("after go") != std::string::npos);
   CHECK_THROWS_WITH(tk::wait_until_waiting(p), Catch::Contains("ended instead of waiting"));
   otpp::pid idle = otpp::spawn([] { otpp_test::wait_forever(); });
   CHECK_THROWS_WITH(tk::expect_exit(idle, 20ms), Catch::Contains("did not end within 20 ms"));
   CHECK(tp::mailbox_length() == 0); // the monitor's down does not come later
-  // Killed only once this process waits in expect_exit (its monitor is
-  // set), so the reason is `killed`, never noproc.
-  otpp::pid me = tp::self();
+  // Killed only once this process waits in expect_exit, as above.
   otpp::spawn([me, idle] {
     tk::wait_until_waiting(me);
     otpp::exit(idle, exit_reason::kill());
