@@ -18,6 +18,7 @@
 #include <otpp/core/pid.hpp>
 #include <otpp/core/process.hpp>
 #include <otpp/core/receive.hpp>
+#include <otpp/detail/wait.hpp>
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
@@ -82,15 +83,15 @@ template <class T> void expect_no_message(duration window = std::chrono::millise
 /// polling its status: for a test that must act only once a process waits
 /// (nothing can send a message that says "about to block").
 inline void wait_until_waiting(const pid& p, duration timeout = std::chrono::seconds(5)) {
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::steady_clock::duration(timeout);
+  // Saturating: `infinity` is the end of time, not an overflow.
+  const auto deadline = otpp::detail::deadline_after(timeout);
   for (;;) {
     process_status s = info(p).status;
     if (s == process_status::waiting)
       return;
     if (s == process_status::exited)
       throw expectation_failed(fmt::format("{} ended instead of waiting", p));
-    if (timeout != infinity && std::chrono::steady_clock::now() > deadline)
+    if (std::chrono::steady_clock::now() > deadline)
       throw expectation_failed(
           fmt::format("{} did not wait within {}", p, detail::describe(timeout)));
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
