@@ -3,6 +3,7 @@
 #include <otpp/otpp.hpp>
 
 #include "bench_common.hpp"
+#include "bench_trace.hpp"
 
 namespace {
 struct ping {
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   const bool same = bench::arg(argc, argv, 2, 1) != 0;
   otpp::runtime rt({.schedulers = bench::schedulers(2), .guard_pages = bench::guard_pages()});
   otpp::scoped_process main_process(rt);
+  bench::trace_from_env tracing(rt); // OTPP_TRACE: see bench_trace.hpp
   otpp::pid self = main_process.self();
   otpp::pid ponger = rt.spawn(
       [] {

@@ -3,6 +3,7 @@
 #include <otpp/otpp.hpp>
 
 #include "bench_common.hpp"
+#include "bench_trace.hpp"
 
 #include <vector>
 
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   const long hops = bench::arg(argc, argv, 2, 10000000);
   otpp::runtime rt({.schedulers = bench::schedulers()});
   otpp::scoped_process main_process(rt);
+  bench::trace_from_env tracing(rt); // OTPP_TRACE: see bench_trace.hpp
   otpp::pid self = main_process.self();
   // A coordinator process builds the ring and starts the token, as an
   // Erlang program would; its children start on its scheduler.

@@ -10,6 +10,7 @@
 #include <otpp/otpp.hpp>
 
 #include "bench_common.hpp"
+#include "bench_trace.hpp"
 
 #include <optional>
 #include <vector>
@@ -123,6 +124,7 @@ int main(int argc, char** argv) {
   const long backlog_calls = bench::arg(argc, argv, 3, 100000);
   otpp::runtime rt({.schedulers = bench::schedulers()});
   otpp::scoped_process main_process(rt);
+  bench::trace_from_env tracing(rt); // OTPP_TRACE: see bench_trace.hpp
 
   bool ok = single(rt, calls);
   ok &= concurrent(rt, calls, clients);

@@ -44,4 +44,6 @@
 #include <otpp/core/request.hpp>
 #include <otpp/core/runtime.hpp>
 #include <otpp/core/timer.hpp>
+#include <otpp/core/trace.hpp>
+#include <otpp/core/trace_event.hpp>
 #include <otpp/io/file.hpp>

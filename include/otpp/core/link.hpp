@@ -6,6 +6,7 @@
 #include <otpp/core/pid.hpp>
 #include <otpp/core/process.hpp>
 #include <otpp/core/runtime.hpp>
+#include <otpp/core/trace_event.hpp>
 
 namespace otpp {
 
@@ -25,8 +26,11 @@ inline void link(const pid& to) {
   if (to) {
     detail::add_link(me, to.ref_ptr());
     auto* e = new detail::signal_envelope(detail::signal::link, detail::process_ref(&me));
-    if (detail::push(to.get(), e))
+    if (detail::push(to.get(), e)) {
+      if (detail::traced(me, trace_flags::procs)) [[unlikely]]
+        detail::trace_signal(me, trace_kind::link, to.get());
       return;
+    }
     e->destroy();
     detail::remove_link(me, to.get());
   }
@@ -44,6 +48,8 @@ inline void unlink(const pid& to) {
   detail::process& me = detail::self_or_throw("otpp::unlink");
   if (!to || !detail::remove_link(me, to.get()))
     return;
+  if (detail::traced(me, trace_flags::procs)) [[unlikely]]
+    detail::trace_signal(me, trace_kind::unlink, to.get());
   detail::send_signal(to.get(), detail::signal::unlink, detail::process_ref(&me));
 }
 

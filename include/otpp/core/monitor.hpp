@@ -6,6 +6,7 @@
 #include <otpp/core/pid.hpp>
 #include <otpp/core/process.hpp>
 #include <otpp/core/runtime.hpp>
+#include <otpp/core/trace_event.hpp>
 
 #include <cstdint>
 #include <mutex>
@@ -21,6 +22,8 @@ inline ref monitor(const pid& target) {
   detail::process& me = detail::self_or_throw("otpp::monitor");
   std::uint64_t r = detail::next_unique();
   detail::add_monitor(me.monitors, me.meta, r, target.ref_ptr());
+  if (detail::traced(me, trace_flags::monitors)) [[unlikely]]
+    detail::trace_signal(me, trace_kind::monitor, target.get(), r);
   if (target) {
     auto* e = new detail::signal_envelope(detail::signal::monitor, detail::process_ref(&me), {}, r);
     if (detail::push(target.get(), e))
@@ -44,6 +47,8 @@ struct demonitor_options {
 inline bool demonitor(ref monitor_ref, demonitor_options opts = {}) {
   detail::process& me = detail::self_or_throw("otpp::demonitor");
   auto m = detail::take_monitor(me.monitors, me.meta, monitor_ref.value());
+  if (m && detail::traced(me, trace_flags::monitors)) [[unlikely]]
+    detail::trace_signal(me, trace_kind::demonitor, m->other.get(), monitor_ref.value());
   if (m && m->other)
     detail::send_signal(m->other.get(), detail::signal::demonitor, detail::process_ref(&me), {},
                         monitor_ref.value());

@@ -6,6 +6,7 @@
 #include <otpp/core/message.hpp>
 #include <otpp/core/pid.hpp>
 #include <otpp/core/runtime.hpp>
+#include <otpp/core/trace_event.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -76,8 +77,18 @@ template <class T> send_result send(const pid& to, T&& msg) {
   static_assert(std::is_move_constructible_v<std::decay_t<T>>,
                 "otpp::send: a message must be a move-constructible type");
   send_result r = send_result::ok;
-  if (to && !detail::post_counted(to.get(), std::forward<T>(msg)))
-    r = send_result::refused;
+  if (to) {
+    auto* e = new detail::message_envelope<std::decay_t<T>>(std::forward<T>(msg));
+    // Traced: the event comes before the push, while the message is still
+    // the sender's to show. (Tested after the envelope is made, and the
+    // process read again below: a test before it, or `me` kept across the
+    // push, costs the fast path registers and stores.)
+    if (detail::process* me = detail::current_process;
+        me != nullptr && detail::traced(*me, trace_flags::send)) [[unlikely]]
+      detail::trace_message(*me, trace_kind::send, to.get(), *e);
+    if (!detail::post_envelope_counted(to.get(), e))
+      r = send_result::refused;
+  }
   if (detail::process* me = detail::current_process)
     detail::count_reduction(*me);
   return r;

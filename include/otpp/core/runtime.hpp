@@ -5,6 +5,7 @@
 #include <otpp/config.hpp>
 #include <otpp/core/exit_reason.hpp>
 #include <otpp/core/pid.hpp>
+#include <otpp/core/trace_event.hpp>
 #include <otpp/detail/blocking_pool.hpp>
 #include <otpp/detail/process.hpp>
 #include <otpp/detail/scheduler.hpp>
@@ -264,6 +265,47 @@ public:
 
   const runtime_options& options() const noexcept { return options_; }
 
+  /// Install the tracer that receives the events of traced processes (see
+  /// `trace_process`); null removes it. Returns the previous one. Events
+  /// being delivered when it is replaced still reach the previous one.
+  /// @par OTP
+  /// The `{tracer, Tracer}` option of `erlang:trace/3`, one per runtime.
+  std::shared_ptr<tracer> set_tracer(std::shared_ptr<tracer> t) {
+    std::lock_guard lock(tracer_lock_);
+    tracer_version_.store(detail::next_unique(), std::memory_order_release);
+    return std::exchange(tracer_, std::move(t));
+  }
+  /// The installed tracer, or null.
+  std::shared_ptr<tracer> current_tracer() const {
+    std::lock_guard lock(tracer_lock_);
+    return tracer_;
+  }
+  /// @cond internal
+  // Changes (to a number no runtime had before) each time a tracer is set:
+  // threads keep the tracer they last used while this stays the same.
+  std::uint64_t tracer_version() const noexcept {
+    return tracer_version_.load(std::memory_order_acquire);
+  }
+  /// @endcond
+  /// The trace flags processes spawned from now on start with (a process
+  /// spawned by one traced with `trace_flags::set_on_spawn` takes its
+  /// parent's flags instead).
+  /// @par OTP
+  /// `erlang:trace(new, true, Flags)`.
+  void trace_new_processes(trace_flags::type flags) noexcept {
+    new_trace_flags_.store(static_cast<std::uint16_t>(flags), std::memory_order_relaxed);
+  }
+  trace_flags::type new_process_trace_flags() const noexcept {
+    return new_trace_flags_.load(std::memory_order_relaxed);
+  }
+  /// Set (`on`) or clear `flags` on every live process and on processes
+  /// spawned from now on; returns how many live processes it changed.
+  /// Scoped processes (threads) are not in the list: trace one with
+  /// `trace_process`.
+  /// @par OTP
+  /// `erlang:trace(all, How, Flags)`.
+  std::size_t trace_all(trace_flags::type flags, bool on = true);
+
   /// @cond internal
   // spawn, also returning the monitor reference when `opts.monitor` is set.
   template <class F> spawned_monitor spawn_and_monitor(F&& f, spawn_options opts);
@@ -288,6 +330,10 @@ private:
   };
 
   runtime_options options_;
+  mutable detail::spinlock tracer_lock_;
+  std::shared_ptr<tracer> tracer_;
+  std::atomic<std::uint64_t> tracer_version_{detail::next_unique()};
+  std::atomic<std::uint16_t> new_trace_flags_{0};
   detail::blocking_pool blocking_{options_.blocking_threads};
   std::vector<std::unique_ptr<detail::scheduler>> schedulers_;
   std::atomic<bool> shutting_down_{false};

@@ -42,6 +42,8 @@ inline void finish_process(process& p, exit_reason reason) {
   envelope* rest = p.inbox.close();
   p.reason = reason;
   p.status.store(process_status::exited);
+  if (traced(p, trace_flags::procs)) [[unlikely]]
+    trace_signal(p, trace_kind::exit, nullptr, 0, &reason);
   // Free the name before any link or monitor hears of the exit, as Erlang
   // does: a supervisor restarts a named child as soon as it is told.
   if (p.named.load())
@@ -139,6 +141,14 @@ template <class F> spawned_monitor runtime::spawn_and_monitor(F&& f, spawn_optio
   p->overflow = static_cast<std::uint8_t>(opts.on_overflow);
   p->budget = options_.reductions;
   p->sched = &sched;
+  // Trace flags: the parent's if it passes them on (set_on_spawn), else
+  // those of new processes (trace_new_processes).
+  const std::uint16_t parent_flags =
+      parent != nullptr ? parent->trace_flags.load(std::memory_order_relaxed) : 0;
+  p->trace_flags.store((parent_flags & trace_flags::set_on_spawn) != 0
+                           ? parent_flags
+                           : new_trace_flags_.load(std::memory_order_relaxed),
+                       std::memory_order_relaxed);
   return start(owner.release(), opts);
 }
 
@@ -155,6 +165,13 @@ inline spawned_monitor runtime::start(detail::process* p, const spawn_options& o
     p->monitored_by.insert({r, detail::process_ref(parent)});
     detail::add_monitor(parent->monitors, parent->meta, r, detail::process_ref(p));
   }
+  if (parent != nullptr && detail::traced(*parent, trace_flags::procs)) [[unlikely]] {
+    detail::trace_signal(*parent, trace_kind::spawn, p);
+    if (opts.link)
+      detail::trace_signal(*parent, trace_kind::link, p);
+  }
+  if (opts.monitor && detail::traced(*parent, trace_flags::monitors)) [[unlikely]]
+    detail::trace_signal(*parent, trace_kind::monitor, p, r);
   p->sched->add(p);
   if (shutting_down_.load())
     detail::send_signal(p, detail::signal::forced_exit, nullptr, exit_reason::shutdown());

@@ -71,15 +71,18 @@ template <class T> constexpr std::string_view type_name() noexcept {
 
 struct envelope;
 template <class T> void destroy_message(envelope* e) noexcept;
+template <class T> const void* message_value(const envelope* e) noexcept;
 
 // One per message type; its address is the type test of a selective receive.
 // It also frees the type's envelopes (so an envelope needs no pointer of its
-// own for that).
+// own for that), and finds the value in one (for tracers).
 struct type_descriptor {
   std::string_view name;
   void (*destroy)(envelope*) noexcept;
+  const void* (*value)(const envelope*) noexcept;
 };
-template <class T> inline constexpr type_descriptor type_tag_v{type_name<T>(), &destroy_message<T>};
+template <class T>
+inline constexpr type_descriptor type_tag_v{type_name<T>(), &destroy_message<T>, &message_value<T>};
 
 template <class T> const type_descriptor* type_tag() noexcept {
   return &type_tag_v<T>;
@@ -127,6 +130,9 @@ template <class T> struct message_envelope final : envelope {
 template <class T> void destroy_message(envelope* e) noexcept {
   delete static_cast<message_envelope<T>*>(e);
 }
+template <class T> const void* message_value(const envelope* e) noexcept {
+  return &static_cast<const message_envelope<T>*>(e)->value;
+}
 
 struct signal_envelope final : envelope {
   signal_envelope(signal k, process_ref f, exit_reason r = {}, std::uint64_t rf = 0)
@@ -139,7 +145,9 @@ struct signal_envelope final : envelope {
   std::uint64_t ref;
 
   static void destroy_signal(envelope* e) noexcept { delete static_cast<signal_envelope*>(e); }
-  static constexpr type_descriptor descriptor{"otpp::detail::signal_envelope", &destroy_signal};
+  static const void* no_value(const envelope*) noexcept { return nullptr; }
+  static constexpr type_descriptor descriptor{"otpp::detail::signal_envelope", &destroy_signal,
+                                              &no_value};
 };
 
 inline void destroy_chain(envelope* e) noexcept {
@@ -267,6 +275,12 @@ struct process {
   // writes anyway.
   std::size_t mailbox_limit = 0;
   std::uint8_t overflow = 0;
+  // Which events of this process are traced (otpp::trace_flags; 0: none):
+  // read on every send and every message taken in. In the line of `box`,
+  // which only the owner touches: the first line takes other processes'
+  // reference counting, and a read there on every message taken in would
+  // miss.
+  std::atomic<std::uint16_t> trace_flags{0};
   mailbox_queue box;
   envelope* mark_node = nullptr; // receive mark (see receive.hpp)
   std::uint64_t mark_id = 0;

@@ -143,6 +143,25 @@ inline std::vector<pid> runtime::processes() {
   return out;
 }
 
+inline std::size_t runtime::trace_all(trace_flags::type flags, bool on) {
+  const auto bits = static_cast<std::uint16_t>(flags);
+  if (on)
+    new_trace_flags_.fetch_or(bits, std::memory_order_relaxed);
+  else
+    new_trace_flags_.fetch_and(static_cast<std::uint16_t>(~bits), std::memory_order_relaxed);
+  std::size_t n = 0;
+  for (auto& s : schedulers_)
+    if (!s->abandoned())
+      s->for_each_process([&](detail::process* p) {
+        if (on)
+          p->trace_flags.fetch_or(bits, std::memory_order_relaxed);
+        else
+          p->trace_flags.fetch_and(static_cast<std::uint16_t>(~bits), std::memory_order_relaxed);
+        ++n;
+      });
+  return n;
+}
+
 inline detail::scheduler& runtime::pick(const spawn_options& opts) {
   if (opts.scheduler) {
     if (*opts.scheduler >= schedulers_.size())

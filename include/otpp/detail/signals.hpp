@@ -14,6 +14,7 @@
 #include <otpp/core/report.hpp>
 #include <otpp/detail/process.hpp>
 #include <otpp/detail/scheduler.hpp>
+#include <otpp/detail/trace_hooks.hpp>
 
 #include <fmt/format.h>
 
@@ -139,9 +140,9 @@ inline admission admit(process& to, envelope& e) noexcept {
   return admit_bounded(to, e);
 }
 
-// Send a user message under the receiver's limit; false if it refused it.
-template <class T> bool post_counted(process* to, T&& msg) {
-  auto* e = new message_envelope<std::decay_t<T>>(std::forward<T>(msg));
+// Push `e`, a user message, under the receiver's limit; false if it refused
+// it. Always inlined: it is the whole of a send's fast path.
+[[gnu::always_inline]] inline bool post_envelope_counted(process* to, envelope* e) noexcept {
   switch (admit(*to, *e)) {
   case admission::queue:
     push_or_drop(to, e);
@@ -191,6 +192,8 @@ inline std::optional<monitor_entry> take_monitor(monitor_table& table, spinlock&
 // ---------------------------------------------------------------------------
 
 inline void append_message(process& p, envelope* e) noexcept {
+  if (traced(p, trace_flags::receive)) [[unlikely]]
+    trace_message(p, trace_kind::receive, nullptr, *e);
   p.box.push_back(e);
 }
 
@@ -273,6 +276,9 @@ inline void handle(process& p, envelope* e, std::optional<exit_reason>& die) {
   if (e->kind == signal::down) {
     auto* m = static_cast<message_envelope<down>*>(e);
     if (take_monitor(p.monitors, p.meta, m->value.monitor.value())) {
+      if (traced(p, trace_flags::monitors)) [[unlikely]]
+        trace_signal(p, trace_kind::down, m->value.process.get(), m->value.monitor.value(),
+                     &m->value.reason);
       e->kind = signal::message;
       append_message(p, e);
     } else {
@@ -306,9 +312,13 @@ inline void handle(process& p, envelope* e, std::optional<exit_reason>& die) {
     break;
   case signal::link:
     add_link(p, s->from);
+    if (traced(p, trace_flags::procs)) [[unlikely]]
+      trace_signal(p, trace_kind::getting_linked, s->from.get());
     break;
   case signal::unlink:
     remove_link(p, s->from.get());
+    if (traced(p, trace_flags::procs)) [[unlikely]]
+      trace_signal(p, trace_kind::getting_unlinked, s->from.get());
     break;
   case signal::monitor:
     add_monitor(p.monitored_by, p.meta, s->ref, s->from);

@@ -79,7 +79,7 @@ inline void yield_now(process& p) {
 // One reduction; reschedules when the budget is spent. Never throws, so
 // `send` is safe in destructors: exit signals wait for the next receive or
 // yield().
-inline void count_reduction(process& p) noexcept {
+[[gnu::always_inline]] inline void count_reduction(process& p) noexcept {
   p.reductions.store(p.reductions.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   if (--p.budget == 0)
     reschedule(p);

@@ -16,6 +16,7 @@
 #include <otpp/core/process.hpp>
 #include <otpp/core/receive.hpp>
 #include <otpp/core/report.hpp>
+#include <otpp/core/trace.hpp>
 
 #include <fmt/format.h>
 
@@ -239,10 +240,16 @@ private:
       stop_with(std::move(o.reason));
     }
     bool changed = false;
+    // trace_kind::state_change, for a state machine traced with
+    // trace_flags::behaviour: the names of both states.
+    const bool trace_change = o.which == step::next && this_process::traced(trace_flags::behaviour);
+    std::string old_name = trace_change ? st_->state_name() : std::string();
     if (o.which == step::next) {
       changed = !same_state(*old, *o.target);
       st_->state = std::move(*o.target);
     }
+    if (changed && trace_change)
+      trace_behaviour(trace_kind::state_change, st_->state_name(), old_name);
     if (sys_.tracing())
       trace(e, o.which == step::next     ? fmt::format("next {}", st_->state_name())
                : o.which == step::repeat ? std::string("repeat")

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <otpp/behaviour/supervisor_spec.hpp>
+#include <otpp/core/exit_reason.hpp>
 #include <otpp/core/pid.hpp>
 
 #include <any>
@@ -26,6 +27,7 @@ struct child {
   std::shared_ptr<std::any> args; // dynamic children: their start arguments
   std::chrono::steady_clock::time_point started{};
   unsigned backoff_level = 0;
+  exit_reason last_exit; // why it last ended (a restart's trace event)
 };
 
 // Messages to the supervisor process.

@@ -18,6 +18,7 @@
 #include <otpp/core/receive.hpp>
 #include <otpp/core/report.hpp>
 #include <otpp/core/timer.hpp>
+#include <otpp/core/trace.hpp>
 
 #include <fmt/format.h>
 
@@ -52,7 +53,7 @@ public:
       return std::nullopt;
     }
     for (const child_spec& cs : spec_->children) {
-      children_.push_back(child{cs, {}, false, 0, 0, {}, {}, 0});
+      children_.push_back(child{cs, {}, false, 0, 0, {}, {}, 0, {}});
       child& c = children_.back();
       child_start r = start(c);
       if (r.error) {
@@ -128,7 +129,7 @@ public:
         return call_result<pid>(exit_reason::user("already_started", children_[*i].pid_), self_);
       return fail<pid>(supervisor_errc::already_present);
     }
-    children_.push_back(child{std::move(cs), {}, false, 0, 0, {}, {}, 0});
+    children_.push_back(child{std::move(cs), {}, false, 0, 0, {}, {}, 0, {}});
     child_start r = start(children_.back());
     if (r.error) {
       children_.pop_back();
@@ -143,7 +144,7 @@ public:
     if (spec_->strategy != simple_one_for_one)
       return fail<pid>(supervisor_errc::wrong_strategy,
                        "start_child(sup, args...) needs a simple_one_for_one supervisor");
-    child c{*tmpl_, {}, false, 0, ++seq_, std::move(args), {}, 0};
+    child c{*tmpl_, {}, false, 0, ++seq_, std::move(args), {}, 0, {}};
     child_start r = c.spec.start(c.args.get());
     if (r.error)
       return call_result<pid>(std::move(*r.error), self_);
@@ -310,6 +311,7 @@ private:
   action child_ended(std::size_t i, const exit_reason& reason) {
     child& c = children_[i];
     c.pid_ = pid();
+    c.last_exit = reason;
     bool restart = should_restart(c, reason);
     if (restart || !reason.is_clean())
       report_error("child_terminated", reason, c.spec.id, {});
@@ -336,6 +338,7 @@ private:
                              const exit_reason& reason) {
     child& c = it->second;
     c.pid_ = pid();
+    c.last_exit = reason;
     bool restart = should_restart(c, reason);
     if (restart || !reason.is_clean())
       report_error("child_terminated", reason, c.spec.id, {});
@@ -369,6 +372,7 @@ private:
         if (k == i)
           continue;
         terminate(children_[k]);
+        children_[k].last_exit = exit_reason::shutdown();
       }
       std::erase_if(children_, [&](const child& c) {
         return c.spec.id != failed_id && c.spec.options.restart == temporary && !c.pid_ &&
@@ -393,8 +397,10 @@ private:
         send(self_, try_again_restart{c.spec.id, 0, false});
         return act::next();
       }
-      if (restarted)
+      if (restarted) {
         ++c.restarts;
+        trace_restart(c);
+      }
     }
     return act::next();
   }
@@ -418,9 +424,16 @@ private:
     c.restarting = false;
     c.started = std::chrono::steady_clock::now();
     ++c.restarts;
+    trace_restart(c);
     report_progress(c);
     dynamic_.emplace(r.pid.id(), std::move(c));
     return act::next();
+  }
+
+  // trace_kind::restart, for a supervisor traced with trace_flags::behaviour.
+  static void trace_restart(const child& c) {
+    if (this_process::traced(trace_flags::behaviour))
+      trace_behaviour(trace_kind::restart, c.spec.id, {}, c.pid_, &c.last_exit);
   }
 
   action intensity_reached() {
