@@ -129,7 +129,8 @@ TEST_CASE("a process traced for send and receive reports each message with its t
   otpp::kill(e);
 }
 
-TEST_CASE("procs tracing reports spawn, link, getting_linked, unlink and exit with its reason",
+TEST_CASE("procs tracing reports spawn, link, getting_linked, unlink, names and exit with its "
+          "reason",
           "[core][trace]") {
   const unsigned n = GENERATE(1u, 2u);
   OTPP_TEST_RUNTIME({.schedulers = n});
@@ -145,6 +146,9 @@ TEST_CASE("procs tracing reports spawn, link, getting_linked, unlink and exit wi
   });
   otpp::pid other = otpp::spawn([] { tp::receive<never>(); });
   otpp::trace_process(other, trace_flags::procs);
+  rt.register_name("trace_test_a", other);
+  rt.unregister_name("trace_test_a");
+  rt.register_name("trace_test_b", other); // given up when it ends
   otpp::link(other);
   otpp::unlink(other);
   otpp::send(child, go{});
@@ -171,6 +175,15 @@ TEST_CASE("procs tracing reports spawn, link, getting_linked, unlink and exit wi
   CHECK(otpp_test::down_reason(m) == exit_reason::user("stop"));
   CHECK(c->of(trace_kind::getting_linked, other).size() == 1);
   CHECK(c->of(trace_kind::getting_unlinked, other).size() == 1);
+  auto registers = c->of(trace_kind::register_name, other);
+  REQUIRE(registers.size() == 2);
+  CHECK(registers[0].what == "trace_test_a");
+  CHECK(registers[1].what == "trace_test_b");
+  auto unregisters = c->of(trace_kind::unregister_name, other);
+  REQUIRE(unregisters.size() == 2);
+  CHECK(unregisters[0].what == "trace_test_a");
+  CHECK(unregisters[1].what == "trace_test_b");
+  CHECK(fmt::format("{}", unregisters[1]) == fmt::format("{} unregister trace_test_b", other));
   auto exits = c->of(trace_kind::exit, other);
   REQUIRE(exits.size() == 1);
   REQUIRE(exits[0].reason.has_value());

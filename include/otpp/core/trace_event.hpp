@@ -9,7 +9,9 @@
 #include <otpp/detail/process.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <string_view>
 
 namespace otpp {
@@ -23,6 +25,8 @@ enum class trace_kind : std::uint8_t {
   unlink,           ///< the traced process unlinked from `other`
   getting_linked,   ///< `other` linked to the traced process
   getting_unlinked, ///< `other` unlinked from the traced process
+  register_name,    ///< the traced process took the name `what`
+  unregister_name,  ///< the traced process lost the name `what` (unregistered, or it ended)
   // trace_flags::monitors
   monitor,   ///< the traced process monitors `other` under `ref`
   demonitor, ///< the traced process dropped its monitor `ref`
@@ -43,9 +47,10 @@ enum class trace_kind : std::uint8_t {
 /// The name of a kind ("spawn", "getting_linked", ...).
 constexpr std::string_view to_string(trace_kind k) noexcept {
   constexpr std::string_view names[] = {
-      "spawn",   "exit",      "link",         "unlink",    "getting_linked", "getting_unlinked",
-      "monitor", "demonitor", "down",         "send",      "receive",        "call",
-      "reply",   "restart",   "state_change", "annotation"};
+      "spawn",    "exit",       "link",    "unlink",    "getting_linked", "getting_unlinked",
+      "register", "unregister", "monitor", "demonitor", "down",           "send",
+      "receive",  "call",       "reply",   "restart",   "state_change",   "annotation"};
+  static_assert(std::size(names) == static_cast<std::size_t>(trace_kind::annotation) + 1);
   return names[static_cast<std::uint8_t>(k)];
 }
 
@@ -60,9 +65,10 @@ constexpr std::string_view to_string(trace_kind k) noexcept {
 struct trace_flags {
   using type = std::uint32_t;
   static constexpr type none = 0;
-  static constexpr type send = 1u << 0;      ///< trace_kind::send
-  static constexpr type receive = 1u << 1;   ///< trace_kind::receive
-  static constexpr type procs = 1u << 2;     ///< spawn, exit, link, unlink, getting_(un)linked
+  static constexpr type send = 1u << 0;    ///< trace_kind::send
+  static constexpr type receive = 1u << 1; ///< trace_kind::receive
+  static constexpr type procs = 1u
+                                << 2; ///< spawn, exit, (un)link, getting_(un)linked, (un)register
   static constexpr type monitors = 1u << 3;  ///< monitor, demonitor, down
   static constexpr type calls = 1u << 4;     ///< call, reply
   static constexpr type behaviour = 1u << 5; ///< restart, state_change, annotation
@@ -81,6 +87,8 @@ constexpr trace_flags::type flag_of(trace_kind k) noexcept {
   case trace_kind::unlink:
   case trace_kind::getting_linked:
   case trace_kind::getting_unlinked:
+  case trace_kind::register_name:
+  case trace_kind::unregister_name:
     return trace_flags::procs;
   case trace_kind::monitor:
   case trace_kind::demonitor:

@@ -12,6 +12,7 @@
 
 #include <otpp/core/pid.hpp>
 #include <otpp/detail/process.hpp>
+#include <otpp/detail/trace_hooks.hpp>
 
 #include <fmt/format.h>
 
@@ -31,46 +32,63 @@ inline void runtime::register_name(const std::string& name, const pid& p) {
   if (p.get()->remote)
     throw std::invalid_argument(fmt::format(
         "otpp::register_name: {} is a process of another node; only local ones take names", p));
-  std::lock_guard lock(names_mutex_);
   detail::process* proc = p.get();
-  if (names_.count(name) != 0)
-    throw std::invalid_argument(
-        fmt::format("otpp::register_name: '{}' is already registered", name));
-  std::lock_guard meta(proc->meta);
-  if (!proc->name.empty())
-    throw std::invalid_argument(
-        fmt::format("otpp::register_name: {} is already registered as '{}'", p, proc->name));
-  // Store `named`, then load the status; an ending process stores its status,
-  // then loads `named`: one of the two sees the other, so no name outlives
-  // its process.
-  proc->named.store(true);
-  if (proc->status.load() == detail::process_status::exited)
-    throw std::invalid_argument(fmt::format("otpp::register_name: {} is not alive", p));
-  proc->name = name;
-  names_.emplace(name, p.ref_ptr());
+  {
+    std::lock_guard lock(names_mutex_);
+    if (names_.count(name) != 0)
+      throw std::invalid_argument(
+          fmt::format("otpp::register_name: '{}' is already registered", name));
+    std::lock_guard meta(proc->meta);
+    if (!proc->name.empty())
+      throw std::invalid_argument(
+          fmt::format("otpp::register_name: {} is already registered as '{}'", p, proc->name));
+    // Store `named`, then load the status; an ending process stores its
+    // status, then loads `named`: one of the two sees the other, so no name
+    // outlives its process.
+    proc->named.store(true);
+    if (proc->status.load() == detail::process_status::exited)
+      throw std::invalid_argument(fmt::format("otpp::register_name: {} is not alive", p));
+    proc->name = name;
+    names_.emplace(name, p.ref_ptr());
+  }
+  if (detail::traced(*proc, trace_flags::procs)) [[unlikely]] // out of the locks
+    detail::trace_name(*proc, trace_kind::register_name, name);
 }
 
 inline void runtime::unregister_name(const std::string& name) {
-  std::lock_guard lock(names_mutex_);
-  auto it = names_.find(name);
-  if (it == names_.end())
-    throw std::invalid_argument(fmt::format("otpp::unregister_name: '{}' is not registered", name));
+  detail::process_ref holder;
   {
-    std::lock_guard meta(it->second->meta);
-    it->second->name.clear();
+    std::lock_guard lock(names_mutex_);
+    auto it = names_.find(name);
+    if (it == names_.end())
+      throw std::invalid_argument(
+          fmt::format("otpp::unregister_name: '{}' is not registered", name));
+    {
+      std::lock_guard meta(it->second->meta);
+      it->second->name.clear();
+    }
+    holder = std::move(it->second);
+    names_.erase(it);
   }
-  names_.erase(it);
+  if (detail::traced(*holder, trace_flags::procs)) [[unlikely]] // out of the locks
+    detail::trace_name(*holder, trace_kind::unregister_name, name);
 }
 
 inline void runtime::unregister_dead(detail::process* p) {
-  std::lock_guard lock(names_mutex_);
-  std::lock_guard meta(p->meta);
-  if (p->name.empty())
-    return;
-  auto it = names_.find(p->name);
-  if (it != names_.end() && it->second.get() == p)
-    names_.erase(it);
-  p->name.clear();
+  std::string name;
+  {
+    std::lock_guard lock(names_mutex_);
+    std::lock_guard meta(p->meta);
+    if (p->name.empty())
+      return;
+    auto it = names_.find(p->name);
+    if (it != names_.end() && it->second.get() == p)
+      names_.erase(it);
+    name = std::move(p->name);
+    p->name.clear();
+  }
+  if (detail::traced(*p, trace_flags::procs)) [[unlikely]] // out of the locks
+    detail::trace_name(*p, trace_kind::unregister_name, name);
 }
 
 inline pid runtime::whereis(const std::string& name) {

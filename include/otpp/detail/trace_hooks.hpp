@@ -111,6 +111,15 @@ trace_signal(process& subject, trace_kind kind, process* other, std::uint64_t re
   emit(subject, ev);
 }
 
+// A name taken or given up (register_name, unregister_name).
+[[gnu::cold, gnu::noinline]] inline void trace_name(process& subject, trace_kind kind,
+                                                    std::string_view name) noexcept {
+  trace_event ev{};
+  ev.kind = kind;
+  ev.what = name;
+  emit(subject, ev);
+}
+
 } // namespace otpp::detail
 
 #endif // OTPP_DETAIL_TRACE_HOOKS_HPP
