@@ -2,6 +2,7 @@
 
 #include <otpp/core/link.hpp>
 #include <otpp/core/monitor.hpp>
+#include <otpp/core/remote.hpp>
 #include <otpp/core/request.hpp>
 
 #include "otpp_test.hpp"
@@ -88,7 +89,36 @@ void echo() {
                 [](number& n) { static_cast<void>(n); });
 }
 
+// An endpoint that drops what it is given: pids of another node.
+class dropping_endpoint final : public otpp::remote_endpoint {
+public:
+  void deliver(const otpp::pid&, otpp::remote_delivery) noexcept override {}
+  std::string node_name() const override { return "far@127.0.0.1"; }
+};
+
 } // namespace
+
+TEST_CASE("a pid of another node cannot be traced here, and a send to one is traced at the "
+          "sender",
+          "[core][trace]") {
+  OTPP_TEST_RUNTIME({.schedulers = 1});
+  auto c = std::make_shared<collector>();
+  tracing on(rt, c);
+  auto ep = std::make_shared<dropping_endpoint>();
+  const otpp::pid far = ep->proxy(1);
+  CHECK_THROWS_WITH(otpp::trace_process(far, trace_flags::procs),
+                    Catch::Contains("is a process of another node"));
+  CHECK(otpp::trace_flags_of(far) == trace_flags::none);
+  otpp::pid me = tp::self();
+  otpp::trace_process(me, trace_flags::send);
+  otpp::send(far, number{7});
+  otpp::trace_process(me, trace_flags::send, false);
+  auto sends = c->of(trace_kind::send, me);
+  REQUIRE(sends.size() == 1);
+  CHECK(sends[0].other == far);
+  std::lock_guard lock(c->mutex);
+  CHECK(c->numbers == std::vector<int>{7});
+}
 
 TEST_CASE("a process traced for send and receive reports each message with its type, value and "
           "the other process",
