@@ -83,16 +83,22 @@ inline tracer* tracer_of(const runtime& rt) {
   in_tracer = false;
 }
 
+// The event of `kind` with another process (null: none) and a ref.
+inline trace_event event_of(trace_kind kind, process* other, std::uint64_t ref) noexcept {
+  trace_event ev{};
+  ev.kind = kind;
+  ev.other = pid(process_ref(other));
+  ev.ref = ref;
+  return ev;
+}
+
 // An event about `subject` and possibly another process, a ref, a reason.
 [[gnu::cold, gnu::noinline]] inline void
 trace_signal(process& subject, trace_kind kind, process* other, std::uint64_t ref = 0,
              const exit_reason* reason = nullptr) noexcept {
   if (!traced(subject, flag_of(kind)))
     return;
-  trace_event ev{};
-  ev.kind = kind;
-  ev.other = pid(process_ref(other));
-  ev.ref = ref;
+  trace_event ev = event_of(kind, other, ref);
   ev.reason = reason;
   emit(subject, ev);
 }
@@ -103,10 +109,7 @@ trace_signal(process& subject, trace_kind kind, process* other, std::uint64_t re
                                                        std::uint64_t ref = 0) noexcept {
   if (!traced(subject, flag_of(kind)))
     return;
-  trace_event ev{};
-  ev.kind = kind;
-  ev.other = pid(process_ref(other));
-  ev.ref = ref;
+  trace_event ev = event_of(kind, other, ref);
   ev.message = traced_message(e.type, e.type->value(&e));
   emit(subject, ev);
 }
@@ -114,8 +117,7 @@ trace_signal(process& subject, trace_kind kind, process* other, std::uint64_t re
 // A name taken or given up (register_name, unregister_name).
 [[gnu::cold, gnu::noinline]] inline void trace_name(process& subject, trace_kind kind,
                                                     std::string_view name) noexcept {
-  trace_event ev{};
-  ev.kind = kind;
+  trace_event ev = event_of(kind, nullptr, 0);
   ev.what = name;
   emit(subject, ev);
 }
