@@ -71,15 +71,18 @@ struct collector final : otpp::tracer {
   bool wrong_type = false;
 };
 
-// Installs `c` on `rt` for its lifetime.
-struct tracing {
-  tracing(otpp::runtime& r, std::shared_ptr<otpp::tracer> t) : rt(r) {
-    rt.set_tracer(std::move(t));
-  }
-  tracing(const tracing&) = delete;
-  tracing& operator=(const tracing&) = delete;
-  ~tracing() { rt.set_tracer(nullptr); }
-  otpp::runtime& rt;
+// A collector installed on `rt` for its lifetime; `->` reaches it.
+class collecting {
+public:
+  explicit collecting(otpp::runtime& r) : rt_(r) { rt_.set_tracer(c_); }
+  collecting(const collecting&) = delete;
+  collecting& operator=(const collecting&) = delete;
+  ~collecting() { rt_.set_tracer(nullptr); }
+  collector* operator->() const noexcept { return c_.get(); }
+
+private:
+  otpp::runtime& rt_;
+  std::shared_ptr<collector> c_ = std::make_shared<collector>();
 };
 
 // An echo process: answers each ping, and each number with the number + 1.
@@ -102,8 +105,7 @@ TEST_CASE("a pid of another node cannot be traced here, and a send to one is tra
           "sender",
           "[core][trace]") {
   OTPP_TEST_RUNTIME({.schedulers = 1});
-  auto c = std::make_shared<collector>();
-  tracing on(rt, c);
+  collecting c(rt);
   auto ep = std::make_shared<dropping_endpoint>();
   const otpp::pid far = ep->proxy(1);
   CHECK_THROWS_WITH(otpp::trace_process(far, trace_flags::procs),
@@ -125,8 +127,7 @@ TEST_CASE("a process traced for send and receive reports each message with its t
           "[core][trace]") {
   const unsigned n = GENERATE(1u, 2u);
   OTPP_TEST_RUNTIME({.schedulers = n});
-  auto c = std::make_shared<collector>();
-  tracing on(rt, c);
+  collecting c(rt);
 
   otpp::pid e = otpp::spawn(echo);
   otpp::pid me = tp::self();
@@ -164,8 +165,7 @@ TEST_CASE("procs tracing reports spawn, link, getting_linked, unlink, names and 
           "[core][trace]") {
   const unsigned n = GENERATE(1u, 2u);
   OTPP_TEST_RUNTIME({.schedulers = n});
-  auto c = std::make_shared<collector>();
-  tracing on(rt, c);
+  collecting c(rt);
   otpp::pid me = tp::self();
   otpp::trace_process(me, trace_flags::procs);
 
@@ -228,8 +228,7 @@ TEST_CASE("monitors tracing reports monitor, the down with its reason, and demon
           "[core][trace]") {
   OTPP_TEST_RUNTIME({.schedulers = 2});
   otpp_test::report_guard quiet(otpp_test::quiet()); // a crashes on purpose
-  auto c = std::make_shared<collector>();
-  tracing on(rt, c);
+  collecting c(rt);
   otpp::pid me = tp::self();
   otpp::trace_process(me, trace_flags::monitors);
 
@@ -268,8 +267,7 @@ TEST_CASE("calls tracing reports a request with its tag at the caller and the re
           "[core][trace]") {
   const unsigned n = GENERATE(1u, 2u);
   OTPP_TEST_RUNTIME({.schedulers = n});
-  auto c = std::make_shared<collector>();
-  tracing on(rt, c);
+  collecting c(rt);
   otpp::pid server = otpp::spawn([] {
     for (;;) {
       auto req = tp::receive<otpp::request<number>>();
@@ -305,8 +303,7 @@ TEST_CASE("set_on_spawn passes a process's flags to the processes it spawns, and
           "trace_new_processes and trace_all choose those of the others",
           "[core][trace]") {
   OTPP_TEST_RUNTIME({.schedulers = 2});
-  auto c = std::make_shared<collector>();
-  tracing on(rt, c);
+  collecting c(rt);
   otpp::pid me = tp::self();
 
   SECTION("set_on_spawn") {
@@ -450,8 +447,7 @@ TEST_CASE("a tracer that throws or sends loses only its event: the traced proces
 TEST_CASE("trace_behaviour emits annotations of a traced process and refuses other kinds",
           "[core][trace]") {
   OTPP_TEST_RUNTIME({.schedulers = 1});
-  auto c = std::make_shared<collector>();
-  tracing on(rt, c);
+  collecting c(rt);
   otpp::pid me = tp::self();
   CHECK_FALSE(tp::traced(trace_flags::behaviour));
   otpp::trace_behaviour(trace_kind::annotation, "before");

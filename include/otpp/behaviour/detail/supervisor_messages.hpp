@@ -6,6 +6,7 @@
 #include <otpp/behaviour/supervisor_spec.hpp>
 #include <otpp/core/exit_reason.hpp>
 #include <otpp/core/pid.hpp>
+#include <otpp/core/trace.hpp>
 
 #include <any>
 #include <chrono>
@@ -28,6 +29,14 @@ struct child {
   std::chrono::steady_clock::time_point started{};
   unsigned backoff_level = 0;
   exit_reason last_exit; // why it last ended (a restart's trace event)
+
+  // It was restarted (now `pid_`): count it, and emit trace_kind::restart
+  // if the supervisor is traced with trace_flags::behaviour.
+  void count_restart() {
+    ++restarts;
+    if (this_process::traced(trace_flags::behaviour))
+      trace_behaviour(trace_kind::restart, spec.id, {}, pid_, &last_exit);
+  }
 };
 
 // Messages to the supervisor process.

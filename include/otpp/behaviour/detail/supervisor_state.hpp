@@ -18,7 +18,6 @@
 #include <otpp/core/receive.hpp>
 #include <otpp/core/report.hpp>
 #include <otpp/core/timer.hpp>
-#include <otpp/core/trace.hpp>
 
 #include <fmt/format.h>
 
@@ -397,10 +396,8 @@ private:
         send(self_, try_again_restart{c.spec.id, 0, false});
         return act::next();
       }
-      if (restarted) {
-        ++c.restarts;
-        trace_restart(c);
-      }
+      if (restarted)
+        c.count_restart();
     }
     return act::next();
   }
@@ -423,17 +420,10 @@ private:
     c.pid_ = r.pid;
     c.restarting = false;
     c.started = std::chrono::steady_clock::now();
-    ++c.restarts;
-    trace_restart(c);
+    c.count_restart();
     report_progress(c);
     dynamic_.emplace(r.pid.id(), std::move(c));
     return act::next();
-  }
-
-  // trace_kind::restart, for a supervisor traced with trace_flags::behaviour.
-  static void trace_restart(const child& c) {
-    if (this_process::traced(trace_flags::behaviour))
-      trace_behaviour(trace_kind::restart, c.spec.id, {}, c.pid_, &c.last_exit);
   }
 
   action intensity_reached() {
