@@ -9,6 +9,9 @@
 #   include/otpp/core/**, behaviour/**, otpp.hpp must not include otpp/dist/
 #   include/otpp/dist/**      must not include otpp/detail/ nor
 #                             otpp/behaviour/detail/ (otpp/dist/detail/ is fine)
+#   include/otpp/http/**      must not include otpp/detail/, otpp/behaviour/detail/
+#                             nor otpp/dist/; core/, behaviour/ and otpp.hpp
+#                             must not include otpp/http/
 #   include/otpp/** outside include/otpp/detail/ must not include or name
 #                             boost/context (boost::context)
 #   include/otpp/**           has one internal namespace, `detail`: no
@@ -135,6 +138,12 @@ check "$root/otpp/behaviour" "otpp/dist/"      "behaviour/ must not depend on di
 check "$root/otpp/otpp.hpp"  "otpp/dist/"      "dist/ is optional (otpp::dist): not in the umbrella header"
 check "$root/otpp/dist"      "otpp/detail/"    "dist/ uses only the public core API (its internals: otpp/dist/detail/)"
 check "$root/otpp/dist"      "otpp/behaviour/detail/" "dist/ uses only the public behaviour API"
+check "$root/otpp/http"      "otpp/detail/"    "http/ uses only the public core and behaviour API"
+check "$root/otpp/http"      "otpp/behaviour/detail/" "http/ uses only the public behaviour API"
+check "$root/otpp/http"      "otpp/dist/"      "http/ must not depend on dist/"
+check "$root/otpp/core"      "otpp/http/"      "core/ must not depend on http/"
+check "$root/otpp/behaviour" "otpp/http/"      "behaviour/ must not depend on http/"
+check "$root/otpp/otpp.hpp"  "otpp/http/"      "http/ (Boost.Beast) is opt-in: not in the umbrella header"
 check_boost_context
 check_internal_namespaces
 

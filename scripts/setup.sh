@@ -17,6 +17,7 @@ packages=(
   libbenchmark-dev
   liburing-dev
   erlang-base
+  prometheus
 )
 
 missing=()

@@ -2,6 +2,8 @@
 // OTPP_TRACE=all (or a sum of trace_flags bits, e.g. 3 for send + receive)
 // installs a tracer that counts events (one relaxed atomic add each) and
 // traces every process spawned from then on with those flags.
+// OTPP_TIMINGS=1 turns on the runtime's timing metrics
+// (runtime::enable_timing_metrics: scheduler wall time, call times).
 // Distributed under the Boost Software License, Version 1.0.
 #pragma once
 
@@ -29,6 +31,8 @@ struct event_counter final : otpp::tracer {
 class trace_from_env {
 public:
   explicit trace_from_env(otpp::runtime& rt) : rt_(rt) {
+    if (const char* t = std::getenv("OTPP_TIMINGS"); t != nullptr && *t == '1')
+      rt_.enable_timing_metrics();
     const char* s = std::getenv("OTPP_TRACE");
     if (s == nullptr || *s == '\0')
       return;

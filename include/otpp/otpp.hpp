@@ -34,6 +34,7 @@
 #include <otpp/core/exit_reason.hpp>
 #include <otpp/core/link.hpp>
 #include <otpp/core/message.hpp>
+#include <otpp/core/metrics.hpp>
 #include <otpp/core/monitor.hpp>
 #include <otpp/core/pid.hpp>
 #include <otpp/core/process.hpp>
@@ -43,6 +44,7 @@
 #include <otpp/core/report.hpp>
 #include <otpp/core/request.hpp>
 #include <otpp/core/runtime.hpp>
+#include <otpp/core/statistics.hpp>
 #include <otpp/core/timer.hpp>
 #include <otpp/core/trace.hpp>
 #include <otpp/core/trace_event.hpp>

@@ -104,7 +104,7 @@ public:
     const bool admitted = to && detail::admit(*to.get(), *e) == detail::admission::queue;
     if (admitted && detail::push(to.get(), e)) {
       if (detail::process* me = detail::current_process)
-        detail::count_reduction(*me);
+        detail::count_send(*me);
       return;
     }
     if (is_request) {

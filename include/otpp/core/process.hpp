@@ -90,7 +90,7 @@ template <class T> send_result send(const pid& to, T&& msg) {
       r = send_result::refused;
   }
   if (detail::process* me = detail::current_process)
-    detail::count_reduction(*me);
+    detail::count_send(*me);
   return r;
 }
 

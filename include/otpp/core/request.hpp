@@ -63,7 +63,7 @@ template <class T> ref send_request(const pid& to, T&& msg) {
     if (detail::admit(*to.get(), *e) != detail::admission::queue) {
       e->destroy(); // a full mailbox: the call fails at once, and says why
       detail::send_down(&me, tag, to.ref_ptr(), exit_reason::mailbox_full());
-      detail::count_reduction(me);
+      detail::count_send(me);
       return ref(tag);
     }
     sent = detail::push(to.get(), e);
@@ -72,7 +72,7 @@ template <class T> ref send_request(const pid& to, T&& msg) {
   }
   if (!sent)
     detail::send_down(&me, tag, to.ref_ptr(), exit_reason::noproc());
-  detail::count_reduction(me);
+  detail::count_send(me);
   return ref(tag);
 }
 
@@ -101,7 +101,7 @@ template <class T> void send_reply(const reply_to& to, T&& value) {
   }
   detail::push_or_drop(to.pid.get(), e);
   if (me != nullptr)
-    detail::count_reduction(*me);
+    detail::count_send(*me);
 }
 
 /// Give up waiting for the request `tag`: end its monitor, and remove its

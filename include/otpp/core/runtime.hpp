@@ -4,7 +4,9 @@
 
 #include <otpp/config.hpp>
 #include <otpp/core/exit_reason.hpp>
+#include <otpp/core/metrics.hpp>
 #include <otpp/core/pid.hpp>
+#include <otpp/core/statistics.hpp>
 #include <otpp/core/trace_event.hpp>
 #include <otpp/detail/blocking_pool.hpp>
 #include <otpp/detail/process.hpp>
@@ -253,6 +255,21 @@ public:
     return n;
   }
 
+  /// Counters and a snapshot of the runtime: processes, spawns, exits by
+  /// class, messages, reductions, schedulers, mailbox lengths (the walk
+  /// over live processes holds each scheduler's list lock while it reads
+  /// its processes, about a microsecond per hundred processes).
+  /// (`erlang:statistics/1`, `erlang:system_info/1`.)
+  runtime_statistics statistics(const statistics_options& opts = {});
+  /// The runtime's metrics: its own (see `statistics`, written as
+  /// `otpp_*` families) and whatever behaviours and users register.
+  metric_registry& metrics() noexcept { return metrics_; }
+  /// Turn on the schedulers' wall time (active vs idle time, as
+  /// `erlang:system_flag(scheduler_wall_time, true)`) and the behaviours'
+  /// timings (call latency per server). Each costs two clock reads per
+  /// idle stretch or per call; once on, they stay on.
+  void enable_timing_metrics();
+
   /// Register `name` for `p`. Throws `std::invalid_argument` if the name is
   /// taken or empty, `p` is not alive, or `p` has a name already.
   void register_name(const std::string& name, const pid& p);
@@ -330,6 +347,8 @@ private:
   };
 
   runtime_options options_;
+  metric_registry metrics_;
+  std::once_flag timing_once_;
   mutable detail::spinlock tracer_lock_;
   std::shared_ptr<tracer> tracer_;
   std::atomic<std::uint64_t> tracer_version_{detail::next_unique()};

@@ -162,7 +162,8 @@ inline void destroy_chain(envelope* e) noexcept {
 struct mailbox_queue {
   envelope head;
   envelope* tail = &head;
-  std::atomic<std::size_t> size{0}; // written by the owner, read by introspection
+  std::atomic<std::size_t> size{0};    // written by the owner, read by introspection
+  std::atomic<std::uint64_t> total{0}; // every message that entered it (statistics)
 
   mailbox_queue() = default;
   mailbox_queue(const mailbox_queue&) = delete;
@@ -174,6 +175,7 @@ struct mailbox_queue {
     tail->next = e;
     tail = e;
     size.store(size.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    total.store(total.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
   envelope* unlink_after(envelope* prev) noexcept {
     envelope* e = prev->next;
@@ -298,6 +300,7 @@ struct process {
   process* pending_next = nullptr;
   bool timeout_pending = false;
   std::atomic<std::uint64_t> reductions{0};
+  std::atomic<std::uint64_t> sent{0}; // messages it sent (statistics), next to `reductions`
   // What the process waits on while it is blocked (this_process::waiting_on;
   // null: a plain receive), the pid number it waits for (0: none), and
   // whether that wait has a timeout. Written by the owner, read by

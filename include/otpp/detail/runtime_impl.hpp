@@ -8,8 +8,9 @@
 // guard, so any of them may also be included first.
 #include <otpp/core/runtime.hpp>
 
-#include <otpp/detail/lifecycle.hpp>       // spawn, process_main, finish_process
-#include <otpp/detail/registry_impl.hpp>   // register_name, whereis
-#include <otpp/detail/runtime_members.hpp> // runtime threads, run, shutdown, placement
-#include <otpp/detail/signals.hpp>         // delivery, signals, die
-#include <otpp/detail/wait.hpp>            // drain, yield, block, deadlines, receive_raw
+#include <otpp/detail/lifecycle.hpp>          // spawn, process_main, finish_process
+#include <otpp/detail/registry_impl.hpp>      // register_name, whereis
+#include <otpp/detail/runtime_members.hpp>    // runtime threads, run, shutdown, placement
+#include <otpp/detail/runtime_statistics.hpp> // statistics, the runtime's metrics
+#include <otpp/detail/signals.hpp>            // delivery, signals, die
+#include <otpp/detail/wait.hpp>               // drain, yield, block, deadlines, receive_raw

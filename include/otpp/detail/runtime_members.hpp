@@ -12,6 +12,7 @@
 
 #include <otpp/core/report.hpp>
 #include <otpp/detail/process.hpp>
+#include <otpp/detail/runtime_statistics.hpp>
 #include <otpp/detail/scheduler.hpp>
 #include <otpp/detail/signals.hpp>
 #include <otpp/detail/watchdog.hpp>
@@ -49,6 +50,7 @@ inline runtime::runtime(runtime_options options) : options_(options) {
   }
   for (auto& s : schedulers_)
     s->start();
+  metrics_.add_collector([this](metric_writer& w) { detail::write_runtime_metrics(*this, w); });
   if (options_.watchdog_threshold > std::chrono::milliseconds::zero()) {
     watches_.resize(schedulers_.size());
     watchdog_ = std::thread([this] { watchdog_loop(); });

@@ -8,6 +8,7 @@
 #include <otpp/detail/overflow.hpp>
 #include <otpp/detail/process.hpp>
 #include <otpp/detail/sanitizer.hpp>
+#include <otpp/detail/scheduler_stats.hpp>
 #include <otpp/detail/stack_pool.hpp>
 #include <otpp/detail/steal_deque.hpp>
 
@@ -244,6 +245,7 @@ public:
   // True if the list is empty now.
   bool remove(process* p) {
     std::lock_guard lock(list_mutex_);
+    counts_.count_exit(*p);
     return unlink(p);
   }
   // Move `p` from `from`'s list to this one, both locked: a reader that
@@ -263,6 +265,21 @@ public:
     for (process* p = list_head_; p != nullptr; p = p->list_next)
       f(p);
   }
+  // The same, with the counts of spawns, exits and ended processes, read
+  // under the same lock: every process is either walked or counted ended.
+  template <class F> scheduler_counts for_each_process_counted(F&& f) {
+    std::lock_guard lock(list_mutex_);
+    for (process* p = list_head_; p != nullptr; p = p->list_next)
+      f(p);
+    return counts_;
+  }
+  // Ready processes waiting for their turn here, as the owner last
+  // published it (every config::io_poll_interval resumptions, and 0 when
+  // it runs out of work). Any thread.
+  std::size_t run_queue() const noexcept {
+    return published_ready_.load(std::memory_order_relaxed);
+  }
+  scheduler_wall_time& wall_time() noexcept { return wall_; }
 
   static scheduler*& current_scheduler() noexcept {
     thread_local scheduler* s = nullptr;
@@ -271,6 +288,7 @@ public:
 
 private:
   inline void loop();
+  inline void wait_for_work();
   inline void resume(process* p);
 
   // Any thread: end this scheduler's sleep, if it sleeps (coalesced: one
@@ -295,8 +313,10 @@ private:
     if (list_head_ != nullptr)
       list_head_->list_prev = p;
     list_head_ = p;
-    if (count)
+    if (count) {
       live_.store(live_.load(std::memory_order_relaxed) + 1);
+      ++counts_.spawned;
+    }
   }
   bool unlink(process* p) noexcept {
     if (p->list_prev != nullptr)
@@ -427,6 +447,7 @@ private:
   mpsc_stack<process> remote_;
   alignas(64) std::atomic<process*> running_{nullptr};
   std::atomic<std::uint64_t> resumes_{0};
+  std::atomic<std::size_t> published_ready_{0};  // see run_queue()
   alignas(64) std::atomic<std::size_t> live_{0}; // processes in the live list
   process* ready_head_ = nullptr;
   process* ready_tail_ = nullptr;
@@ -450,145 +471,15 @@ private:
   std::map<std::size_t, std::unique_ptr<stack_pool>> pools_;
   std::mutex list_mutex_;
   process* list_head_ = nullptr;
+  scheduler_counts counts_; // under list_mutex_
+  alignas(64) scheduler_wall_time wall_;
   std::vector<deadline_entry> deadlines_; // min-heap by `at`
   process* pending_head_ = nullptr;       // receives whose deadline is not taken yet
   std::chrono::steady_clock::time_point armed_ = std::chrono::steady_clock::time_point::max();
   boost::asio::steady_timer deadline_timer_{io_};
 };
 
-inline void scheduler::loop() {
-  install_overflow_handler();
-  alt_signal_stack signal_stack; // the overflow handler runs on it
-  current_scheduler() = this;
-  stack_.tsan_fiber = sanitizer::tsan_current_fiber();
-  unsigned since_poll = 0;
-  for (;;) {
-    // Remote queue -> ready FIFO (the LIFO's order within one batch does not
-    // matter: each was made ready by a different event).
-    if (process* chain = remote_.take_all()) {
-      while (chain != nullptr) {
-        process* next = chain->next;
-        push_local(chain);
-        chain = next;
-      }
-    }
-    // Run one process (fresh LIFO or ready FIFO, see pop_local) until it
-    // suspends; poll for I/O now and then so a busy loop still sees timers.
-    if (process* p = pop_local()) {
-      resume(p);
-      if (++since_poll >= config::io_poll_interval) {
-        since_poll = 0;
-        const std::int64_t now = clock_ticks();
-        coarse_now_ = now;
-        coarse_stale_ = false;
-        stamp_timeouts();
-        if (now - last_io_poll_ >= io_poll_period_ticks) {
-          last_io_poll_ = now;
-          io_.poll();
-        }
-      }
-      continue;
-    }
-    // Nothing ready here: take a fresh process of another scheduler (the
-    // clock is read only if some peer has one).
-    coarse_stale_ = true;
-    if (!peers_.empty() && peers_oldest() != INT64_MAX) {
-      coarse_now_ = clock_ticks();
-      coarse_stale_ = false;
-      if (process* p = steal()) {
-        resume(p);
-        continue;
-      }
-    }
-    since_poll = 0;
-    stamp_timeouts();
-    if (stop_.load())
-      break;
-    // Before sleeping, spin a little: a wake-up through the kernel costs
-    // tens of microseconds on these machines, and a message from another
-    // scheduler often comes right back.
-    if (spin_for_work())
-      continue;
-    // Memory of a backlog that is gone goes back to the system (past a
-    // high-water mark), once this scheduler has slept idle a while.
-    const bool tidy = blocks::release_due();
-    // Announce the sleep, then look once more: a schedule() that pushed
-    // before it could see `sleeping_` is caught here, one that pushed after
-    // posts a wake-up, so no ready process is missed.
-    // While a peer holds fresh processes too recent to take, sleep only
-    // until the oldest of them may be taken.
-    const std::int64_t oldest = peers_oldest();
-    sleeping_.store(oldest == INT64_MAX ? asleep : asleep_timed);
-    const std::int64_t now = clock_ticks();
-    if (!remote_.empty() || stop_.load() || peers_have_work(now)) {
-      sleeping_.store(awake);
-      continue;
-    }
-    if (oldest == INT64_MAX && !tidy) {
-      io_.run_one(); // a wake-up, a timer or an I/O completion
-    } else if (oldest == INT64_MAX) {
-      if (io_.run_one_for(blocks::idle_release) == 0)
-        blocks::release_surplus_now();
-    } else {
-      io_.run_one_for(std::chrono::nanoseconds(oldest + steal_age_ticks - now + 1000));
-    }
-    sleeping_.store(awake);
-    io_.poll();
-  }
-  work_.reset();
-  current_scheduler() = nullptr;
-}
-
-inline process* scheduler::steal() noexcept {
-  if (peers_.empty() || abandoned())
-    return nullptr;
-  for (std::size_t k = 0; k < peers_.size(); ++k) {
-    scheduler& victim = *peers_[(next_victim_ + k) % peers_.size()];
-    if (victim.abandoned())
-      continue; // its thread may be stopped holding its list's lock
-    process* p = victim.stealable_.steal(coarse_now_ - steal_age_ticks);
-    if (p == nullptr)
-      continue;
-    next_victim_ = (next_victim_ + k + 1) % peers_.size();
-    adopt(victim, p);
-    {
-      std::lock_guard lock(p->meta);
-      p->sched = this;
-    }
-    return p;
-  }
-  return nullptr;
-}
-
-// Switch to `p` until it suspends or ends. Its fiber (and stack) is made on
-// its first run; the C++ exception state is swapped with the process's own
-// around the switch (see eh_state.hpp), and the sanitizers are told.
-inline void scheduler::resume(process* p) {
-  process* previous = current_process;
-  current_process = p;
-  p->status.store(process_status::running, std::memory_order_relaxed);
-  running_.store(p, std::memory_order_relaxed);
-  resumes_.store(resumes_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  if (!p->ctx) {
-    p->self_stack.tsan_fiber = sanitizer::tsan_create_fiber();
-    p->ctx = boost::context::fiber(
-        std::allocator_arg, pooled_stack{&pool_for(p->stack_size), &p->self_stack},
-        [p](boost::context::fiber&& s) { return p->entry(p, std::move(s)); });
-  }
-  void* fake_stack = nullptr;
-  eh_state own = swap_eh_state(p->eh);
-  sanitizer::start_switch(&fake_stack, p->self_stack);
-  p->ctx = std::move(p->ctx).resume();
-  sanitizer::finish_switch(fake_stack);
-  p->eh = swap_eh_state(own);
-  if (!canary_intact(*p)) [[unlikely]] // stacks without a guard page only
-    report_overflow(*p, "(its stack canary was overwritten)");
-  current_process = previous;
-  running_.store(nullptr, std::memory_order_relaxed);
-  if (p->finished) {
-    sanitizer::tsan_destroy_fiber(p->self_stack.tsan_fiber);
-    intrusive_ptr_release(p); // the reference the process held on itself while alive
-  }
-}
-
 } // namespace otpp::detail
+
+// The loop, its idle wait, stealing and switching to a process.
+#include <otpp/detail/scheduler_loop.hpp>

@@ -85,6 +85,12 @@ inline void yield_now(process& p) {
     reschedule(p);
 }
 
+// A message sent: counted (statistics), then one reduction.
+[[gnu::always_inline]] inline void count_send(process& p) noexcept {
+  p.sent.store(p.sent.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  count_reduction(p);
+}
+
 // Sleep until the inbox is not empty. Precondition: it was drained.
 // Returns false only for a foreign process whose deadline passed.
 inline bool block(process& p, const std::chrono::steady_clock::time_point* deadline = nullptr) {

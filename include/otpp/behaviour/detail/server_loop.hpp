@@ -15,6 +15,7 @@
 #include <otpp/core/any_message.hpp>
 #include <otpp/core/exit_reason.hpp>
 #include <otpp/core/link.hpp>
+#include <otpp/core/metrics.hpp>
 #include <otpp/core/process.hpp>
 #include <otpp/core/receive.hpp>
 #include <otpp/core/report.hpp>
@@ -25,6 +26,7 @@
 #include <fmt/format.h>
 
 #include <any>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -357,7 +359,7 @@ private:
       auto* req = m.get_if<request<M>>();
       if (req == nullptr || !part.guard(std::as_const(*state_), std::as_const(req->value)))
         return false;
-      out = handle_call(part, *req);
+      out = timed_call([&] { return handle_call(part, *req); });
       trace_event("call", type_name_of<M>, out);
       return true;
     } else if constexpr (is_cast_part<P>::value) {
@@ -416,6 +418,24 @@ private:
     } else {
       return invoke(f, value);
     }
+  }
+
+  // Run a call's handler; with the runtime's timings on, its time (from
+  // taking the call to the reply; a deferred call: to the handler's return)
+  // goes in otpp_server_call_duration_seconds{server=<display name>}.
+  template <class F> action timed_call(F&& f) {
+    metric_registry& reg = this_process::get_runtime().metrics();
+    if (!reg.timings()) [[likely]]
+      return f();
+    if (call_time_ == nullptr)
+      call_time_ = &reg.histogram(
+          "otpp_server_call_duration_seconds", "Time a server took to handle a call.",
+          {{"server", def_.display_name()}}, metric_histogram::exponential(1e-6, 4, 11));
+    const auto t0 = std::chrono::steady_clock::now();
+    action a = f();
+    call_time_->observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    return a;
   }
 
   template <class M, class F, bool Deferred, class G>
@@ -490,7 +510,8 @@ private:
   pid parent_;
   std::optional<S> state_;
   sys_handler sys_;
-  bool terminated_ = false; // terminate has run: what ends the process now passes
+  metric_histogram* call_time_ = nullptr; // see timed_call
+  bool terminated_ = false;               // terminate has run: what ends the process now passes
   [[no_unique_address]] std::conditional_t<Def::prioritised, priority_queue, std::monostate> queue_;
 };
 

@@ -5,7 +5,10 @@
 
 #include <otpp/behaviour/supervisor_spec.hpp>
 #include <otpp/core/exit_reason.hpp>
+#include <otpp/core/metrics.hpp>
 #include <otpp/core/pid.hpp>
+#include <otpp/core/process.hpp>
+#include <otpp/core/runtime.hpp>
 #include <otpp/core/trace.hpp>
 
 #include <any>
@@ -30,10 +33,17 @@ struct child {
   unsigned backoff_level = 0;
   exit_reason last_exit; // why it last ended (a restart's trace event)
 
-  // It was restarted (now `pid_`): count it, and emit trace_kind::restart
-  // if the supervisor is traced with trace_flags::behaviour.
-  void count_restart() {
+  // It was restarted (now `pid_`) by `supervisor` (its display name):
+  // count it, in the runtime's otpp_supervisor_restarts_total too, and emit
+  // trace_kind::restart if the supervisor is traced with
+  // trace_flags::behaviour.
+  void count_restart(const std::string& supervisor) {
     ++restarts;
+    this_process::get_runtime()
+        .metrics()
+        .counter("otpp_supervisor_restarts_total", "Children restarted by a supervisor.",
+                 {{"supervisor", supervisor}})
+        .inc();
     if (this_process::traced(trace_flags::behaviour))
       trace_behaviour(trace_kind::restart, spec.id, {}, pid_, &last_exit);
   }
