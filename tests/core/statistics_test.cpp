@@ -126,10 +126,12 @@ TEST_CASE("statistics: the longest mailboxes, the mailbox histogram and dropped 
   CHECK(st.longest_mailboxes[0].name == "big_one");
   CHECK(st.longest_mailboxes[1].pid == small);
   CHECK(st.longest_mailboxes[1].length == 3);
-  CHECK(st.mailbox_bounds == std::vector<std::size_t>{0, 1, 10, 100});
+  CHECK(st.mailboxes.bounds == std::vector<std::size_t>{0, 1, 10, 100});
   // Cumulative: none empty, none of 1, two up to 10 (3 and 2), all three up to 100.
-  CHECK(st.mailbox_buckets == std::vector<std::uint64_t>{0, 0, 2, 3, 3});
-  CHECK(st.mailbox_sum == 30);
+  CHECK(st.mailboxes.buckets == std::vector<std::uint64_t>{0, 0, 2, 3, 3});
+  CHECK(st.mailboxes.sum == 30);
+  CHECK(st.largest_stacks.empty()); // not asked for
+  CHECK(st.stacks.buckets.empty());
   CHECK(st.messages_received == 30);
   CHECK(st.messages_dropped == 3);
 
@@ -142,6 +144,51 @@ TEST_CASE("statistics: the longest mailboxes, the mailbox histogram and dropped 
   CHECK(contains(text, "otpp_messages_dropped_total 3\n"));
   for (const auto& p : {big, small, bounded})
     otpp::exit(p, exit_reason::kill());
+}
+
+namespace {
+// Touch about `depth` KiB of stack, then wait.
+[[gnu::noinline]] void deep(int depth) {
+  volatile char frame[1024];
+  for (std::size_t i = 0; i < sizeof frame; i += 64)
+    frame[i] = static_cast<char>(depth);
+  if (depth > 0)
+    deep(depth - 1);
+  else
+    tp::receive<never>();
+  frame[0] = frame[64]; // keeps the frame live until the call returns
+}
+} // namespace
+
+TEST_CASE("statistics: resident stack bytes (high-water marks) of live processes, in info and "
+          "as the largest stacks",
+          "[statistics]") {
+  otpp::runtime rt({.schedulers = 1, .stack_size = 256 * 1024});
+  otpp::scoped_process sp(rt);
+  const otpp::pid shallow = rt.spawn([] { tp::receive<never>(); });
+  const otpp::pid deep_one = rt.spawn([] { deep(96); });
+  otpp_test::wait_until_waiting(shallow);
+  otpp_test::wait_until_waiting(deep_one);
+  const otpp::process_info di = otpp::info(deep_one);
+  CHECK(di.stack_size >= 250 * 1024);
+  CHECK(di.stack_resident >= 96 * 1024);
+  CHECK(di.stack_resident <= di.stack_size + 4096);
+  CHECK(di.memory > di.stack_resident);
+  CHECK(otpp::info(sp.self()).stack_resident == 0); // a scoped process has no pooled stack
+
+  const otpp::runtime_statistics st = rt.statistics({.top = 1, .stacks = true});
+  REQUIRE(st.largest_stacks.size() == 1);
+  CHECK(st.largest_stacks[0].pid == deep_one);
+  CHECK(st.largest_stacks[0].length == otpp::info(deep_one).stack_resident);
+  REQUIRE(st.stacks.buckets.size() == 9);
+  CHECK(st.stacks.buckets.back() == 2);
+  CHECK(st.stacks.sum >= 96 * 1024);
+  const std::string text = rt.metrics().render();
+  CHECK(contains(
+      text, fmt::format("otpp_process_stack_resident_bytes{{pid=\"{}\",name=\"\"}} ", deep_one)));
+  CHECK(contains(text, "otpp_stack_resident_bytes_count 2\n"));
+  otpp::exit(shallow, exit_reason::kill());
+  otpp::exit(deep_one, exit_reason::kill());
 }
 
 TEST_CASE("statistics: scheduler wall time counts a busy process as active time", "[statistics]") {

@@ -137,6 +137,15 @@ struct process_info {
   /// many messages its full mailbox dropped or refused so far.
   std::size_t mailbox_limit = 0;
   std::uint64_t dropped = 0;
+  /// Its stack: bytes reserved, and bytes resident in memory, the most it
+  /// (or an earlier process that had the same pooled stack: stacks are
+  /// reused, not cleared) has touched: its high-water mark. 0 before its
+  /// first run and for a scoped_process.
+  std::size_t stack_size = 0;
+  std::size_t stack_resident = 0;
+  /// Bytes it holds: its process record and its resident stack (messages
+  /// not included).
+  std::size_t memory = 0;
 };
 
 /// A snapshot of `p`. Works on ended processes too (status `exited`). For a
@@ -167,6 +176,9 @@ inline process_info info(const pid& p) {
   }
   out.mailbox_length = proc.box.size.load(std::memory_order_relaxed);
   out.reductions = proc.reductions.load(std::memory_order_relaxed);
+  out.stack_size = proc.stack_bytes.load(std::memory_order_relaxed);
+  out.stack_resident = detail::stack_resident(proc);
+  out.memory = sizeof(detail::process) + out.stack_resident;
   out.trap_exit = proc.trap_exit.load(std::memory_order_relaxed);
   if (st == detail::process_status::waiting) {
     const char* what = proc.wait_what.load(std::memory_order_relaxed);

@@ -22,6 +22,11 @@ struct statistics_options {
   /// Upper bounds of the mailbox length histogram's buckets (a last
   /// bucket, +Inf, is implied).
   std::vector<std::size_t> mailbox_buckets{0, 1, 10, 100, 1000, 10000};
+  /// Also read each live process's resident stack bytes (one mincore
+  /// system call per process): `largest_stacks` and the stack histogram.
+  bool stacks = false;
+  /// Upper bounds of the stack histogram's buckets, in bytes.
+  std::vector<std::size_t> stack_buckets{4096, 8192, 16384, 32768, 65536, 131072, 262144, 1048576};
 };
 
 /// One scheduler's share.
@@ -35,11 +40,20 @@ struct scheduler_statistics {
   std::optional<std::chrono::nanoseconds> active, wall;
 };
 
-/// A live process and its mailbox length.
+/// A live process and its mailbox length (or resident stack bytes).
 struct mailbox_entry {
   otpp::pid pid;
   std::string name; ///< registered name, or its label, or empty
   std::size_t length = 0;
+};
+
+/// A histogram over the live processes: how many have a value up to each
+/// bound (cumulative, as Prometheus buckets), then all of them (+Inf), and
+/// the sum of the values.
+struct process_histogram {
+  std::vector<std::size_t> bounds;
+  std::vector<std::uint64_t> buckets;
+  std::uint64_t sum = 0;
 };
 
 /// Counts since the runtime started, and a snapshot of what lives now.
@@ -62,12 +76,13 @@ struct runtime_statistics {
   std::vector<scheduler_statistics> schedulers;
   /// The `top` longest mailboxes, longest first (only non-empty ones).
   std::vector<mailbox_entry> longest_mailboxes;
-  /// How many live processes have a mailbox length up to each bound of
-  /// `statistics_options::mailbox_buckets` (cumulative, as Prometheus
-  /// buckets), then all of them (+Inf); and the sum of the lengths.
-  std::vector<std::size_t> mailbox_bounds;
-  std::vector<std::uint64_t> mailbox_buckets;
-  std::uint64_t mailbox_sum = 0;
+  /// Mailbox lengths (bounds: `statistics_options::mailbox_buckets`).
+  process_histogram mailboxes;
+  /// With `statistics_options::stacks`: the `top` largest resident stacks
+  /// (`process_info::stack_resident`, the high-water marks), largest first,
+  /// and their histogram (bounds: `stack_buckets`).
+  std::vector<mailbox_entry> largest_stacks;
+  process_histogram stacks;
 };
 
 /// The names of the exit classes of `runtime_statistics::exits`.

@@ -13,6 +13,7 @@
 #include <boost/context/fiber.hpp>
 #include <boost/smart_ptr/intrusive_ptr.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -25,6 +26,9 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 namespace otpp {
 class runtime;
@@ -322,6 +326,10 @@ struct process {
   std::unique_ptr<body_base> body;
   boost::context::fiber (*entry)(process*, boost::context::fiber&&) = nullptr; // the fiber's main
   std::size_t stack_size = 0;
+  // Its stack once it has one (null before its first run), published by
+  // the owner for introspection (stack_resident).
+  std::atomic<const char*> stack_low{nullptr};
+  std::atomic<std::size_t> stack_bytes{0};
   boost::context::fiber ctx;       // the process's fiber while it is suspended
   boost::context::fiber sched_ctx; // the scheduler's continuation while it runs
   eh_state eh;                     // its exception state while it is suspended
@@ -352,6 +360,29 @@ struct process {
 
   bool is_foreign() const noexcept { return sched == nullptr; }
 };
+
+// Bytes of `p`'s stack resident in memory (mincore): the most that it, or
+// an earlier process that had the same pooled stack, has touched. 0 before
+// it has a stack. Any thread.
+inline std::size_t stack_resident(const process& p) noexcept {
+  const char* low = p.stack_low.load(std::memory_order_acquire);
+  if (low == nullptr)
+    return 0;
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const std::size_t bytes =
+      (p.stack_bytes.load(std::memory_order_relaxed) + page - 1) / page * page;
+  constexpr std::size_t max_pages = 512; // 2 MiB of 4 KiB pages at a time
+  unsigned char in[max_pages];
+  std::size_t resident = 0;
+  for (std::size_t off = 0; off < bytes; off += max_pages * page) {
+    const std::size_t len = std::min(bytes - off, max_pages * page);
+    if (::mincore(const_cast<char*>(low + off), len, in) != 0)
+      return 0;
+    for (std::size_t i = 0; i < len / page; ++i)
+      resident += (in[i] & 1u) != 0 ? page : 0;
+  }
+  return resident;
+}
 
 // Unlink and return the envelope after `prev` in `p`'s mailbox. A receive
 // mark on that envelope moves back to `prev`, so a later

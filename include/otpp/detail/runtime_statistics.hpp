@@ -24,18 +24,68 @@
 #include <utility>
 #include <vector>
 
+namespace otpp::detail {
+
+// A value of each live process, gathered into a histogram and a top list
+// (a min-heap of at most `top`, holding references so that names can be
+// read after the walk, out of the list locks).
+class process_ranking {
+public:
+  process_ranking(std::vector<std::size_t> bounds, std::size_t top) : top_(top) {
+    hist_.bounds = std::move(bounds);
+    std::sort(hist_.bounds.begin(), hist_.bounds.end());
+    hist_.buckets.assign(hist_.bounds.size() + 1, 0);
+  }
+  void add(process* p, std::size_t v) {
+    hist_.sum += v;
+    ++hist_.buckets[static_cast<std::size_t>(
+        std::lower_bound(hist_.bounds.begin(), hist_.bounds.end(), v) - hist_.bounds.begin())];
+    if (v == 0 || top_ == 0)
+      return;
+    if (heap_.size() < top_) {
+      heap_.emplace_back(v, process_ref(p));
+      std::push_heap(heap_.begin(), heap_.end(), smaller);
+    } else if (v > heap_.front().first) {
+      std::pop_heap(heap_.begin(), heap_.end(), smaller);
+      heap_.back() = {v, process_ref(p)};
+      std::push_heap(heap_.begin(), heap_.end(), smaller);
+    }
+  }
+  // The histogram (cumulative) and the top list, largest first.
+  void finish(process_histogram& hist, std::vector<mailbox_entry>& top) {
+    std::uint64_t run = 0;
+    for (std::uint64_t& b : hist_.buckets)
+      b = run += b;
+    hist = std::move(hist_);
+    std::sort_heap(heap_.begin(), heap_.end(), smaller);
+    for (auto& [v, p] : heap_) {
+      mailbox_entry e;
+      e.length = v;
+      {
+        std::lock_guard lock(p->meta);
+        e.name = !p->name.empty() ? p->name : p->label;
+      }
+      e.pid = pid(std::move(p));
+      top.push_back(std::move(e));
+    }
+  }
+
+private:
+  using entry = std::pair<std::size_t, process_ref>;
+  static bool smaller(const entry& a, const entry& b) noexcept { return a.first > b.first; }
+  std::size_t top_;
+  process_histogram hist_;
+  std::vector<entry> heap_;
+};
+
+} // namespace otpp::detail
+
 namespace otpp {
 
 inline runtime_statistics runtime::statistics(const statistics_options& opts) {
   runtime_statistics out;
-  out.mailbox_bounds = opts.mailbox_buckets;
-  std::sort(out.mailbox_bounds.begin(), out.mailbox_bounds.end());
-  std::vector<std::uint64_t> buckets(out.mailbox_bounds.size() + 1, 0);
-  // The longest mailboxes so far: a min-heap of at most `top`, holding a
-  // reference so that the names can be read after the walk.
-  using entry = std::pair<std::size_t, detail::process_ref>;
-  auto shorter = [](const entry& a, const entry& b) { return a.first > b.first; };
-  std::vector<entry> top;
+  detail::process_ranking mailboxes(opts.mailbox_buckets, opts.top);
+  detail::process_ranking stacks(opts.stack_buckets, opts.top);
   detail::process_counts live;
   const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                std::chrono::steady_clock::now().time_since_epoch())
@@ -50,22 +100,9 @@ inline runtime_statistics runtime::statistics(const statistics_options& opts) {
     const detail::scheduler_counts counts = s->for_each_process_counted([&](detail::process* p) {
       ++ss.processes;
       live += detail::process_counts::of(*p);
-      const std::size_t n = p->box.size.load(std::memory_order_relaxed);
-      out.mailbox_sum += n;
-      const auto b = static_cast<std::size_t>(
-          std::lower_bound(out.mailbox_bounds.begin(), out.mailbox_bounds.end(), n) -
-          out.mailbox_bounds.begin());
-      ++buckets[b];
-      if (n == 0 || opts.top == 0)
-        return;
-      if (top.size() < opts.top) {
-        top.emplace_back(n, detail::process_ref(p));
-        std::push_heap(top.begin(), top.end(), shorter);
-      } else if (n > top.front().first) {
-        std::pop_heap(top.begin(), top.end(), shorter);
-        top.back() = {n, detail::process_ref(p)};
-        std::push_heap(top.begin(), top.end(), shorter);
-      }
+      mailboxes.add(p, p->box.size.load(std::memory_order_relaxed));
+      if (opts.stacks)
+        stacks.add(p, detail::stack_resident(*p));
     });
     out.processes += ss.processes;
     out.spawned += counts.spawned;
@@ -84,21 +121,9 @@ inline runtime_statistics runtime::statistics(const statistics_options& opts) {
   out.messages_received = live.received;
   out.messages_dropped = live.dropped;
   out.reductions = live.reductions;
-  std::uint64_t run = 0;
-  for (std::uint64_t& b : buckets)
-    b = run += b;
-  out.mailbox_buckets = std::move(buckets);
-  std::sort_heap(top.begin(), top.end(), shorter); // longest first
-  for (auto& [n, p] : top) {
-    mailbox_entry e;
-    e.length = n;
-    {
-      std::lock_guard lock(p->meta);
-      e.name = !p->name.empty() ? p->name : p->label;
-    }
-    e.pid = pid(std::move(p));
-    out.longest_mailboxes.push_back(std::move(e));
-  }
+  mailboxes.finish(out.mailboxes, out.longest_mailboxes);
+  if (opts.stacks)
+    stacks.finish(out.stacks, out.largest_stacks);
   return out;
 }
 
@@ -121,7 +146,7 @@ namespace otpp::detail {
 
 // The runtime's own families, from one statistics() snapshot.
 inline void write_runtime_metrics(runtime& rt, metric_writer& w) {
-  const runtime_statistics st = rt.statistics();
+  const runtime_statistics st = rt.statistics({.stacks = true});
   auto one = [&](const char* name, const char* help, const char* type, double v) {
     w.family(name, help, type);
     w.sample(name, {}, v);
@@ -167,14 +192,24 @@ inline void write_runtime_metrics(runtime& rt, metric_writer& w) {
                std::chrono::duration<double>(s.wall.value_or(std::chrono::nanoseconds(0))).count());
   }
 
-  w.family("otpp_mailbox_length", "Mailbox lengths of the live processes.", "histogram");
-  std::vector<double> bounds(st.mailbox_bounds.begin(), st.mailbox_bounds.end());
-  w.histogram("otpp_mailbox_length", {}, bounds, st.mailbox_buckets,
-              static_cast<double>(st.mailbox_sum));
-  w.family("otpp_process_mailbox_length", "The longest mailboxes (the top 10 processes).", "gauge");
-  for (const auto& e : st.longest_mailboxes)
-    w.sample("otpp_process_mailbox_length", {{"pid", fmt::format("{}", e.pid)}, {"name", e.name}},
-             static_cast<double>(e.length));
+  auto histogram = [&](const char* name, const char* help, const process_histogram& h) {
+    w.family(name, help, "histogram");
+    w.histogram(name, {}, std::vector<double>(h.bounds.begin(), h.bounds.end()), h.buckets,
+                static_cast<double>(h.sum));
+  };
+  auto top = [&](const char* name, const char* help, const std::vector<mailbox_entry>& list) {
+    w.family(name, help, "gauge");
+    for (const auto& e : list)
+      w.sample(name, {{"pid", fmt::format("{}", e.pid)}, {"name", e.name}},
+               static_cast<double>(e.length));
+  };
+  histogram("otpp_mailbox_length", "Mailbox lengths of the live processes.", st.mailboxes);
+  top("otpp_process_mailbox_length", "The longest mailboxes (the top 10 processes).",
+      st.longest_mailboxes);
+  histogram("otpp_stack_resident_bytes",
+            "Resident stack bytes (high-water marks) of the live processes.", st.stacks);
+  top("otpp_process_stack_resident_bytes",
+      "The largest resident stacks (the top 10 processes, bytes).", st.largest_stacks);
 }
 
 } // namespace otpp::detail

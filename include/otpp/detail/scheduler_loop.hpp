@@ -141,6 +141,9 @@ inline void scheduler::resume(process* p) {
     p->ctx = boost::context::fiber(
         std::allocator_arg, pooled_stack{&pool_for(p->stack_size), &p->self_stack},
         [p](boost::context::fiber&& s) { return p->entry(p, std::move(s)); });
+    p->stack_bytes.store(p->self_stack.stack_size, std::memory_order_relaxed);
+    p->stack_low.store(static_cast<const char*>(p->self_stack.stack_bottom),
+                       std::memory_order_release);
   }
   void* fake_stack = nullptr;
   eh_state own = swap_eh_state(p->eh);
