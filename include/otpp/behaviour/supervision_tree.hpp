@@ -74,21 +74,23 @@ inline std::string statem_state_of(const pid& p) {
 
 /// A snapshot of the live tree under supervisor `sup` (children in start
 /// order). The root's id is `id`, else the spec's `name`, else "root".
-template <process_target T> tree_node supervision_tree(const T& sup, std::string id = {}) {
+/// `timeout` bounds each question to a supervisor (`call_error` past it).
+template <process_target T>
+tree_node supervision_tree(const T& sup, std::string id = {}, duration timeout = infinity) {
   tree_node root;
-  auto summary = call<detail::supervisor_summary>(sup, detail::get_spec_req{}, infinity);
+  auto summary = call<detail::supervisor_summary>(sup, detail::get_spec_req{}, timeout);
   root.id = !id.empty() ? std::move(id) : !summary.name.empty() ? summary.name : "root";
   root.pid = detail::target_of<T>::resolve(sup);
   root.strategy = summary.strategy;
   root.intensity = summary.intensity;
   root.period = std::chrono::duration_cast<std::chrono::milliseconds>(summary.period);
-  auto kids = which_children(sup);
+  auto kids = which_children(sup, timeout);
   std::reverse(kids.begin(), kids.end());
   for (auto& k : kids) {
     tree_node n;
     if (k.type == child_type::supervisor && k.pid) {
       try {
-        n = supervision_tree(k.pid, k.id);
+        n = supervision_tree(k.pid, k.id, timeout);
       } catch (const call_error&) { // it ended meanwhile
         n.id = k.id;
       }

@@ -162,9 +162,12 @@ template <process_target T> call_result<pid> restart_child(const T& sup, const s
 template <process_target T> call_result<void> delete_child(const T& sup, const std::string& id) {
   return call<call_result<void>>(sup, detail::delete_child_req{id}, infinity);
 }
-/// The children, most recently started first (OTP's order).
-template <process_target T> std::vector<child_info> which_children(const T& sup) {
-  return call<std::vector<child_info>>(sup, detail::which_children_req{}, infinity);
+/// The children, most recently started first (OTP's order). Waits for
+/// ever by default, as OTP; a tool that must not hang (the observer page)
+/// passes a timeout, and gets `call_error` when it passes.
+template <process_target T>
+std::vector<child_info> which_children(const T& sup, duration timeout = infinity) {
+  return call<std::vector<child_info>>(sup, detail::which_children_req{}, timeout);
 }
 /// Counts of specs, running children, supervisors and workers.
 template <process_target T> child_counts count_children(const T& sup) {

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
@@ -42,7 +44,7 @@ struct server_options {
   /// When not empty, every request must carry it, as `Authorization:
   /// Bearer <token>` or as the query parameter `token=<token>`; others get
   /// 401.
-  std::string token;
+  std::string token{};
   /// Requests larger than this (headers and body) are refused (413/400).
   std::size_t max_request_bytes = 16 * 1024;
   /// A connection idle (or a request unfinished) this long is closed.
@@ -83,6 +85,11 @@ struct response {
 /// An exception becomes a 500 with its message.
 using handler = std::function<response(const request&)>;
 
+/// An event stream's source: called every `interval` on the server's
+/// thread; what it returns is sent as one server-sent event when it differs
+/// from what it returned last (so an unchanged view costs no traffic).
+using event_source = std::function<std::string()>;
+
 /// An HTTP/1.1 server on its own thread (its own io_context: a busy
 /// scheduler never delays it), serving registered paths. Started by the
 /// constructor, stopped (connections closed, thread joined) by the
@@ -108,7 +115,14 @@ public:
   /// Serve `path` (exact match) with `h`, replacing any handler it had.
   void route(std::string path, handler h) {
     std::lock_guard lock(state_->mutex);
-    state_->routes[std::move(path)] = std::move(h);
+    state_->routes[std::move(path)] = {std::move(h), {}, {}};
+  }
+  /// Serve `path` as a stream of server-sent events (`text/event-stream`,
+  /// for a browser's EventSource): each GET gets its own stream, polled
+  /// every `interval`, with a comment line every 15 s to keep it open.
+  void route_events(std::string path, event_source source, std::chrono::milliseconds interval) {
+    std::lock_guard lock(state_->mutex);
+    state_->routes[std::move(path)] = {{}, std::move(source), interval};
   }
 
   std::uint16_t port() const noexcept { return port_; }
@@ -127,9 +141,14 @@ public:
   }
 
 private:
+  struct route_entry {
+    handler h;
+    event_source events;
+    std::chrono::milliseconds interval{};
+  };
   struct shared {
     std::mutex mutex;
-    std::map<std::string, handler, std::less<>> routes;
+    std::map<std::string, route_entry, std::less<>> routes;
   };
 
   // One connection: read a request, answer it, again while it keeps alive.
@@ -177,12 +196,17 @@ private:
               version);
         return;
       }
-      handler h;
+      route_entry route;
       {
         std::lock_guard lock(state->mutex);
         if (auto it = state->routes.find(r.path); it != state->routes.end())
-          h = it->second;
+          route = it->second;
       }
+      if (route.events && r.method == "GET") {
+        stream_events(std::move(route.events), route.interval);
+        return;
+      }
+      handler h = std::move(route.h);
       if (!h) {
         reply(404, "text/plain; charset=utf-8", fmt::format("no such path: {}\n", r.path), keep,
               version);
@@ -241,7 +265,67 @@ private:
           });
     }
 
+    // A server-sent event stream: the header, then an event each time the
+    // source's text changes (each of its lines as a `data:` line).
+    void stream_events(event_source source, std::chrono::milliseconds interval) {
+      events = std::move(source);
+      every = interval;
+      timer.emplace(stream.get_executor());
+      stream.expires_never();
+      tick("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
+           "Connection: close\r\nServer: otpp\r\n\r\n");
+    }
+    // Send `out` and the source's text if it changed (or a keep-alive).
+    void tick(std::string out = {}) {
+      std::string text;
+      try {
+        text = events();
+      } catch (...) {
+        text = "{\"error\": \"the event source failed\"}";
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (text != last_event) {
+        last_event = text;
+        std::string_view rest = text;
+        while (!rest.empty()) {
+          const std::size_t nl = rest.find('\n');
+          out += "data: ";
+          out += rest.substr(0, nl);
+          out += '\n';
+          rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+        }
+        out += '\n';
+        last_sent = now;
+        send(std::move(out));
+      } else if (!out.empty() || now - last_sent >= std::chrono::seconds(15)) {
+        last_sent = now;
+        send(out + ": keep-alive\n\n");
+      } else {
+        wait_tick();
+      }
+    }
+    void send(std::string text) {
+      auto data = std::make_shared<std::string>(std::move(text));
+      boost::asio::async_write(
+          stream.socket(), boost::asio::buffer(*data),
+          [self = this->shared_from_this(), data](boost::beast::error_code ec, std::size_t) {
+            if (ec)
+              self->close();
+            else
+              self->wait_tick();
+          });
+    }
+    void wait_tick() {
+      timer->expires_after(every);
+      timer->async_wait([self = this->shared_from_this()](boost::beast::error_code ec) {
+        if (!ec)
+          self->tick();
+      });
+    }
+
     void close() {
+      if (timer)
+        timer->cancel();
       boost::beast::error_code ignored;
       stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
       stream.socket().close(ignored);
@@ -252,6 +336,12 @@ private:
     std::shared_ptr<shared> state;
     boost::beast::flat_buffer buffer;
     std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser;
+    // A server-sent event stream (stream_events).
+    event_source events;
+    std::chrono::milliseconds every{};
+    std::optional<boost::asio::steady_timer> timer;
+    std::string last_event;
+    std::chrono::steady_clock::time_point last_sent{};
   };
 
   void accept() {
