@@ -8,15 +8,11 @@
 #include <otpp/behaviour/server.hpp>
 #include <otpp/behaviour/supervisor.hpp>
 
+#include "http_client.hpp"
 #include "math_server.hpp"
 #include "otpp_test.hpp"
 
-#include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -39,36 +35,10 @@ namespace OTPP_TEST_FILE {
 
 using namespace std::chrono_literals;
 namespace tp = otpp::this_process;
-namespace bhttp = boost::beast::http;
+using otpp_test::http_get;
+using otpp_test::reply;
 
 namespace {
-
-struct reply {
-  unsigned status = 0;
-  std::string content_type;
-  std::string body;
-};
-
-// One HTTP/1.1 request on 127.0.0.1:port (a raw `text` when not empty).
-reply http_get(std::uint16_t port, const std::string& target, const std::string& authorization = {},
-               const std::string& raw = {}) {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::socket s(io);
-  s.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-  if (raw.empty()) {
-    bhttp::request<bhttp::string_body> req(bhttp::verb::get, target, 11);
-    req.set(bhttp::field::host, "127.0.0.1");
-    if (!authorization.empty())
-      req.set(bhttp::field::authorization, authorization);
-    bhttp::write(s, req);
-  } else {
-    boost::asio::write(s, boost::asio::buffer(raw));
-  }
-  boost::beast::flat_buffer buf;
-  bhttp::response<bhttp::string_body> res;
-  bhttp::read(s, buf, res);
-  return {res.result_int(), std::string(res[bhttp::field::content_type]), res.body()};
-}
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
