@@ -72,4 +72,10 @@ inline constexpr std::chrono::microseconds steal_age{500};
 /// Times an idle scheduler checks for work before it sleeps in its io_context.
 inline constexpr unsigned idle_spins = 4096;
 
+/// A metrics scrape reads each live process's resident stack (one mincore
+/// system call, about 2 us each) while at most this many live; above it the
+/// stack families are left out (`runtime::statistics({.stacks = true})`
+/// still reads them all).
+inline constexpr std::size_t metrics_stack_scan_limit = 10000;
+
 } // namespace otpp::config

@@ -8,6 +8,7 @@
 #ifndef OTPP_DETAIL_RUNTIME_STATISTICS_HPP
 #define OTPP_DETAIL_RUNTIME_STATISTICS_HPP
 
+#include <otpp/config.hpp>
 #include <otpp/core/metrics.hpp>
 #include <otpp/core/statistics.hpp>
 #include <otpp/detail/process.hpp>
@@ -87,6 +88,7 @@ inline runtime_statistics runtime::statistics(const statistics_options& opts) {
   detail::process_ranking mailboxes(opts.mailbox_buckets, opts.top);
   detail::process_ranking stacks(opts.stack_buckets, opts.top);
   detail::process_counts live;
+  std::vector<detail::process_ref> with_stacks;
   const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                std::chrono::steady_clock::now().time_since_epoch())
                                .count();
@@ -102,7 +104,7 @@ inline runtime_statistics runtime::statistics(const statistics_options& opts) {
       live += detail::process_counts::of(*p);
       mailboxes.add(p, p->box.size.load(std::memory_order_relaxed));
       if (opts.stacks)
-        stacks.add(p, detail::stack_resident(*p));
+        with_stacks.emplace_back(p); // read below, out of the list's lock
     });
     out.processes += ss.processes;
     out.spawned += counts.spawned;
@@ -122,8 +124,15 @@ inline runtime_statistics runtime::statistics(const statistics_options& opts) {
   out.messages_dropped = live.dropped;
   out.reductions = live.reductions;
   mailboxes.finish(out.mailboxes, out.longest_mailboxes);
-  if (opts.stacks)
+  if (opts.stacks) {
+    // A system call each (mincore), so not under a list lock: spawns and
+    // exits go on meanwhile. The references keep the processes (and their
+    // stacks, which stay mapped in their pools) valid.
+    for (const detail::process_ref& p : with_stacks)
+      stacks.add(p.get(), detail::stack_resident(*p));
+    with_stacks.clear();
     stacks.finish(out.stacks, out.largest_stacks);
+  }
   return out;
 }
 
@@ -146,7 +155,10 @@ namespace otpp::detail {
 
 // The runtime's own families, from one statistics() snapshot.
 inline void write_runtime_metrics(runtime& rt, metric_writer& w) {
-  const runtime_statistics st = rt.statistics({.stacks = true});
+  // Resident stacks cost a system call per process: read up to
+  // config::metrics_stack_scan_limit live processes, left out above.
+  const runtime_statistics st =
+      rt.statistics({.stacks = rt.process_count() <= config::metrics_stack_scan_limit});
   auto one = [&](const char* name, const char* help, const char* type, double v) {
     w.family(name, help, type);
     w.sample(name, {}, v);
