@@ -153,11 +153,12 @@ TEST_CASE("metrics over HTTP: the runtime's counters, restarts per supervisor an
   otpp::stop(sup);
 }
 
-TEST_CASE("metrics over HTTP: an access token, unknown paths, other methods and hostile requests "
-          "get clear answers and the server goes on",
+TEST_CASE("metrics over HTTP: an access token, unknown paths, other methods, hostile requests "
+          "and too many connections get clear answers and the server goes on",
           "[behaviour][metrics]") {
   OTPP_TEST_RUNTIME({.schedulers = 1});
-  otpp::http::metrics_endpoint endpoint(rt, {.token = "s3cret", .max_request_bytes = 1024});
+  otpp::http::metrics_endpoint endpoint(
+      rt, {.token = "s3cret", .max_request_bytes = 1024, .max_connections = 4});
   const std::uint16_t port = endpoint.port();
   CHECK(http_get(port, "/metrics").status == 401);
   CHECK(http_get(port, "/metrics", "Bearer wrong").status == 401);
@@ -174,6 +175,22 @@ TEST_CASE("metrics over HTTP: an access token, unknown paths, other methods and 
   CHECK(http_get(port, "", {}, "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + huge + "\r\n\r\n")
             .status == 413);
   CHECK(http_get(port, "", {}, "NOT HTTP AT ALL\r\n\r\n").status == 400);
+  {
+    // Connections beyond the limit get 503; once the others close, it serves again.
+    boost::asio::io_context io;
+    std::vector<boost::asio::ip::tcp::socket> idle;
+    for (int i = 0; i < 4; ++i) {
+      idle.emplace_back(io);
+      idle.back().connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    }
+    CHECK(http_get(port, "/metrics", "Bearer s3cret").status == 503);
+    idle.clear();
+    unsigned status = 0;
+    for (auto until = std::chrono::steady_clock::now() + otpp_test::patience;
+         status != 200 && std::chrono::steady_clock::now() < until;)
+      status = http_get(port, "/metrics", "Bearer s3cret").status;
+    CHECK(status == 200);
+  }
   // Still serving.
   CHECK(contains(http_get(port, "/metrics", "Bearer s3cret").body, "otpp_processes "));
 }

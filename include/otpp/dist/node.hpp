@@ -450,203 +450,22 @@ private:
   // -------------------------------------------------------------------------
   // Outgoing: what local processes send to remote pids.
   // -------------------------------------------------------------------------
-  void outgoing(peer_endpoint& ep, const pid& to, remote_delivery d) noexcept {
-    try {
-      codec_scope scope(*this);
-      using k = remote_delivery::kind;
-      const pid from = d.from;
-      if (ep.by_name()) {
-        outgoing_named(ep, to, std::move(d));
-        return;
-      }
-      const external_pid dest = to_external(to);
-      switch (d.what) {
-      case k::message: {
-        std::optional<term> t;
-        const auto e = message_types::find(d.message.type_name());
-        if (e)
-          t = e->encode(d.message);
-        if (!t) {
-          report_unencodable(d.message.type_name(), to);
-          return;
-        }
-        switch (e->how) {
-        case message_types::form::value:
-          break;
-        case message_types::form::cast:
-          t = term::tuple({term(atom("$gen_cast")), std::move(*t)});
-          break;
-        case message_types::form::request:
-          t = start_call(ep, to, *d.message.requester(), dest, std::move(*t));
-          break;
-        case message_types::form::reply: {
-          // The answer to a call from the peer: {Tag, Reply} with its tag.
-          std::optional<term> theirs;
-          if (auto tag = d.message.reply_tag()) {
-            std::lock_guard lock(mutex_);
-            auto it = calls_in_.find(tag->value());
-            if (it != calls_in_.end()) {
-              theirs = std::move(it->second.tag);
-              calls_in_.erase(it);
-            }
-          }
-          if (!theirs)
-            return; // answered already, or not a call of theirs
-          t = term::tuple({std::move(*theirs), std::move(*t)});
-          break;
-        }
-        }
-        enqueue(ep.name(), send_msg{dest, std::nullopt, std::move(*t)});
-        return;
-      }
-      case k::link:
-        track_link(ep.name(), from, to, true);
-        enqueue(ep.name(), link_msg{to_external(from), dest});
-        return;
-      case k::unlink:
-        track_link(ep.name(), from, to, false);
-        enqueue(ep.name(), unlink_id_msg{make_ref().value(), to_external(from), dest, false});
-        return;
-      case k::exit:
-        enqueue(ep.name(), exit_msg{to_external(from), dest, reason_to_term(d.reason), false});
-        return;
-      case k::link_exit:
-        track_link(ep.name(), from, to, false);
-        enqueue(ep.name(), exit_msg{to_external(from), dest, reason_to_term(d.reason), true});
-        return;
-      case k::monitor:
-        track_monitor(ep.name(), from, to, d.monitor.value(), true);
-        enqueue(ep.name(), monitor_msg{to_external(from), dest, our_ref(d.monitor), false});
-        return;
-      case k::demonitor:
-        track_monitor(ep.name(), from, to, d.monitor.value(), false);
-        {
-          std::lock_guard lock(mutex_);
-          calls_out_.erase(d.monitor.value()); // a call answered or given up
-        }
-        enqueue(ep.name(), monitor_msg{to_external(from), dest, our_ref(d.monitor), true});
-        return;
-      case k::down: {
-        // A remote process monitored `from` under a ref of its own.
-        std::optional<external_ref> theirs;
-        {
-          std::lock_guard lock(mutex_);
-          auto it = inbound_monitors_.find(d.monitor.value());
-          if (it != inbound_monitors_.end()) {
-            theirs = it->second.ref;
-            inbound_monitors_.erase(it);
-          }
-        }
-        if (theirs)
-          enqueue(ep.name(),
-                  monitor_exit_msg{to_external(from), dest, *theirs, reason_to_term(d.reason)});
-        return;
-      }
-      }
-    } catch (const std::exception& e) {
-      try {
-        send_report(
-            report_kind::error, pid(),
-            fmt::format("otpp::dist::node {}: could not send to {}: {}", opts_.name, to, e.what()));
-      } catch (...) { // NOLINT(bugprone-empty-catch): a report that cannot be made
-      }
-    }
-  }
+  void outgoing(peer_endpoint& ep, const pid& to, remote_delivery d) noexcept;
 
   // What is sent to `{Name, Node}` (a proxy of a by_name endpoint).
-  void outgoing_named(peer_endpoint& ep, const pid& to, remote_delivery d) {
-    using k = remote_delivery::kind;
-    const atom name = ep.registered(remote::key_of(to));
-    switch (d.what) {
-    case k::message: {
-      const auto e = message_types::find(d.message.type_name());
-      std::optional<term> t;
-      if (e)
-        t = e->encode(d.message);
-      if (!t) {
-        report_unencodable(d.message.type_name(), to);
-        return;
-      }
-      external_pid sender = to_external(this_or_null());
-      if (e->how == message_types::form::cast) {
-        t = term::tuple({term(atom("$gen_cast")), std::move(*t)});
-      } else if (e->how == message_types::form::request) {
-        const reply_to& rq = *d.message.requester();
-        sender = to_external(rq.pid);
-        t = start_call(ep, to, rq, name, std::move(*t));
-      } else if (e->how == message_types::form::reply) {
-        return; // a reply goes to a pid, never to a name
-      }
-      enqueue(ep.name(), reg_send_msg{sender, name, std::move(*t)});
-      return;
-    }
-    case k::monitor:
-    case k::demonitor: {
-      const bool add = d.what == k::monitor;
-      track_monitor(ep.name(), d.from, to, d.monitor.value(), add);
-      if (!add) {
-        std::lock_guard lock(mutex_);
-        calls_out_.erase(d.monitor.value());
-      }
-      enqueue(ep.name(), monitor_msg{to_external(d.from), name, our_ref(d.monitor), !add});
-      return;
-    }
-    case k::link:
-      // Erlang links only to pids: the linker learns at once.
-      if (d.from)
-        remote::link_exit(d.from, to, exit_reason::noproc());
-      return;
-    default:
-      send_report(report_kind::error, d.from,
-                  fmt::format("otpp::dist::node {}: an exit signal to {} was dropped: exit "
-                              "signals go to pids, not to registered names",
-                              opts_.name, to));
-      return;
-    }
-  }
+  void outgoing_named(peer_endpoint& ep, const pid& to, remote_delivery d);
 
   // A call to `to` (by pid or by name, `dest`): the caller monitors the
   // server under the call's tag (so its end or the connection's fails the
   // call) and the reply type is remembered; the message is
   // {'$gen_call', {From, Tag}, Request}.
   term start_call(peer_endpoint& ep, const pid& to, const reply_to& rq, process_id dest,
-                  term request) {
-    const external_pid caller = to_external(rq.pid);
-    const external_ref tag = our_ref(rq.tag);
-    {
-      std::lock_guard lock(mutex_);
-      calls_out_[rq.tag.value()] = std::string(remote::expecting_reply::current());
-    }
-    track_monitor(ep.name(), rq.pid, to, rq.tag.value(), true);
-    enqueue(ep.name(), monitor_msg{caller, std::move(dest), tag, false});
-    return term::tuple(
-        {term(atom("$gen_call")), term::tuple({term(caller), term(tag)}), std::move(request)});
-  }
+                  term request);
 
-  void report_unencodable(std::string_view type, const pid& to) {
-    send_report(report_kind::error, this_or_null(),
-                fmt::format("otpp::dist::node {}: a message of type {} to {} was dropped: "
-                            "the type has no term mapping (give it an OTPP_TERM_TAG or "
-                            "call otpp::register_message<T>())",
-                            opts_.name, type, to));
-  }
+  void report_unencodable(std::string_view type, const pid& to);
 
-  external_ref our_ref(ref r) const {
-    external_ref e;
-    e.node = self_.name;
-    e.creation = self_.creation;
-    e.size = 3;
-    e.words = {static_cast<std::uint32_t>(r.value() & 0x3ffff),
-               static_cast<std::uint32_t>(r.value() >> 18),
-               static_cast<std::uint32_t>(r.value() >> 50), 0, 0};
-    return e;
-  }
-  std::optional<ref> ref_of_ours(const external_ref& e) const {
-    if (e.node != self_.name || e.creation != self_.creation || e.size < 3)
-      return std::nullopt;
-    return ref(std::uint64_t{e.words[0]} | (std::uint64_t{e.words[1]} << 18) |
-               (std::uint64_t{e.words[2]} << 50));
-  }
+  external_ref our_ref(ref r) const;
+  std::optional<ref> ref_of_ours(const external_ref& e) const;
 
   // Links and monitors that cross to each peer: what `noconnection` reaches.
   struct link_rec {
@@ -660,27 +479,8 @@ private:
     external_ref ref;
     pid local, remote;
   };
-  void track_link(atom peer, const pid& local, const pid& rem, bool add) {
-    std::lock_guard lock(mutex_);
-    auto& v = links_[peer];
-    auto it = std::find_if(v.begin(), v.end(),
-                           [&](const link_rec& l) { return l.local == local && l.remote == rem; });
-    if (add && it == v.end())
-      v.push_back({local, rem});
-    else if (!add && it != v.end())
-      v.erase(it);
-  }
-  void track_monitor(atom peer, const pid& local, const pid& rem, std::uint64_t r, bool add) {
-    std::lock_guard lock(mutex_);
-    auto& v = monitors_[peer];
-    if (add) {
-      v.push_back({local, rem, r});
-      return;
-    }
-    auto it = std::find_if(v.begin(), v.end(), [&](const monitor_rec& m) { return m.ref == r; });
-    if (it != v.end())
-      v.erase(it);
-  }
+  void track_link(atom peer, const pid& local, const pid& rem, bool add);
+  void track_monitor(atom peer, const pid& local, const pid& rem, std::uint64_t r, bool add);
 
   // -------------------------------------------------------------------------
   // Connections: a writer process (handshake, outgoing packets, ticks) and
@@ -698,446 +498,45 @@ private:
 
   // Queue `m` for `peer`, connecting first if needed (Erlang connects on
   // first use). Messages to a node that cannot be reached are dropped.
-  void enqueue(atom peer, control_msg m) {
-    pid writer;
-    {
-      std::lock_guard lock(mutex_);
-      auto it = conns_.find(peer);
-      if (it != conns_.end())
-        writer = it->second.writer;
-    }
-    if (!writer)
-      writer = spawn_connection(peer, std::nullopt);
-    otpp::send(writer, outgoing_msg{std::move(m)});
-  }
+  void enqueue(atom peer, control_msg m);
 
   pid spawn_connection(std::optional<atom> peer,
-                       std::optional<boost::asio::ip::tcp::socket> accepted) {
-    std::weak_ptr<node> weak = weak_from_this();
-    auto sock = std::make_shared<std::optional<boost::asio::ip::tcp::socket>>(std::move(accepted));
-    auto body = [weak, peer, sock] {
-      if (auto n = weak.lock())
-        n->run_connection(peer, std::move(*sock), std::move(n));
-    };
-    std::lock_guard lock(mutex_);
-    if (peer) {
-      auto it = conns_.find(*peer);
-      if (it != conns_.end())
-        return it->second.writer; // another sender started it meanwhile
-    }
-    const pid w = rt_->spawn(std::move(body), spawn_options{.trap_exit = true});
-    if (peer)
-      conns_[*peer] = connection{w, false};
-    return w;
-  }
+                       std::optional<boost::asio::ip::tcp::socket> accepted);
 
   void run_connection(std::optional<atom> peer,
                       std::optional<boost::asio::ip::tcp::socket> accepted,
-                      std::shared_ptr<node> keep) {
-    const pid me = this_process::self();
-    std::optional<channel> ch;
-    try {
-      if (accepted)
-        ch.emplace(channel::accept(std::move(*accepted), self_, opts_.cookie));
-      else
-        ch.emplace(channel::connect(peer->name(), self_, opts_.cookie, opts_.epmd_port));
-    } catch (const std::exception& e) {
-      // As Erlang: what was sent is dropped, and the links and monitors
-      // made meanwhile end with noconnection.
-      if (peer)
-        connection_lost(*peer, me, false);
-      send_report(report_kind::error, me,
-                  fmt::format("otpp::dist::node {}: connection {} {} failed: {}", opts_.name,
-                              accepted ? "from" : "to",
-                              peer ? std::string(peer->name()) : std::string("a peer"), e.what()));
-      return;
-    }
-    const atom name = ch->peer().name;
-    {
-      std::lock_guard lock(mutex_);
-      auto& c = conns_[name];
-      if (c.writer && c.writer != me && accepted) {
-        // Both sides connected at once: keep the one already there.
-        ch->close();
-        return;
-      }
-      c = connection{me, true};
-    }
-    notify_nodes(name, true);
-    auto shared = std::make_shared<channel>(std::move(*ch));
-    auto last_heard = std::make_shared<std::atomic<std::int64_t>>(now_ms());
-    const unsigned sched = otpp::info(me).scheduler.value_or(0);
-    const pid reader = otpp::spawn_link(
-        [this, keep, shared, name, last_heard, creation = shared->peer().creation] {
-          std::uint64_t packets = 0;
-          for (;;) {
-            std::optional<control_msg> m;
-            try {
-              m = shared->receive_or_tick();
-            } catch (const boost::system::system_error& e) {
-              // The peer closed the connection or the network failed: an
-              // end, not a crash of ours.
-              this_process::exit(exit_reason::user(
-                  fmt::format("connection to {} closed: {}", name.name(), e.code().message())));
-            }
-            last_heard->store(now_ms());
-            if (m)
-              incoming(name, creation, std::move(*m));
-            // A burst already read is parsed without waiting: let the
-            // other processes of this scheduler run now and then.
-            if (++packets % 256 == 0)
-              this_process::yield();
-          }
-        },
-        spawn_options{.scheduler = sched});
-    // A tick out every net_ticktime / 4; a peer silent for net_ticktime is
-    // dropped (Erlang's net_ticktime), however busy the sending side is.
-    const auto ticktime = std::chrono::milliseconds(opts_.net_ticktime);
-    const auto tick = ticktime / 4;
-    auto next_tick = std::chrono::steady_clock::now() + tick;
-    try {
-      for (;;) {
-        const auto left = next_tick - std::chrono::steady_clock::now();
-        this_process::receive([&](outgoing_msg& o) { write_batch(*shared, o); },
-                              [&](exit_message& x) {
-                                // The reader ended (the peer closed, bad
-                                // input), or stop / disconnect.
-                                if (x.from == reader || !x.reason.is_normal())
-                                  this_process::exit(x.reason);
-                              },
-                              after(std::max(left, decltype(left)::zero()), [] {}));
-        if (std::chrono::steady_clock::now() >= next_tick) {
-          if (now_ms() - last_heard->load() > ticktime.count())
-            this_process::exit(exit_reason::user("net_tick_timeout"));
-          shared->send_tick();
-          next_tick = std::chrono::steady_clock::now() + tick;
-        }
-      }
-    } catch (...) {
-      shared->close();
-      otpp::kill(reader);
-      connection_lost(name, me, true);
-      throw;
-    }
-  }
+                      std::shared_ptr<node> keep);
 
   // Write `first` and whatever else is queued (up to 64 KiB) in one write:
   // a burst of sends costs one system call, not one each.
-  static void write_batch(channel& ch, outgoing_msg& first) {
-    std::string out = ch.frame(first.m);
-    while (out.size() < 65536) {
-      auto more = this_process::receive_for<outgoing_msg>(std::chrono::milliseconds(0));
-      if (!more)
-        break;
-      out += ch.frame(more->m);
-    }
-    ch.write(out);
-    // A write that completes at once does not suspend: while senders keep
-    // the mailbox full, let the other processes of this scheduler run.
-    this_process::yield();
-  }
+  static void write_batch(channel& ch, outgoing_msg& first);
 
-  static std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
+  static std::int64_t now_ms();
 
   // The connection to `peer` ended (or, `was_up` false, never came up):
   // noconnection to everything across it.
-  void connection_lost(atom peer, const pid& writer, bool was_up) {
-    std::vector<link_rec> links;
-    std::vector<monitor_rec> monitors;
-    std::vector<std::pair<std::uint64_t, inbound_monitor>> inbound;
-    std::vector<pid> watching; // monitor_node
-    {
-      std::lock_guard lock(mutex_);
-      auto it = conns_.find(peer);
-      if (it == conns_.end() || it->second.writer != writer)
-        return;
-      conns_.erase(it);
-      links.swap(links_[peer]);
-      monitors.swap(monitors_[peer]);
-      watching.swap(node_monitors_[peer]);
-      for (const auto& m : monitors)
-        calls_out_.erase(m.ref);
-      for (auto i = inbound_monitors_.begin(); i != inbound_monitors_.end();) {
-        auto* ep = static_cast<peer_endpoint*>(remote::endpoint_of(i->second.remote));
-        if (ep != nullptr && ep->name() == peer) {
-          inbound.emplace_back(i->first, i->second);
-          i = inbound_monitors_.erase(i);
-        } else {
-          ++i;
-        }
-      }
-    }
-    for (const auto& l : links)
-      remote::link_exit(l.local, l.remote, exit_reason::noconnection());
-    for (const auto& m : monitors)
-      remote::down(m.local, ref(m.ref), m.remote, exit_reason::noconnection());
-    for (const auto& [ours, m] : inbound)
-      remote::demonitor(m.local, m.remote, ref(ours));
-    for (const pid& w : watching)
-      otpp::send(w, nodedown{std::string(peer.name())});
-    if (was_up)
-      notify_nodes(peer, false);
-  }
+  void connection_lost(atom peer, const pid& writer, bool was_up);
 
-  void notify_nodes(atom peer, bool up) {
-    std::vector<pid> watchers;
-    {
-      std::lock_guard lock(mutex_);
-      watchers = node_watchers_;
-    }
-    if (up) // each pg scope here looks for its namesake there (OTP's pg on nodeup)
-      for (const auto& [scope, name] : pg::scopes_on(*rt_))
-        otpp::send(scope, pg::protocol::node_up{named(peer.name(), name)});
-    for (const pid& w : watchers) {
-      if (up)
-        otpp::send(w, nodeup{std::string(peer.name())});
-      else
-        otpp::send(w, nodedown{std::string(peer.name())});
-    }
-  }
+  void notify_nodes(atom peer, bool up);
 
   // -------------------------------------------------------------------------
   // Incoming: control messages from a peer (on its reader process).
   // -------------------------------------------------------------------------
-  void deliver_term(atom peer, const pid& to, const term& t) {
-    if (!to)
-      return;
-    if (t.is_tuple() && t.size() == 2) {
-      // The reply to a call of ours: {Tag, Reply}.
-      if (const auto* r = t[0].get_if<external_ref>()) {
-        if (auto tag = ref_of_ours(*r)) {
-          std::optional<std::string> expected;
-          {
-            std::lock_guard lock(mutex_);
-            auto it = calls_out_.find(tag->value());
-            if (it != calls_out_.end())
-              expected = it->second;
-          }
-          if (expected) {
-            deliver_reply(peer, to, *tag, *expected, t[1]);
-            return;
-          }
-        }
-      }
-      // A cast: {'$gen_cast', Request}.
-      if (t[0].is_atom("$gen_cast")) {
-        if (otpp::detail::deliver_pg(to, t[1], true))
-          return;
-        for (const auto& e : message_types::candidates(t[1]))
-          if (e.deliver_cast(to, t[1]))
-            return;
-        otpp::send(to, cast_message<term>{t[1]});
-        return;
-      }
-    }
-    // A call: {'$gen_call', {From, Tag}, Request}.
-    if (t.is_tuple() && t.size() == 3 && t[0].is_atom("$gen_call") && t[1].is_tuple() &&
-        t[1].size() == 2 && t[1][0].get_if<external_pid>() != nullptr) {
-      const reply_to from{from_external(*t[1][0].get_if<external_pid>()), make_ref()};
-      {
-        std::lock_guard lock(mutex_);
-        calls_in_[from.tag.value()] = call_in{t[1][1], to};
-        if (calls_in_.size() >= 2 * calls_in_swept_) {
-          // Calls to servers that ended unanswered will never be answered.
-          std::erase_if(calls_in_, [](const auto& c) {
-            return otpp::info(c.second.server).status == otpp::process_status::exited;
-          });
-          calls_in_swept_ = std::max<std::size_t>(calls_in_.size(), 1024);
-        }
-      }
-      for (const auto& e : message_types::candidates(t[2]))
-        if (e.deliver_request(to, t[2], from))
-          return;
-      otpp::send(to, request<term>{from, t[2]});
-      return;
-    }
-    if (otpp::detail::deliver_pg(to, t, false))
-      return;
-    for (const auto& e : message_types::candidates(t))
-      if (e.deliver(to, t))
-        return;
-    otpp::send(to, t);
-  }
+  void deliver_term(atom peer, const pid& to, const term& t);
 
   // The reply to a call made with call<R>: as a reply<R>, or the call
   // fails naming what came.
   void deliver_reply(atom peer, const pid& to, ref tag, const std::string& expected,
-                     const term& value) {
-    std::optional<message_types::entry> e =
-        message_types::find(expected.empty() ? otpp::type_name<term>() : expected);
-    if (e && e->deliver_reply(to, tag, value))
-      return;
-    pid server;
-    {
-      std::lock_guard lock(mutex_);
-      for (const auto& m : monitors_[peer])
-        if (m.ref == tag.value())
-          server = m.remote;
-    }
-    track_monitor(peer, to, server, tag.value(), false);
-    {
-      std::lock_guard lock(mutex_);
-      calls_out_.erase(tag.value());
-    }
-    if (server) {
-      auto* sep = static_cast<peer_endpoint*>(remote::endpoint_of(server));
-      if (sep->by_name())
-        enqueue(peer, monitor_msg{to_external(to), sep->registered(remote::key_of(server)),
-                                  our_ref(tag), true});
-      else
-        enqueue(peer, monitor_msg{to_external(to), to_external(server), our_ref(tag), true});
-    }
-    std::string text = to_string(value);
-    if (text.size() > 200)
-      text = text.substr(0, 200) + "...";
-    remote::down(to, tag, server,
-                 exit_reason::user(fmt::format("bad_reply: {} is not a {}", text,
-                                               expected.empty() ? "term" : expected)));
-  }
+                     const term& value);
 
-  pid local_of(const process_id& id) {
-    if (const auto* e = std::get_if<external_pid>(&id))
-      return from_external(*e);
-    return otpp::whereis(std::string(std::get<atom>(id).name()));
-  }
+  pid local_of(const process_id& id);
 
-  void incoming(atom peer, std::uint32_t creation, control_msg m) {
-    codec_scope scope(*this);
-    std::visit(
-        [&](auto& v) {
-          using T = std::decay_t<decltype(v)>;
-          if constexpr (std::is_same_v<T, send_msg>) {
-            deliver_term(peer, from_external(v.to), v.message);
-          } else if constexpr (std::is_same_v<T, reg_send_msg>) {
-            deliver_term(peer, otpp::whereis(std::string(v.to.name())), v.message);
-          } else if constexpr (std::is_same_v<T, alias_send_msg>) {
-            // Aliases are not ours to give: nothing to deliver to.
-          } else if constexpr (std::is_same_v<T, link_msg>) {
-            const pid local = from_external(v.to);
-            const pid rem = from_external(v.from);
-            if (local && remote::link(local, rem))
-              track_link(peer, local, rem, true);
-            else
-              enqueue(peer, exit_msg{v.to, v.from, term(atom("noproc")), true});
-          } else if constexpr (std::is_same_v<T, unlink_id_msg>) {
-            if (v.ack)
-              return;
-            const pid local = from_external(v.to);
-            const pid rem = from_external(v.from);
-            if (local) {
-              remote::unlink(local, rem);
-              track_link(peer, local, rem, false);
-            }
-            enqueue(peer, unlink_id_msg{v.id, v.to, v.from, true});
-          } else if constexpr (std::is_same_v<T, exit_msg>) {
-            const pid local = from_external(v.to);
-            if (!local)
-              return;
-            const pid rem = from_external(v.from);
-            if (v.by_link) {
-              track_link(peer, local, rem, false);
-              remote::link_exit(local, rem, reason_from_term(v.reason));
-            } else {
-              remote::exit(local, rem, reason_from_term(v.reason));
-            }
-          } else if constexpr (std::is_same_v<T, monitor_msg>) {
-            const pid rem = from_external(v.from);
-            const pid local = local_of(v.to);
-            if (v.demonitor) {
-              std::optional<inbound_monitor> found;
-              std::uint64_t ours = 0;
-              {
-                std::lock_guard lock(mutex_);
-                for (auto it = inbound_monitors_.begin(); it != inbound_monitors_.end(); ++it)
-                  if (it->second.ref == v.ref) {
-                    ours = it->first;
-                    found = it->second;
-                    inbound_monitors_.erase(it);
-                    break;
-                  }
-              }
-              if (found)
-                remote::demonitor(found->local, found->remote, ref(ours));
-              return;
-            }
-            const std::uint64_t ours = make_ref().value();
-            if (local) {
-              std::lock_guard lock(mutex_);
-              inbound_monitors_[ours] = inbound_monitor{v.ref, local, rem};
-            }
-            if (!local || !remote::monitor(local, rem, ref(ours))) {
-              {
-                std::lock_guard lock(mutex_);
-                inbound_monitors_.erase(ours);
-              }
-              enqueue(peer, monitor_exit_msg{v.to, v.from, v.ref, term(atom("noproc"))});
-            }
-          } else if constexpr (std::is_same_v<T, spawn_request_msg>) {
-            spawn_for(peer, v);
-          } else if constexpr (std::is_same_v<T, spawn_reply_msg>) {
-            // otpp sends no spawn requests: nothing waits for a reply.
-          } else if constexpr (std::is_same_v<T, monitor_exit_msg>) {
-            const pid local = from_external(v.to);
-            const auto r = ref_of_ours(v.ref);
-            if (!local || !r)
-              return;
-            pid rem;
-            if (const auto* e = std::get_if<external_pid>(&v.from))
-              rem = from_external(*e);
-            else {
-              std::lock_guard lock(mutex_);
-              for (const auto& mr : monitors_[peer])
-                if (mr.ref == r->value())
-                  rem = mr.remote;
-            }
-            track_monitor(peer, local, rem, r->value(), false);
-            {
-              std::lock_guard lock(mutex_);
-              calls_out_.erase(r->value()); // a call whose server ended
-            }
-            if (rem)
-              remote::down(local, *r, rem, reason_from_term(v.reason));
-          }
-        },
-        m);
-    static_cast<void>(creation);
-  }
+  void incoming(atom peer, std::uint32_t creation, control_msg m);
 
   // SPAWN_REQUEST (rpc.hpp): the function runs in a process of its own,
   // linked to or monitored by the requester if it asked.
   struct spawn_go {};
-  void spawn_for(atom peer, const spawn_request_msg& v) {
-    const pid from = from_external(v.from);
-    rpc_request rq = rpc_request::from(v);
-    auto fn = rpcs_.find(rq.module, rq.function);
-    const bool want_link = rq.link, want_monitor = rq.monitor, reply = rq.wants_reply();
-    const pid local = rt_->spawn([fn = std::move(fn), rq = std::move(rq)] {
-      this_process::receive([](spawn_go) {});
-      run_rpc(fn, rq);
-    });
-    std::int64_t flags = 0;
-    if (want_monitor && from) {
-      const std::uint64_t ours = make_ref().value();
-      {
-        std::lock_guard lock(mutex_);
-        inbound_monitors_[ours] = inbound_monitor{v.id, local, from};
-      }
-      remote::monitor(local, from, ref(ours));
-      flags |= 2;
-    }
-    if (want_link && from) {
-      remote::link(local, from);
-      track_link(peer, local, from, true);
-      flags |= 1;
-    }
-    otpp::send(local, spawn_go{});
-    if (reply)
-      enqueue(peer, spawn_reply_msg{v.id, v.from, flags, term(to_external(local))});
-  }
+  void spawn_for(atom peer, const spawn_request_msg& v);
 
   node_options opts_;
   runtime* rt_;
@@ -1168,3 +567,8 @@ private:
 };
 
 } // namespace otpp::dist
+
+// The members defined out of the class, by concept.
+#include <otpp/dist/node_connections.hpp>
+#include <otpp/dist/node_incoming.hpp>
+#include <otpp/dist/node_outgoing.hpp>

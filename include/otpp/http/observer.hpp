@@ -50,43 +50,12 @@ struct observer_options {
 
 namespace detail {
 
-inline void json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (char ch : s) {
-    switch (ch) {
-    case '"':
-      out += "\\\"";
-      break;
-    case '\\':
-      out += "\\\\";
-      break;
-    default:
-      if (static_cast<unsigned char>(ch) < 0x20)
-        fmt::format_to(std::back_inserter(out), "\\u{:04x}",
-                       static_cast<unsigned>(static_cast<unsigned char>(ch)));
-      else
-        out += ch;
-    }
-  }
-  out += '"';
-}
+// `s` as a JSON string (quoted; the escaping of the tree's JSON export).
 inline std::string json_string(std::string_view s) {
-  std::string out;
-  json_string(out, s);
+  std::string out = "\"";
+  otpp::detail::json_escape(out, s);
+  out += '"';
   return out;
-}
-inline const char* status_name(process_status s) noexcept {
-  switch (s) {
-  case process_status::ready:
-    return "ready";
-  case process_status::running:
-    return "running";
-  case process_status::waiting:
-    return "waiting";
-  case process_status::exited:
-    break;
-  }
-  return "exited";
 }
 inline std::string random_token() {
   std::random_device rd;
@@ -191,8 +160,8 @@ public:
                      "{}{{\"pid\":\"{}\",\"name\":{},\"label\":{},\"status\":\"{}\",\"mailbox\":{},"
                      "\"reductions\":{},\"memory\":{},\"scheduler\":{},\"waiting_on\":{}}}",
                      k == 0 ? "" : ",", i.self, detail::json_string(i.registered_name),
-                     detail::json_string(i.label), detail::status_name(i.status), i.mailbox_length,
-                     i.reductions, i.memory, i.scheduler ? static_cast<int>(*i.scheduler) : -1,
+                     detail::json_string(i.label), i.status, i.mailbox_length, i.reductions,
+                     i.memory, i.scheduler ? static_cast<int>(*i.scheduler) : -1,
                      detail::json_string(i.waiting_on));
     }
     out += "]}";
@@ -202,14 +171,14 @@ public:
   /// One process: its info and, for a behaviour, its status and state.
   std::string process_json(const pid& p) {
     const process_info i = info(p);
-    std::string out = fmt::format(
-        "{{\"pid\":\"{}\",\"name\":{},\"label\":{},\"status\":\"{}\",\"mailbox\":{},"
-        "\"reductions\":{},\"memory\":{},\"stack_size\":{},\"stack_resident\":{},"
-        "\"scheduler\":{},\"trap_exit\":{},\"waiting_on\":{},\"dropped\":{}",
-        p, detail::json_string(i.registered_name), detail::json_string(i.label),
-        detail::status_name(i.status), i.mailbox_length, i.reductions, i.memory, i.stack_size,
-        i.stack_resident, i.scheduler ? static_cast<int>(*i.scheduler) : -1, i.trap_exit,
-        detail::json_string(i.waiting_on), i.dropped);
+    std::string out =
+        fmt::format("{{\"pid\":\"{}\",\"name\":{},\"label\":{},\"status\":\"{}\",\"mailbox\":{},"
+                    "\"reductions\":{},\"memory\":{},\"stack_size\":{},\"stack_resident\":{},"
+                    "\"scheduler\":{},\"trap_exit\":{},\"waiting_on\":{},\"dropped\":{}",
+                    p, detail::json_string(i.registered_name), detail::json_string(i.label),
+                    i.status, i.mailbox_length, i.reductions, i.memory, i.stack_size,
+                    i.stack_resident, i.scheduler ? static_cast<int>(*i.scheduler) : -1,
+                    i.trap_exit, detail::json_string(i.waiting_on), i.dropped);
     out += ",\"links\":";
     detail::json_pids(out, i.links);
     out += ",\"monitors\":";

@@ -49,6 +49,9 @@ struct server_options {
   std::size_t max_request_bytes = 16 * 1024;
   /// A connection idle (or a request unfinished) this long is closed.
   std::chrono::milliseconds timeout{10000};
+  /// Connections open at once at most (event streams included); more get
+  /// 503 and are closed.
+  std::size_t max_connections = 64;
 };
 
 /// What a handler sees of a request.
@@ -149,12 +152,26 @@ private:
   struct shared {
     std::mutex mutex;
     std::map<std::string, route_entry, std::less<>> routes;
+    std::size_t open = 0; // sessions alive (the server's thread only)
   };
 
   // One connection: read a request, answer it, again while it keeps alive.
   struct session : std::enable_shared_from_this<session> {
     session(boost::asio::ip::tcp::socket s, const server_options& o, std::shared_ptr<shared> st)
-        : stream(std::move(s)), opts(o), state(std::move(st)) {}
+        : stream(std::move(s)), opts(o), state(std::move(st)) {
+      ++state->open;
+    }
+    session(const session&) = delete;
+    session& operator=(const session&) = delete;
+    ~session() { --state->open; }
+
+    void start() {
+      if (state->open > opts.max_connections) {
+        reply(503, "text/plain; charset=utf-8", "too many connections\n", false, 11);
+        return;
+      }
+      read();
+    }
 
     void read() {
       parser.emplace();
@@ -349,7 +366,7 @@ private:
       if (ec == boost::asio::error::operation_aborted)
         return;
       if (!ec)
-        std::make_shared<session>(std::move(s), opts_, state_)->read();
+        std::make_shared<session>(std::move(s), opts_, state_)->start();
       accept();
     });
   }

@@ -33,8 +33,10 @@ struct child {
   unsigned backoff_level = 0;
   exit_reason last_exit; // why it last ended (a restart's trace event)
 
-  // It was restarted (now `pid_`) by `supervisor` (its display name):
-  // count it, in the runtime's otpp_supervisor_restarts_total too, and emit
+  // It was restarted (now `pid_`) by the supervisor named `supervisor`
+  // (its spec's name): count it, in the runtime's
+  // otpp_supervisor_restarts_total too (unnamed supervisors share the
+  // series "unnamed": a pid per label would grow without bound), and emit
   // trace_kind::restart if the supervisor is traced with
   // trace_flags::behaviour.
   void count_restart(const std::string& supervisor) {
@@ -42,7 +44,7 @@ struct child {
     this_process::get_runtime()
         .metrics()
         .counter("otpp_supervisor_restarts_total", "Children restarted by a supervisor.",
-                 {{"supervisor", supervisor}})
+                 {{"supervisor", supervisor.empty() ? std::string("unnamed") : supervisor}})
         .inc();
     if (this_process::traced(trace_flags::behaviour))
       trace_behaviour(trace_kind::restart, spec.id, {}, pid_, &last_exit);

@@ -397,7 +397,7 @@ private:
         return act::next();
       }
       if (restarted)
-        c.count_restart(display_name());
+        c.count_restart(spec_->name);
     }
     return act::next();
   }
@@ -420,7 +420,7 @@ private:
     c.pid_ = r.pid;
     c.restarting = false;
     c.started = std::chrono::steady_clock::now();
-    c.count_restart(display_name());
+    c.count_restart(spec_->name);
     report_progress(c);
     dynamic_.emplace(r.pid.id(), std::move(c));
     return act::next();
