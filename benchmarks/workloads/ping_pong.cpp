@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   rt.spawn(
       [=] {
         otpp::pid me = otpp::this_process::self();
+        auto span = bench::causal_span("ping"); // OTPP_CAUSAL: see bench_trace.hpp
         for (long i = 0; i < trips; ++i) {
           otpp::send(ponger, ping{me, i});
           if (otpp::this_process::receive<pong>().n != i)

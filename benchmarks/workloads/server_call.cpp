@@ -44,6 +44,7 @@ bool single(otpp::runtime& rt, long calls) {
   const counter_ref srv = start_counter(0);
   rt.spawn(
       [=] {
+        auto span = bench::causal_span("client"); // OTPP_CAUSAL: see bench_trace.hpp
         bool valid = true;
         auto t0 = bench::clock::now();
         for (long i = 1; i <= calls; ++i)
@@ -72,6 +73,7 @@ bool concurrent(otpp::runtime& rt, long calls, long clients) {
   auto t0 = bench::clock::now();
   for (long c = 0; c < clients; ++c)
     rt.spawn([=] {
+      auto span = bench::causal_span("client"); // OTPP_CAUSAL: see bench_trace.hpp
       long sum = 0;
       for (long i = 0; i < each; ++i)
         sum += otpp::call(srv, increment{});

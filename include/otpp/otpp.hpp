@@ -29,6 +29,7 @@
 #include <otpp/core/any_message.hpp>
 #include <otpp/core/asio.hpp>
 #include <otpp/core/blocking.hpp>
+#include <otpp/core/causal.hpp>
 #include <otpp/core/channel.hpp>
 #include <otpp/core/duration.hpp>
 #include <otpp/core/exit_reason.hpp>
@@ -48,4 +49,5 @@
 #include <otpp/core/timer.hpp>
 #include <otpp/core/trace.hpp>
 #include <otpp/core/trace_event.hpp>
+#include <otpp/core/trace_export.hpp>
 #include <otpp/io/file.hpp>

@@ -9,6 +9,7 @@
 #include <otpp/behaviour/supervisor_spec.hpp>
 #include <otpp/behaviour/sys.hpp>
 #include <otpp/core/duration.hpp>
+#include <otpp/core/json_escape.hpp>
 #include <otpp/core/pid.hpp>
 #include <otpp/core/process.hpp>
 
@@ -161,26 +162,6 @@ inline tree_node spec_tree(const supervisor_spec& spec, std::string id = {}) {
 }
 
 namespace detail {
-inline void json_escape(std::string& out, std::string_view s) {
-  for (char ch : s) {
-    switch (ch) {
-    case '"':
-      out += "\\\"";
-      break;
-    case '\\':
-      out += "\\\\";
-      break;
-    case '\n':
-      out += "\\n";
-      break;
-    default:
-      if (static_cast<unsigned char>(ch) < 0x20)
-        out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(ch)));
-      else
-        out += ch;
-    }
-  }
-}
 inline void to_json(std::string& out, const tree_node& n, int depth) {
   std::string pad(static_cast<std::size_t>(depth) * 2, ' ');
   out += pad + "{\"id\": \"";

@@ -101,6 +101,10 @@ public:
     } else {
       e->flags = 0; // a reply travels on as a plain message
     }
+    // In a span (causal traces), what it forwards carries its context.
+    if (detail::process* me = detail::current_process;
+        me != nullptr && detail::traced(*me, detail::causal_bit)) [[unlikely]]
+      detail::attach_context(*me, *e);
     const bool admitted = to && detail::admit(*to.get(), *e) == detail::admission::queue;
     if (admitted && detail::push(to.get(), e)) {
       if (detail::process* me = detail::current_process)

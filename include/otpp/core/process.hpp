@@ -83,9 +83,10 @@ template <class T> send_result send(const pid& to, T&& msg) {
     // the sender's to show. (Tested after the envelope is made, and the
     // process read again below: a test before it, or `me` kept across the
     // push, costs the fast path registers and stores.)
+    // In a span (causal traces), the message carries its context.
     if (detail::process* me = detail::current_process;
-        me != nullptr && detail::traced(*me, trace_flags::send)) [[unlikely]]
-      detail::trace_message(*me, trace_kind::send, to.get(), *e);
+        me != nullptr && detail::traced(*me, trace_flags::send | detail::causal_bit)) [[unlikely]]
+      detail::traced_send(*me, to.get(), *e);
     if (!detail::post_envelope_counted(to.get(), e))
       r = send_result::refused;
   }

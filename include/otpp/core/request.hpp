@@ -56,9 +56,10 @@ template <class T> ref send_request(const pid& to, T&& msg) {
     auto* e = new detail::message_envelope<M>(
         M{reply_to{pid(detail::process_ref(&me)), ref(tag)}, std::forward<T>(msg)});
     detail::set_origin(e, &e->value.from, detail::request_flag);
-    if (detail::traced(me, trace_flags::send | trace_flags::calls)) [[unlikely]] {
+    if (detail::traced(me, trace_flags::send | trace_flags::calls | detail::causal_bit))
+        [[unlikely]] {
       detail::trace_message(me, trace_kind::call, to.get(), *e, tag);
-      detail::trace_message(me, trace_kind::send, to.get(), *e);
+      detail::traced_send(me, to.get(), *e);
     }
     if (detail::admit(*to.get(), *e) != detail::admission::queue) {
       e->destroy(); // a full mailbox: the call fails at once, and says why
@@ -95,9 +96,10 @@ template <class T> void send_reply(const reply_to& to, T&& value) {
   if (me != nullptr && !me->monitored_by.empty() &&
       detail::take_monitor(me->monitored_by, me->meta, to.tag.value()))
     e->flags |= detail::monitor_cleared;
-  if (me != nullptr && detail::traced(*me, trace_flags::send | trace_flags::calls)) [[unlikely]] {
+  if (me != nullptr && detail::traced(*me, trace_flags::send | trace_flags::calls |
+                                               detail::causal_bit)) [[unlikely]] {
     detail::trace_message(*me, trace_kind::reply, to.pid.get(), *e, to.tag.value());
-    detail::trace_message(*me, trace_kind::send, to.pid.get(), *e);
+    detail::traced_send(*me, to.pid.get(), *e);
   }
   detail::push_or_drop(to.pid.get(), e);
   if (me != nullptr)

@@ -311,7 +311,8 @@ public:
   /// @par OTP
   /// `erlang:trace(new, true, Flags)`.
   void trace_new_processes(trace_flags::type flags) noexcept {
-    new_trace_flags_.store(static_cast<std::uint16_t>(flags), std::memory_order_relaxed);
+    new_trace_flags_.store(static_cast<std::uint16_t>(flags & detail::user_flags),
+                           std::memory_order_relaxed);
   }
   trace_flags::type new_process_trace_flags() const noexcept {
     return new_trace_flags_.load(std::memory_order_relaxed);

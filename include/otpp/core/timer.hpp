@@ -71,6 +71,9 @@ timer_ref send_after(const pid& dest, std::chrono::duration<Rep, Period> delay, 
   state->timer = timer;
   state->dest = dest.ref_ptr();
   auto* e = new detail::message_envelope<std::decay_t<T>>(std::forward<T>(msg));
+  // In a span (causal traces), the timer's message carries its context.
+  if (me != nullptr && detail::traced(*me, detail::causal_bit)) [[unlikely]]
+    detail::attach_context(*me, *e);
   struct owned {
     detail::envelope* e;
     owned(detail::envelope* x) : e(x) {}

@@ -8,6 +8,7 @@
 #include <otpp/core/pid.hpp>
 #include <otpp/core/process.hpp>
 #include <otpp/core/runtime.hpp>
+#include <otpp/core/span_context.hpp>
 #include <otpp/core/trace_event.hpp>
 
 #include <fmt/format.h>
@@ -39,7 +40,7 @@ inline bool trace_process(const pid& p, trace_flags::type flags, bool on = true)
   if (proc->remote)
     throw std::invalid_argument(
         fmt::format("otpp::trace_process: {} is a process of another node", p));
-  const auto bits = static_cast<std::uint16_t>(flags);
+  const auto bits = static_cast<std::uint16_t>(flags & detail::user_flags);
   if (on)
     proc->trace_flags.fetch_or(bits, std::memory_order_relaxed);
   else
@@ -49,7 +50,8 @@ inline bool trace_process(const pid& p, trace_flags::type flags, bool on = true)
 
 /// The trace flags of `p` (`trace_flags::none` for a null pid).
 inline trace_flags::type trace_flags_of(const pid& p) noexcept {
-  return p ? p.get()->trace_flags.load(std::memory_order_relaxed) : trace_flags::none;
+  return p ? p.get()->trace_flags.load(std::memory_order_relaxed) & detail::user_flags
+           : trace_flags::none;
 }
 
 namespace this_process {
@@ -57,7 +59,7 @@ namespace this_process {
 /// a process): lets a behaviour skip preparing an event nobody sees.
 inline bool traced(trace_flags::type flags) noexcept {
   const detail::process* me = detail::current_process;
-  return me != nullptr && detail::traced(*me, flags);
+  return me != nullptr && detail::traced(*me, flags & detail::user_flags);
 }
 } // namespace this_process
 
@@ -111,6 +113,9 @@ struct trace_record {
   std::string detail;
   std::chrono::steady_clock::time_point at{};
   int scheduler = -1;
+  span_context span{};                           ///< span, flow (see trace_event)
+  std::uint64_t parent = 0;                      ///< span, flow
+  std::chrono::steady_clock::time_point since{}; ///< span, flow
 
   static trace_record from(const trace_event& ev) {
     trace_record r;
@@ -125,6 +130,9 @@ struct trace_record {
     r.detail = std::string(ev.detail);
     r.at = ev.at;
     r.scheduler = ev.scheduler;
+    r.span = ev.span;
+    r.parent = ev.parent;
+    r.since = ev.since;
     return r;
   }
 };
@@ -157,6 +165,8 @@ template <> struct fmt::formatter<otpp::trace_record> : fmt::formatter<std::stri
       out = fmt::format_to(out, " {}", r.what);
     if (!r.detail.empty())
       out = fmt::format_to(out, " ({})", r.detail);
+    if (r.span)
+      out = fmt::format_to(out, " span {} parent {:016x}", r.span.span_id_hex(), r.parent);
     return out;
   }
 };

@@ -6,6 +6,7 @@
 
 #include <otpp/core/exit_reason.hpp>
 #include <otpp/core/pid.hpp>
+#include <otpp/core/span_context.hpp>
 #include <otpp/detail/process.hpp>
 
 #include <chrono>
@@ -42,6 +43,14 @@ enum class trace_kind : std::uint8_t {
   restart,      ///< a supervisor restarted its child `what` as `other` after it ended with `reason`
   state_change, ///< a state machine went from state `detail` to state `what`
   annotation,   ///< a process's own event (`what`, `detail`)
+  // Causal traces (no flag: every process in a trace; see otpp/core/causal.hpp)
+  /// the traced process ended span `span` (child of `parent`), begun at `since`: named
+  /// `what` (a trace_span's name, or the type of the message it began with, which
+  /// `message` names then, without a value); `detail` is the process's label or name
+  span,
+  /// the traced process took `message` from `other`, sent at `since` in span `parent`,
+  /// and works on it in span `span` (`ref` is the message's flow id)
+  flow,
 };
 
 /// The name of a kind ("spawn", "getting_linked", ...).
@@ -49,8 +58,9 @@ constexpr std::string_view to_string(trace_kind k) noexcept {
   constexpr std::string_view names[] = {
       "spawn",    "exit",       "link",    "unlink",    "getting_linked", "getting_unlinked",
       "register", "unregister", "monitor", "demonitor", "down",           "send",
-      "receive",  "call",       "reply",   "restart",   "state_change",   "annotation"};
-  static_assert(std::size(names) == static_cast<std::size_t>(trace_kind::annotation) + 1);
+      "receive",  "call",       "reply",   "restart",   "state_change",   "annotation",
+      "span",     "flow"};
+  static_assert(std::size(names) == static_cast<std::size_t>(trace_kind::flow) + 1);
   return names[static_cast<std::uint8_t>(k)];
 }
 
@@ -77,6 +87,13 @@ struct trace_flags {
   /// Every kind of event (not set_on_spawn).
   static constexpr type all = send | receive | procs | monitors | calls | behaviour;
 };
+
+namespace detail {
+// Not a flag users set: a process has it while it has open spans (causal
+// traces), so that the tests sends and receives make anyway find it.
+inline constexpr trace_flags::type causal_bit = 1u << 15;
+inline constexpr trace_flags::type user_flags = trace_flags::all | trace_flags::set_on_spawn;
+} // namespace detail
 
 /// The flag that selects events of kind `k`.
 constexpr trace_flags::type flag_of(trace_kind k) noexcept {
@@ -105,6 +122,9 @@ constexpr trace_flags::type flag_of(trace_kind k) noexcept {
   case trace_kind::state_change:
   case trace_kind::annotation:
     return trace_flags::behaviour;
+  case trace_kind::span:
+  case trace_kind::flow:
+    return detail::causal_bit;
   }
   return trace_flags::none;
 }
@@ -151,6 +171,10 @@ struct trace_event {
   std::string_view detail;             ///< state_change: the old state; annotation: free text
   std::chrono::steady_clock::time_point at{}; ///< when
   int scheduler = -1; ///< the scheduler thread it happened on (-1: not a scheduler thread)
+  /// span: the span that ended; flow: the span the message is worked on in.
+  span_context span{};
+  std::uint64_t parent = 0; ///< span: its parent span's id (0: a root); flow: the sender's span
+  std::chrono::steady_clock::time_point since{}; ///< span: when it began; flow: when sent
 };
 
 /// Receives the events of traced processes (see `runtime::set_tracer`).

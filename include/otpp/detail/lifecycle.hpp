@@ -11,6 +11,7 @@
 #define OTPP_DETAIL_LIFECYCLE_HPP
 
 #include <otpp/core/report.hpp>
+#include <otpp/detail/causal_hooks.hpp>
 #include <otpp/detail/process.hpp>
 #include <otpp/detail/scheduler.hpp>
 #include <otpp/detail/signals.hpp>
@@ -42,8 +43,11 @@ inline void finish_process(process& p, exit_reason reason) {
   envelope* rest = p.inbox.close();
   p.reason = reason;
   p.status.store(process_status::exited);
-  if (traced(p, trace_flags::procs)) [[unlikely]]
+  if (traced(p, trace_flags::procs | causal_bit)) [[unlikely]] {
     trace_signal(p, trace_kind::exit, nullptr, 0, &reason);
+    if (traced(p, causal_bit))
+      causal_exit(p);
+  }
   // Free the name before any link or monitor hears of the exit, as Erlang
   // does: a supervisor restarts a named child as soon as it is told.
   if (p.named.load())
@@ -146,7 +150,7 @@ template <class F> spawned_monitor runtime::spawn_and_monitor(F&& f, spawn_optio
   const std::uint16_t parent_flags =
       parent != nullptr ? parent->trace_flags.load(std::memory_order_relaxed) : 0;
   p->trace_flags.store((parent_flags & trace_flags::set_on_spawn) != 0
-                           ? parent_flags
+                           ? static_cast<std::uint16_t>(parent_flags & detail::user_flags)
                            : new_trace_flags_.load(std::memory_order_relaxed),
                        std::memory_order_relaxed);
   return start(owner.release(), opts);

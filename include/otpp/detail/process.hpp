@@ -5,6 +5,7 @@
 #include <otpp/config.hpp>
 #include <otpp/core/exit_reason.hpp>
 #include <otpp/detail/block_cache.hpp>
+#include <otpp/detail/causal_state.hpp>
 #include <otpp/detail/eh_state.hpp>
 #include <otpp/detail/intrusive_stack.hpp>
 #include <otpp/detail/keyed_table.hpp>
@@ -98,6 +99,7 @@ enum envelope_flags : std::uint8_t {
   reply_flag = 2,      // a reply: its tag (a std::uint64_t) at offset `origin`
   monitor_cleared = 4, // a reply whose sender already dropped the requester's monitor
   counted_flag = 8,    // counts against its receiver's mailbox limit until received
+  causal_flag = 16,    // carries a trace context (envelope_contexts) until taken
 };
 
 struct envelope {
@@ -113,8 +115,13 @@ struct envelope {
     ::operator delete(p, a);
   }
 
-  // Frees the envelope and what it carries.
-  void destroy() noexcept { type->destroy(this); }
+  // Frees the envelope and what it carries (and its trace context, if it
+  // was never taken: a test of a byte in the line `type` is read from).
+  void destroy() noexcept {
+    if ((flags & causal_flag) != 0) [[unlikely]]
+      envelope_contexts::instance().forget(this);
+    type->destroy(this);
+  }
 
   envelope* next = nullptr;
   const type_descriptor* type = nullptr; // a message's type (signals have their own)
@@ -349,6 +356,9 @@ struct process {
   std::atomic<bool> named{false}; // set before a registration checks liveness
 
   std::unique_ptr<remote_info> remote; // set (before it is shared) for a proxy
+  // Its open spans (causal traces), while it has any; then its trace_flags
+  // have causal_bit. Only the process touches it.
+  std::unique_ptr<causal_state> causal;
 
   process() = default;
   process(const process&) = delete;

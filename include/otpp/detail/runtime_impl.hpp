@@ -8,6 +8,7 @@
 // guard, so any of them may also be included first.
 #include <otpp/core/runtime.hpp>
 
+#include <otpp/detail/causal_hooks.hpp>       // causal traces: contexts, spans
 #include <otpp/detail/lifecycle.hpp>          // spawn, process_main, finish_process
 #include <otpp/detail/registry_impl.hpp>      // register_name, whereis
 #include <otpp/detail/runtime_members.hpp>    // runtime threads, run, shutdown, placement

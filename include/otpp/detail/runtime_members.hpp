@@ -146,7 +146,7 @@ inline std::vector<pid> runtime::processes() {
 }
 
 inline std::size_t runtime::trace_all(trace_flags::type flags, bool on) {
-  const auto bits = static_cast<std::uint16_t>(flags);
+  const auto bits = static_cast<std::uint16_t>(flags & detail::user_flags);
   if (on)
     new_trace_flags_.fetch_or(bits, std::memory_order_relaxed);
   else

@@ -71,7 +71,8 @@ inline tracer* tracer_of(const runtime& rt) {
   try {
     if (tracer* t = tracer_of(*subject.rt)) {
       ev.subject = pid(process_ref(&subject));
-      ev.at = std::chrono::steady_clock::now();
+      if (ev.at == std::chrono::steady_clock::time_point{})
+        ev.at = std::chrono::steady_clock::now();
       if (current_process == &subject && subject.sched != nullptr)
         ev.scheduler = static_cast<int>(subject.sched->index());
       t->on_event(ev);

@@ -10,6 +10,7 @@
 #ifndef OTPP_DETAIL_WAIT_HPP
 #define OTPP_DETAIL_WAIT_HPP
 
+#include <otpp/detail/causal_hooks.hpp>
 #include <otpp/detail/process.hpp>
 #include <otpp/detail/scheduler.hpp>
 #include <otpp/detail/signals.hpp>
@@ -99,6 +100,8 @@ inline bool block(process& p, const std::chrono::steady_clock::time_point* deadl
     p.status.store(process_status::running, std::memory_order_relaxed);
     return true;
   }
+  if (traced(p, causal_bit)) [[unlikely]]
+    causal_idle(p); // the span it works in went idle here
   if (p.is_foreign()) {
     foreign_waiter& w = *p.waiter;
     std::unique_lock lock(w.mutex);
@@ -253,6 +256,11 @@ inline std::pair<envelope*, int> receive_raw(process& p, matcher m, clock::durat
         int i = m.fn(m.ctx, *e);
         if (i >= 0) {
           unlink_message(p, prev);
+          // Causal traces: a message with a context, or a process in a
+          // span (one test of two bytes the receive has just read).
+          if (((static_cast<unsigned>(e->flags) & causal_flag) |
+               (p.trace_flags.load(std::memory_order_relaxed) & causal_bit)) != 0) [[unlikely]]
+            causal_take(p, *e);
           return {e, i};
         }
       }
@@ -287,15 +295,20 @@ inline std::pair<envelope*, int> receive_raw(process& p, matcher m, clock::durat
     p.sched->add_timeout(p, timeout);
     guard.p = &p;
   }
+  auto timed_out = [&]() -> std::pair<envelope*, int> {
+    if (traced(p, causal_bit)) [[unlikely]]
+      causal_resume(p); // back at work in its span
+    return {nullptr, -1};
+  };
   for (;;) {
     if (!block(p, deadline ? &*deadline : nullptr))
-      return {nullptr, -1};
+      return timed_out();
     drain(p);
     rescan_if_trimmed();
     if (auto r = scan(); r.first != nullptr)
       return r;
     if (p.timed_out)
-      return {nullptr, -1};
+      return timed_out();
   }
 }
 

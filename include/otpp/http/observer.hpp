@@ -7,6 +7,7 @@
 #include <otpp/behaviour/supervisor.hpp>
 #include <otpp/behaviour/sys.hpp>
 #include <otpp/core/duration.hpp>
+#include <otpp/core/json_escape.hpp>
 #include <otpp/core/pid.hpp>
 #include <otpp/core/process.hpp>
 #include <otpp/core/runtime.hpp>
@@ -53,7 +54,7 @@ namespace detail {
 // `s` as a JSON string (quoted; the escaping of the tree's JSON export).
 inline std::string json_string(std::string_view s) {
   std::string out = "\"";
-  otpp::detail::json_escape(out, s);
+  otpp::json_escape(out, s);
   out += '"';
   return out;
 }
