@@ -27,7 +27,9 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <type_traits>
 #include <utility>
 
 namespace otpp::testing {
@@ -77,6 +79,28 @@ template <class T> void expect_no_message(duration window = std::chrono::millise
   if (auto v = this_process::receive_for<T>(window))
     throw expectation_failed(fmt::format("expected no message of type {} within {}; got one",
                                          otpp::type_name<T>(), detail::describe(window)));
+}
+
+/// Poll `condition` (every millisecond) until it holds; fail after `timeout`
+/// with `what` in the message. For what no message announces: a mailbox's
+/// length, a count, something freed after a process told its monitors it
+/// ended. A process polling sleeps in `this_process::sleep_for` (the other
+/// processes of its scheduler go on); a plain thread sleeps.
+template <class F>
+void wait_until(F condition, std::string_view what, duration timeout = std::chrono::seconds(5)) {
+  static_assert(std::is_invocable_r_v<bool, F&>,
+                "otpp::testing::wait_until: the condition must be callable with no arguments "
+                "and return something testable as bool");
+  const auto deadline = otpp::detail::deadline_after(timeout);
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline)
+      throw expectation_failed(
+          fmt::format("waited {} for {}: it did not happen", detail::describe(timeout), what));
+    if (otpp::detail::current_process != nullptr)
+      this_process::sleep_for(std::chrono::milliseconds(1));
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 /// Wait until process `p` is suspended (in a receive or an I/O wait),

@@ -127,15 +127,12 @@ std::vector<const recorded_span*> spans_of(const std::vector<recorded_span>& spa
 }
 
 // The contexts of messages in flight, once a process that ended has freed
-// its mailbox (it tells its monitors first): polled, within patience.
+// its mailbox (it tells its monitors first).
 std::size_t contexts_left() {
-  const auto deadline = std::chrono::steady_clock::now() + otpp_test::patience;
-  std::size_t n = otpp::detail::envelope_contexts::instance().size();
-  while (n != 0 && std::chrono::steady_clock::now() < deadline) {
-    tp::sleep_for(1ms);
-    n = otpp::detail::envelope_contexts::instance().size();
-  }
-  return n;
+  auto left = [] { return otpp::detail::envelope_contexts::instance().size(); };
+  otpp::testing::wait_until([&] { return left() == 0; }, "message contexts to be freed",
+                            otpp_test::patience);
+  return left();
 }
 
 void stop(const otpp::pid& p) {

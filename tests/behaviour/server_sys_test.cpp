@@ -46,16 +46,6 @@ auto counter() {
       .name("counter");
 }
 
-// Poll until `p` has `k` messages waiting (only used while `p` is blocked).
-void wait_mailbox(const otpp::pid& p, std::size_t k) {
-  const auto deadline = std::chrono::steady_clock::now() + otpp_test::patience;
-  while (otpp::info(p).mailbox_length != k) {
-    if (std::chrono::steady_clock::now() > deadline)
-      throw std::runtime_error("the mailbox never reached the expected length");
-    std::this_thread::sleep_for(1ms);
-  }
-}
-
 struct timed_out {};
 struct hibernating {};
 struct poked {};
@@ -112,7 +102,7 @@ TEST_CASE("status reports the name, the formatted state, the mailbox length and 
   otpp::cast(srv, hold{me});
   expect<held>(); // hold has left the mailbox: what waits there now is ours
   otpp::spawn([srv, me] { otpp::send(me, otpp::status(srv)); });
-  wait_mailbox(srv, 1);
+  otpp_test::wait_mailbox(srv, 1);
   for (int i = 0; i < 3; ++i)
     otpp::cast(srv, inc{1});
   otpp::send(srv, go{});

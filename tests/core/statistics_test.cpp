@@ -25,15 +25,6 @@ namespace {
 struct never {};
 
 // Wait (polling) until `p`'s mailbox holds `n` messages.
-void wait_mailbox(const otpp::pid& p, std::size_t n) {
-  const auto until = std::chrono::steady_clock::now() + otpp_test::patience;
-  while (otpp::info(p).mailbox_length != n) {
-    if (std::chrono::steady_clock::now() > until)
-      throw std::runtime_error("the mailbox did not fill");
-    std::this_thread::sleep_for(1ms);
-  }
-}
-
 bool contains(const std::string& text, const std::string& line) {
   return text.find(line) != std::string::npos;
 }
@@ -114,9 +105,9 @@ TEST_CASE("statistics: the longest mailboxes, the mailbox histogram and dropped 
     otpp::send(small, i);
   for (int i = 0; i < 5; ++i)
     otpp::send(bounded, i);
-  wait_mailbox(big, 25);
-  wait_mailbox(small, 3);
-  wait_mailbox(bounded, 2);
+  otpp_test::wait_mailbox(big, 25);
+  otpp_test::wait_mailbox(small, 3);
+  otpp_test::wait_mailbox(bounded, 2);
 
   const otpp::runtime_statistics st = rt.statistics({.top = 2, .mailbox_buckets = {0, 1, 10, 100}});
   CHECK(st.processes == 3);

@@ -144,6 +144,12 @@ template <class F> auto in_process(F f) {
   return out;
 }
 
+// Poll until `p` (blocked) has `n` messages in its mailbox.
+inline void wait_mailbox(const otpp::pid& p, std::size_t n) {
+  otpp::testing::wait_until([&] { return otpp::info(p).mailbox_length == n; },
+                            fmt::format("{} to hold {} messages", p, n), patience);
+}
+
 // Poll until `p` is suspended in a receive or an Asio operation (nothing
 // can send a message that says "about to block").
 inline void wait_until_waiting(const otpp::pid& p) {

@@ -20,6 +20,7 @@
 #include <otpp/core/span_context.hpp>
 #include <otpp/core/trace_event.hpp>
 #include <otpp/detail/causal_state.hpp>
+#include <otpp/detail/envelope_contexts.hpp>
 #include <otpp/detail/process.hpp>
 #include <otpp/detail/trace_hooks.hpp>
 

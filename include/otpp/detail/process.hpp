@@ -102,6 +102,10 @@ enum envelope_flags : std::uint8_t {
   causal_flag = 16,    // carries a trace context (envelope_contexts) until taken
 };
 
+// Frees the context of an envelope that carried one (causal traces); in
+// detail/envelope_contexts.hpp, included at the end of this header.
+inline void forget_envelope_context(const void* e) noexcept;
+
 struct envelope {
   // Envelopes (messages and signals alike) come from the per-thread block
   // caches; over-aligned ones from the global allocator.
@@ -119,7 +123,7 @@ struct envelope {
   // was never taken: a test of a byte in the line `type` is read from).
   void destroy() noexcept {
     if ((flags & causal_flag) != 0) [[unlikely]]
-      envelope_contexts::instance().forget(this);
+      forget_envelope_context(this);
     type->destroy(this);
   }
 
@@ -421,3 +425,5 @@ inline void intrusive_ptr_release(process* p) noexcept {
 inline thread_local process* current_process = nullptr;
 
 } // namespace otpp::detail
+
+#include <otpp/detail/envelope_contexts.hpp> // IWYU pragma: export

@@ -89,9 +89,7 @@ inline runtime_statistics runtime::statistics(const statistics_options& opts) {
   detail::process_ranking stacks(opts.stack_buckets, opts.top);
   detail::process_counts live;
   std::vector<detail::process_ref> with_stacks;
-  const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                               std::chrono::steady_clock::now().time_since_epoch())
-                               .count();
+  const std::int64_t now = detail::scheduler::clock_ticks();
   for (auto& s : schedulers_) {
     scheduler_statistics ss;
     ss.index = s->index();
@@ -137,9 +135,7 @@ inline runtime_statistics runtime::statistics(const statistics_options& opts) {
 }
 
 inline void runtime::enable_timing_metrics() {
-  const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                               std::chrono::steady_clock::now().time_since_epoch())
-                               .count();
+  const std::int64_t now = detail::scheduler::clock_ticks();
   std::call_once(timing_once_, [&] {
     for (auto& s : schedulers_) {
       s->wall_time().since.store(now);

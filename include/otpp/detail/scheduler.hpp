@@ -286,6 +286,14 @@ public:
     return s;
   }
 
+  // steady_clock now, in nanoseconds: the unit of every tick count here
+  // (wall time, steal ages, the coarse clock).
+  static std::int64_t clock_ticks() noexcept {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
 private:
   inline void loop();
   inline void wait_for_work();
@@ -331,11 +339,6 @@ private:
     return n == 0;
   }
 
-  static std::int64_t clock_ticks() noexcept {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
   static constexpr std::int64_t io_poll_period_ticks =
       std::chrono::duration_cast<std::chrono::nanoseconds>(config::io_poll_period).count();
   static constexpr std::int64_t steal_age_ticks =
