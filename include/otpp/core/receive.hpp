@@ -135,7 +135,7 @@ template <class T, class... Ts> inline constexpr bool all_same_v = (std::is_same
 
 struct envelope_guard {
   envelope* e;
-  ~envelope_guard() { e->destroy(); }
+  ~envelope_guard() { e->destroy_taken(); }
 };
 
 // Does handler `h` (message type M) take envelope `e`?

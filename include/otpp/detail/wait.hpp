@@ -256,11 +256,6 @@ inline std::pair<envelope*, int> receive_raw(process& p, matcher m, clock::durat
         int i = m.fn(m.ctx, *e);
         if (i >= 0) {
           unlink_message(p, prev);
-          // Causal traces: a message with a context, or a process in a
-          // span (one test of two bytes the receive has just read).
-          if (((static_cast<unsigned>(e->flags) & causal_flag) |
-               (p.trace_flags.load(std::memory_order_relaxed) & causal_bit)) != 0) [[unlikely]]
-            causal_take(p, *e);
           return {e, i};
         }
       }
@@ -268,8 +263,16 @@ inline std::pair<envelope*, int> receive_raw(process& p, matcher m, clock::durat
     }
     return {nullptr, -1};
   };
-  if (auto r = scan(); r.first != nullptr)
+  // Causal traces: a message with a context, or a process in a span. (At
+  // the return, where nothing else is live: in the scan loop the test
+  // cost the loop registers.)
+  auto took = [&p](std::pair<envelope*, int> r) {
+    if ((r.first->flags & causal_flag) != 0 || traced(p, causal_bit)) [[unlikely]]
+      causal_take(p, *r.first);
     return r;
+  };
+  if (auto r = scan(); r.first != nullptr)
+    return took(r);
   if (timeout <= clock::duration::zero())
     return {nullptr, -1};
   // A process on a scheduler leaves taking its deadline to the scheduler
@@ -306,7 +309,7 @@ inline std::pair<envelope*, int> receive_raw(process& p, matcher m, clock::durat
     drain(p);
     rescan_if_trimmed();
     if (auto r = scan(); r.first != nullptr)
-      return r;
+      return took(r);
     if (p.timed_out)
       return timed_out();
   }
