@@ -34,18 +34,7 @@ using otpp::span_context;
 namespace {
 
 // A recorder installed on `rt` for its lifetime.
-class recording {
-public:
-  explicit recording(otpp::runtime& r) : rt_(r) { rt_.set_tracer(rec_); }
-  recording(const recording&) = delete;
-  recording& operator=(const recording&) = delete;
-  ~recording() { rt_.set_tracer(nullptr); }
-  otpp::trace_recorder* operator->() const noexcept { return rec_.get(); }
-
-private:
-  otpp::runtime& rt_;
-  std::shared_ptr<otpp::trace_recorder> rec_ = std::make_shared<otpp::trace_recorder>();
-};
+using recording = otpp_test::installed_tracer<otpp::trace_recorder>;
 
 // Three servers in a chain, as the seed's services: frontend -> inventory
 // -> db, and an audit process the frontend casts to.

@@ -72,18 +72,7 @@ struct collector final : otpp::tracer {
 };
 
 // A collector installed on `rt` for its lifetime; `->` reaches it.
-class collecting {
-public:
-  explicit collecting(otpp::runtime& r) : rt_(r) { rt_.set_tracer(c_); }
-  collecting(const collecting&) = delete;
-  collecting& operator=(const collecting&) = delete;
-  ~collecting() { rt_.set_tracer(nullptr); }
-  collector* operator->() const noexcept { return c_.get(); }
-
-private:
-  otpp::runtime& rt_;
-  std::shared_ptr<collector> c_ = std::make_shared<collector>();
-};
+using collecting = otpp_test::installed_tracer<collector>;
 
 // An echo process: answers each ping, and each number with the number + 1.
 void echo() {

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <future>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -143,6 +144,21 @@ template <class F> auto in_process(F f) {
   otpp::demonitor(m, {.flush = true});
   return out;
 }
+
+// A tracer of type T installed on `rt` for this object's lifetime (none
+// after it); `->` reaches it.
+template <class T> class installed_tracer {
+public:
+  explicit installed_tracer(otpp::runtime& r) : rt_(r) { rt_.set_tracer(t_); }
+  installed_tracer(const installed_tracer&) = delete;
+  installed_tracer& operator=(const installed_tracer&) = delete;
+  ~installed_tracer() { rt_.set_tracer(nullptr); }
+  T* operator->() const noexcept { return t_.get(); }
+
+private:
+  otpp::runtime& rt_;
+  std::shared_ptr<T> t_ = std::make_shared<T>();
+};
 
 // Poll until `p` (blocked) has `n` messages in its mailbox.
 inline void wait_mailbox(const otpp::pid& p, std::size_t n) {

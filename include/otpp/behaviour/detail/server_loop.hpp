@@ -423,6 +423,8 @@ private:
   // Run a call's handler; with the runtime's timings on, its time (from
   // taking the call to the reply; a deferred call: to the handler's return)
   // goes in otpp_server_call_duration_seconds{server=<display name>}.
+  // Counted before the reply goes out (observe_call), so a caller that has
+  // its answer finds its call counted.
   template <class F> action timed_call(F&& f) {
     metric_registry& reg = this_process::get_runtime().metrics();
     if (!reg.timings()) [[likely]]
@@ -431,11 +433,18 @@ private:
       call_time_ = &reg.histogram(
           "otpp_server_call_duration_seconds", "Time a server took to handle a call.",
           {{"server", def_.display_name()}}, metric_histogram::exponential(1e-6, 4, 11));
-    const auto t0 = std::chrono::steady_clock::now();
+    call_started_ = std::chrono::steady_clock::now();
+    timing_call_ = true;
     action a = f();
-    call_time_->observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    observe_call();
     return a;
+  }
+  void observe_call() {
+    if (!timing_call_) [[likely]]
+      return;
+    timing_call_ = false;
+    call_time_->observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - call_started_).count());
   }
 
   template <class M, class F, bool Deferred, class G>
@@ -453,10 +462,12 @@ private:
       using R = decltype(invoke(part.fn, req.value));
       if constexpr (std::is_void_v<R>) {
         invoke(part.fn, req.value);
+        observe_call();
         send_reply(req.from, std::monostate{});
         return {};
       } else if constexpr (is_reply_with_action<std::remove_cvref_t<R>>::value) {
         auto r = invoke(part.fn, req.value);
+        observe_call();
         if (r.then.which() == action::kind::stop) {
           // OTP: terminate runs first, then the caller gets its reply.
           reply_to from = req.from;
@@ -465,7 +476,9 @@ private:
         send_reply(req.from, std::move(r.value));
         return std::move(r.then);
       } else {
-        send_reply(req.from, invoke(part.fn, req.value));
+        decltype(auto) v = invoke(part.fn, req.value);
+        observe_call();
+        send_reply(req.from, std::forward<decltype(v)>(v));
         return {};
       }
     }
@@ -511,7 +524,9 @@ private:
   std::optional<S> state_;
   sys_handler sys_;
   metric_histogram* call_time_ = nullptr; // see timed_call
-  bool terminated_ = false;               // terminate has run: what ends the process now passes
+  std::chrono::steady_clock::time_point call_started_{};
+  bool timing_call_ = false;
+  bool terminated_ = false; // terminate has run: what ends the process now passes
   [[no_unique_address]] std::conditional_t<Def::prioritised, priority_queue, std::monostate> queue_;
 };
 
