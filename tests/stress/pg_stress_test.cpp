@@ -55,6 +55,10 @@ TEST_CASE("pg stress: joins, leaves and exits race readers, and a monitor's view
         ++reads;
       }
     });
+    // Reading before the churn starts (under ASan a late thread once read
+    // nothing before the test ended).
+    otpp::testing::wait_until([&] { return reads.load() > 0; }, "the reader thread to read",
+                              otpp_test::patience);
     // What the table must end as: only the stayers (every 5th), each in its
     // own group and in "a" as many times as it joined and did not leave.
     std::map<std::string, std::map<std::uint64_t, int>> expected;
