@@ -31,6 +31,7 @@
 #include <otpp/core/blocking.hpp>
 #include <otpp/core/causal.hpp>
 #include <otpp/core/channel.hpp>
+#include <otpp/core/clock.hpp>
 #include <otpp/core/duration.hpp>
 #include <otpp/core/exit_reason.hpp>
 #include <otpp/core/link.hpp>

@@ -9,6 +9,7 @@
 #include <otpp/behaviour/call_result.hpp>
 #include <otpp/behaviour/handle.hpp>
 #include <otpp/core/any_message.hpp>
+#include <otpp/core/clock.hpp>
 #include <otpp/core/duration.hpp>
 #include <otpp/core/exit_reason.hpp>
 #include <otpp/core/message.hpp>
@@ -102,15 +103,14 @@ auto scatter_call(const Range& members, const M& msg, gather_options opts = {}) 
     }
     const std::size_t want =
         opts.want == 0 ? out.members.size() : std::min(opts.want, out.members.size());
-    using clock = std::chrono::steady_clock;
     const bool bounded = !opts.timeout.is_infinite();
-    const clock::time_point deadline =
-        bounded ? clock::now() + opts.timeout.get() : clock::time_point::max();
+    const runtime_clock::time_point deadline =
+        bounded ? runtime_clock::now() + opts.timeout.get() : runtime_clock::time_point::max();
     std::size_t answered = 0; // replies and failures
     auto remaining = [&]() -> duration {
       if (!bounded)
         return infinity;
-      auto left = deadline - clock::now();
+      auto left = deadline - runtime_clock::now();
       return left > left.zero() ? duration(left) : duration();
     };
     while (out.replied.size() < want && answered < out.members.size()) {

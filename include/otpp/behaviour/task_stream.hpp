@@ -4,6 +4,7 @@
 #pragma once
 
 #include <otpp/behaviour/task.hpp>
+#include <otpp/core/clock.hpp>
 #include <otpp/core/duration.hpp>
 #include <otpp/core/runtime.hpp>
 
@@ -51,7 +52,6 @@ auto async_stream(Range&& items, F f, stream_options opts = {}) {
   static_assert(std::is_copy_constructible_v<F>,
                 "otpp::async_stream(items, f): f is copied into each task");
   using R = std::invoke_result_t<F&, item&>;
-  using clock = std::chrono::steady_clock;
   const std::size_t limit = opts.max_concurrency != 0
                                 ? opts.max_concurrency
                                 : this_process::get_runtime().scheduler_count();
@@ -61,7 +61,7 @@ auto async_stream(Range&& items, F f, stream_options opts = {}) {
   std::vector<task<R>> running;
   struct slot {
     std::size_t index;
-    clock::time_point deadline;
+    runtime_clock::time_point deadline;
   };
   std::vector<slot> meta; // parallel to `running`
   auto finish = [&](std::size_t k, task_result<R> r) {
@@ -79,8 +79,9 @@ auto async_stream(Range&& items, F f, stream_options opts = {}) {
   for (;;) {
     while (running.size() < limit && it != end) {
       running.push_back(async_nolink([f, x = item(*it)]() mutable { return f(x); }, opts.spawn));
-      meta.push_back({next, opts.timeout.is_infinite() ? clock::time_point::max()
-                                                       : clock::now() + opts.timeout.get()});
+      meta.push_back({next, opts.timeout.is_infinite()
+                                ? runtime_clock::time_point::max()
+                                : runtime_clock::now() + opts.timeout.get()});
       if (opts.ordered)
         ordered.emplace_back();
       ++it;
@@ -91,16 +92,16 @@ auto async_stream(Range&& items, F f, stream_options opts = {}) {
     const auto first = std::min_element(meta.begin(), meta.end(), [](const slot& a, const slot& b) {
                          return a.deadline < b.deadline;
                        })->deadline;
-    const auto now = clock::now();
-    const duration wait = first == clock::time_point::max() ? infinity
-                          : first > now                     ? duration(first - now)
-                                                            : duration();
+    const auto now = runtime_clock::now();
+    const duration wait = first == runtime_clock::time_point::max() ? infinity
+                          : first > now                             ? duration(first - now)
+                                                                    : duration();
     if (auto r = wait_any_for(std::span<task<R>>(running), wait)) {
       finish(r->first, std::move(r->second));
       continue;
     }
     // Timed out: kill every task past its deadline.
-    const auto at = clock::now();
+    const auto at = runtime_clock::now();
     for (std::size_t k = running.size(); k-- > 0;) {
       if (meta[k].deadline > at)
         continue;

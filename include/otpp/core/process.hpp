@@ -220,12 +220,23 @@ public:
     p->status.store(detail::process_status::running);
     p_ = detail::process_ref(p, false);
     detail::current_process = p;
+    // Virtual time: while this thread runs (outside a receive) the clock
+    // stands still, and the thread's otpp::runtime_clock reads it.
+    if (detail::virtual_clock* c = rt.virtual_clock()) {
+      c->hold();
+      p->waiter->vclock = c;
+      detail::current_virtual_clock = c;
+    }
   }
   scoped_process(const scoped_process&) = delete;
   scoped_process& operator=(const scoped_process&) = delete;
   ~scoped_process() {
     detail::finish_process(*p_, p_->exiting ? p_->reason : exit_reason::normal());
     detail::current_process = nullptr;
+    if (detail::virtual_clock* c = p_->waiter->vclock) {
+      detail::current_virtual_clock = nullptr;
+      c->release();
+    }
   }
 
   /// This process's pid.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <otpp/config.hpp>
+#include <otpp/core/clock.hpp>
 #include <otpp/core/exit_reason.hpp>
 #include <otpp/core/metrics.hpp>
 #include <otpp/core/pid.hpp>
@@ -78,6 +79,18 @@ struct runtime_options {
   /// blocking call then fails with a clear error). Like Erlang's dirty I/O
   /// schedulers (10 by default there).
   unsigned blocking_threads = 8;
+  /// Virtual time, for tests: every timeout and timer of the runtime
+  /// (receive timeouts, `this_process::sleep_for`, `send_after`, calls,
+  /// state machine timeouts, supervisor restart intensity; `otpp::runtime_clock`)
+  /// follows a clock that starts at the real time and moves only when
+  /// nothing can run: no process is ready, no scoped_process of the runtime
+  /// is outside a receive, no blocking call is in progress. It then jumps
+  /// to the earliest pending deadline, and what is due then fires (receive
+  /// timeouts first, then timers in the order they were set). A test of a
+  /// 5 s timeout runs at once, and the same way every time. Asio I/O is
+  /// not waited for: while processes wait only for I/O and a timer is
+  /// pending, the timer fires. Needs one scheduler (`schedulers` 0 or 1).
+  bool virtual_time = false;
 };
 
 /// One live process in a blocking report (`runtime::blockers()`): what
@@ -283,6 +296,14 @@ public:
 
   const runtime_options& options() const noexcept { return options_; }
 
+  /// The time of this runtime's timeouts: its virtual time
+  /// (`runtime_options::virtual_time`), or `steady_clock::now()`. Any thread.
+  std::chrono::steady_clock::time_point now() const noexcept {
+    return vclock_ ? vclock_->now() : std::chrono::steady_clock::now();
+  }
+  /// True for a runtime made with `runtime_options::virtual_time`.
+  bool virtual_time() const noexcept { return vclock_ != nullptr; }
+
   /// Install the tracer that receives the events of traced processes (see
   /// `trace_process`); null removes it. Returns the previous one. Events
   /// being delivered when it is replaced still reach the previous one.
@@ -326,6 +347,7 @@ public:
   std::size_t trace_all(trace_flags::type flags, bool on = true);
 
   /// @cond internal
+  detail::virtual_clock* virtual_clock() const noexcept { return vclock_.get(); }
   // spawn, also returning the monitor reference when `opts.monitor` is set.
   template <class F> spawned_monitor spawn_and_monitor(F&& f, spawn_options opts);
   detail::scheduler& scheduler_at(unsigned i) noexcept { return *schedulers_[i]; }
@@ -349,6 +371,8 @@ private:
   };
 
   runtime_options options_;
+  // Virtual time, or null; shared with the blocking pool's threads.
+  std::shared_ptr<detail::virtual_clock> vclock_;
   metric_registry metrics_;
   std::once_flag timing_once_;
   mutable detail::spinlock tracer_lock_;

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <type_traits>
@@ -20,11 +21,33 @@ namespace otpp {
 
 namespace detail {
 struct timer_state {
-  std::atomic<bool> done{false}; // fired or cancelled
-  std::weak_ptr<boost::asio::steady_timer> timer;
+  std::atomic<bool> done{false};                  // fired or cancelled
+  std::weak_ptr<boost::asio::steady_timer> timer; // none in virtual time
   process_ref dest; // a timer to an ended process counts as cancelled (Erlang)
   bool dest_gone() const noexcept { return dest && dest->status.load() == process_status::exited; }
 };
+
+// send_after in virtual time: a timer of the scheduler's heap, added on its
+// thread. A cancelled one is skipped (the clock does not stop there).
+template <class F>
+void add_virtual_timer(scheduler& s, std::chrono::steady_clock::time_point at,
+                       std::shared_ptr<timer_state> state, F on_fire) {
+  struct timer final : scheduler::virtual_timer {
+    std::shared_ptr<timer_state> state;
+    F fn;
+    timer(std::shared_ptr<timer_state> st, F f) : state(std::move(st)), fn(std::move(f)) {}
+    void fire() override { fn(); }
+    bool cancelled() const noexcept override { return state->done.load(); }
+  };
+  auto t = std::make_unique<timer>(std::move(state), std::move(on_fire));
+  const std::uint64_t seq = s.next_timer_seq(); // set now, whenever its thread adds it
+  if (scheduler::current_scheduler() == &s)
+    s.add_virtual_timer(at, seq, std::move(t));
+  else
+    boost::asio::post(s.io(), [&s, at, seq, t = std::move(t)]() mutable {
+      s.add_virtual_timer(at, seq, std::move(t));
+    });
+}
 } // namespace detail
 
 /// Names a timer started by `send_after`.
@@ -46,8 +69,8 @@ private:
 
 /// Send `msg` to `dest` after `delay`, on an Asio timer of the calling
 /// process's scheduler (or, from a thread that is not a fiber process, of
-/// the destination's runtime). Sending to a process that has ended by then
-/// does nothing.
+/// the destination's runtime); in a runtime with virtual time, on its
+/// virtual clock. Sending to a process that has ended by then does nothing.
 /// @par OTP
 /// `erlang:send_after/3`.
 template <class Rep, class Period, class T>
@@ -66,9 +89,6 @@ timer_ref send_after(const pid& dest, std::chrono::duration<Rep, Period> delay, 
     s = &rt->scheduler_at(0);
   }
   auto state = std::make_shared<detail::timer_state>();
-  auto timer = std::make_shared<boost::asio::steady_timer>(
-      s->io(), std::chrono::ceil<std::chrono::steady_clock::duration>(delay));
-  state->timer = timer;
   state->dest = dest.ref_ptr();
   auto* e = new detail::message_envelope<std::decay_t<T>>(std::forward<T>(msg));
   // In a span (causal traces), the timer's message carries its context.
@@ -84,14 +104,25 @@ timer_ref send_after(const pid& dest, std::chrono::duration<Rep, Period> delay, 
         e->destroy();
     }
   };
-  auto arm = [timer, state, dest, m = owned(e)]() mutable {
-    timer->async_wait(
-        [timer, state, dest, m = std::move(m)](const boost::system::error_code& ec) mutable {
-          if (ec || state->done.exchange(true))
-            return;
-          if (dest)
-            detail::push_or_drop(dest.get(), std::exchange(m.e, nullptr));
-        });
+  // When the timer fires: the message goes, unless it was cancelled.
+  auto fire = [state, dest, m = owned(e)]() mutable {
+    if (state->done.exchange(true))
+      return;
+    if (dest)
+      detail::push_or_drop(dest.get(), std::exchange(m.e, nullptr));
+  };
+  const auto ticks = std::chrono::ceil<std::chrono::steady_clock::duration>(delay);
+  if (detail::virtual_clock* vc = s->virtual_time()) [[unlikely]] {
+    detail::add_virtual_timer(*s, detail::deadline_from(vc->now(), ticks), state, std::move(fire));
+    return timer_ref(std::move(state));
+  }
+  auto timer = std::make_shared<boost::asio::steady_timer>(s->io(), ticks);
+  state->timer = timer;
+  auto arm = [timer, fire = std::move(fire)]() mutable {
+    timer->async_wait([timer, fire = std::move(fire)](const boost::system::error_code& ec) mutable {
+      if (!ec)
+        fire();
+    });
   };
   // Timers are not thread-safe: arm it on its scheduler thread.
   if (detail::scheduler::current_scheduler() == s)

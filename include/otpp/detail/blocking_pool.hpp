@@ -3,6 +3,8 @@
 // Distributed under the Boost Software License, Version 1.0.
 #pragma once
 
+#include <otpp/core/clock.hpp>
+
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -45,6 +47,10 @@ public:
 
   unsigned max_threads() const noexcept { return s_->max_threads; }
 
+  // Virtual time: a job holds the clock from post() until it has run (and
+  // so has delivered its result). Set before the first post.
+  void set_virtual_clock(std::shared_ptr<virtual_clock> c) noexcept { s_->vclock = std::move(c); }
+
   // Queue a job; false if the pool is closed or has no threads (the job is
   // not run).
   bool post(std::unique_ptr<blocking_job> job) {
@@ -52,6 +58,8 @@ public:
     if (s_->closed || s_->max_threads == 0)
       return false;
     s_->jobs.push_back(std::move(job));
+    if (s_->vclock)
+      s_->vclock->hold();
     if (s_->idle == 0 && s_->threads.size() < s_->max_threads) {
       ++s_->alive;
       s_->threads.emplace_back([s = s_] { work(*s); });
@@ -80,6 +88,9 @@ public:
         return 0;
       s_->closed = true;
       dropped.swap(s_->jobs);
+      if (s_->vclock)
+        for (std::size_t i = 0; i < dropped.size(); ++i)
+          s_->vclock->release();
       s_->cv.notify_all();
       auto none_alive = [&] { return s_->alive == 0; };
       if (patience > std::chrono::milliseconds::zero())
@@ -116,6 +127,7 @@ private:
     std::size_t running = 0;
     unsigned alive = 0;
     bool closed = false;
+    std::shared_ptr<virtual_clock> vclock; // virtual time, or null
   };
 
   static void work(state& s) {
@@ -132,6 +144,8 @@ private:
       lock.unlock();
       job->run();
       job.reset();
+      if (s.vclock)
+        s.vclock->release(); // after the job delivered its result
       lock.lock();
       --s.running;
     }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <otpp/config.hpp>
+#include <otpp/core/clock.hpp>
 #include <otpp/core/exit_reason.hpp>
 #include <otpp/detail/block_cache.hpp>
 #include <otpp/detail/causal_state.hpp>
@@ -223,6 +224,9 @@ struct foreign_waiter {
   std::mutex mutex;
   std::condition_variable cv;
   bool woken = false;
+  // The runtime's virtual clock (runtime_options::virtual_time), or null:
+  // the thread holds it while it runs (see virtual_clock::holds).
+  virtual_clock* vclock = nullptr;
 };
 
 // The body of a process: the user's callable, type-erased.

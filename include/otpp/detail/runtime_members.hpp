@@ -31,6 +31,16 @@
 namespace otpp {
 
 inline runtime::runtime(runtime_options options) : options_(options) {
+  if (options_.virtual_time) {
+    if (options_.schedulers > 1)
+      throw std::invalid_argument(
+          fmt::format("otpp::runtime: virtual_time needs one scheduler (schedulers = {}); give "
+                      "schedulers = 1 or 0",
+                      options_.schedulers));
+    options_.schedulers = 1;
+    vclock_ = std::make_shared<detail::virtual_clock>(std::chrono::steady_clock::now());
+    blocking_.set_virtual_clock(vclock_);
+  }
   if (options_.schedulers == 0)
     options_.schedulers = std::max(1u, std::thread::hardware_concurrency());
   if (options_.reductions == 0)
@@ -47,6 +57,7 @@ inline runtime::runtime(runtime_options options) : options_(options) {
       if (other != s)
         peers.push_back(other.get());
     s->set_peers(std::move(peers));
+    s->set_virtual_clock(vclock_.get());
   }
   for (auto& s : schedulers_)
     s->start();
@@ -94,6 +105,21 @@ inline runtime::~runtime() {
 }
 
 inline int runtime::run() {
+  // Virtual time: a scoped_process of this runtime waiting here lets go of
+  // the clock (as in a receive), so that the processes it waits for can
+  // sleep and time out.
+  struct let_go {
+    detail::virtual_clock* c = nullptr;
+    ~let_go() {
+      if (c != nullptr)
+        c->hold();
+    }
+  } let;
+  if (detail::process* me = detail::current_process;
+      me != nullptr && me->rt == this && me->waiter && me->waiter->vclock != nullptr) {
+    let.c = me->waiter->vclock;
+    let.c->release();
+  }
   std::unique_lock lock(run_mutex_);
   run_cv_.wait(lock, [&] { return none_left() || shutting_down_.load(); });
   if (none_left())

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <otpp/config.hpp>
+#include <otpp/core/clock.hpp>
 #include <otpp/detail/block_cache.hpp>
 #include <otpp/detail/intrusive_stack.hpp>
 #include <otpp/detail/overflow.hpp>
@@ -149,6 +150,40 @@ public:
   // The other schedulers of the runtime, to steal from. Set once, before
   // any scheduler starts.
   void set_peers(std::vector<scheduler*> peers) { peers_ = std::move(peers); }
+
+  // Virtual time (runtime_options::virtual_time, one scheduler): set once,
+  // before the scheduler starts. Receive deadlines and timers then wait on
+  // `c` instead of Asio's steady timer, and when nothing can run the loop
+  // moves `c` to the earliest of them (see advance_virtual).
+  void set_virtual_clock(virtual_clock* c) noexcept { vclock_ = c; }
+  virtual_clock* virtual_time() const noexcept { return vclock_; }
+  // The time of timeouts here: the virtual clock's, or steady_clock's.
+  std::chrono::steady_clock::time_point timeout_now() const noexcept {
+    if (vclock_ != nullptr) [[unlikely]]
+      return vclock_->now();
+    return std::chrono::steady_clock::now();
+  }
+  // A timer in virtual time: `fire` runs on this thread when the clock
+  // reaches `at`; timers due at one instant fire in the order of their
+  // `seq` (next_timer_seq() where they were set, on any thread). Owner
+  // thread; virtual time only.
+  struct virtual_timer {
+    virtual_timer() = default;
+    virtual_timer(const virtual_timer&) = delete;
+    virtual_timer& operator=(const virtual_timer&) = delete;
+    virtual ~virtual_timer() = default;
+    virtual void fire() = 0;
+    // Cancelled: the clock need not stop at it.
+    virtual bool cancelled() const noexcept { return false; }
+  };
+  std::uint64_t next_timer_seq() noexcept {
+    return vtimer_seq_.fetch_add(1, std::memory_order_relaxed);
+  }
+  void add_virtual_timer(std::chrono::steady_clock::time_point at, std::uint64_t seq,
+                         std::unique_ptr<virtual_timer> t) {
+    vtimers_.push_back({at, seq, std::move(t)});
+    std::push_heap(vtimers_.begin(), vtimers_.end(), later_timer);
+  }
   // Process `p` (placed here) waits until `at` at the latest: when `at`
   // passes while it still waits in that receive, it gets a timeout signal.
   // Owner thread. A waiting process keeps at most one live heap entry: a
@@ -397,6 +432,17 @@ private:
   inline void insert_deadline(process& p, std::chrono::steady_clock::time_point at);
   inline void arm(std::chrono::steady_clock::time_point at);
   inline void expire_deadlines();
+  inline void prune_deadlines();
+  inline bool advance_virtual();
+
+  struct virtual_timer_entry {
+    std::chrono::steady_clock::time_point at;
+    std::uint64_t seq;
+    std::unique_ptr<virtual_timer> timer;
+  };
+  static bool later_timer(const virtual_timer_entry& a, const virtual_timer_entry& b) noexcept {
+    return a.at != b.at ? a.at > b.at : a.seq > b.seq;
+  }
 
   process* pop_fresh() noexcept {
     if (process* p = stealable_.pop())
@@ -480,6 +526,9 @@ private:
   process* pending_head_ = nullptr;       // receives whose deadline is not taken yet
   std::chrono::steady_clock::time_point armed_ = std::chrono::steady_clock::time_point::max();
   boost::asio::steady_timer deadline_timer_{io_};
+  virtual_clock* vclock_ = nullptr;          // virtual time, or null
+  std::vector<virtual_timer_entry> vtimers_; // min-heap by (at, seq); virtual time only
+  std::atomic<std::uint64_t> vtimer_seq_{0};
 };
 
 } // namespace otpp::detail

@@ -12,6 +12,7 @@ inline void scheduler::loop() {
   install_overflow_handler();
   alt_signal_stack signal_stack; // the overflow handler runs on it
   current_scheduler() = this;
+  current_virtual_clock = vclock_;
   stack_.tsan_fiber = sanitizer::tsan_current_fiber();
   unsigned since_poll = 0;
   for (;;) {
@@ -57,6 +58,9 @@ inline void scheduler::loop() {
     stamp_timeouts();
     if (stop_.load())
       break;
+    // Virtual time moves only here, when nothing is ready.
+    if (vclock_ != nullptr && advance_virtual()) [[unlikely]]
+      continue;
     if (published_ready_.load(std::memory_order_relaxed) != 0)
       published_ready_.store(0, std::memory_order_relaxed);
     if (wall_.on.load(std::memory_order_relaxed)) [[unlikely]] {
@@ -69,6 +73,7 @@ inline void scheduler::loop() {
   }
   work_.reset();
   current_scheduler() = nullptr;
+  current_virtual_clock = nullptr;
 }
 
 // Nothing to run: spin a little, then sleep until a wake-up, a timer or an

@@ -36,6 +36,8 @@ namespace otpp::detail {
 // Make a process that waits on its inbox run again. Any thread.
 inline void wake(process* p) noexcept {
   if (p->waiter) {
+    if (p->waiter->vclock != nullptr) [[unlikely]]
+      p->waiter->vclock->hold(); // virtual time stands still until it waits again
     std::lock_guard lock(p->waiter->mutex);
     p->waiter->woken = true;
     p->waiter->cv.notify_one();

@@ -104,6 +104,10 @@ inline bool block(process& p, const std::chrono::steady_clock::time_point* deadl
     causal_idle(p); // the span it works in went idle here
   if (p.is_foreign()) {
     foreign_waiter& w = *p.waiter;
+    // In virtual time the thread lets go of the clock while it waits; the
+    // one that wakes it takes it back for it (wake()).
+    if (w.vclock != nullptr) [[unlikely]]
+      w.vclock->release();
     std::unique_lock lock(w.mutex);
     auto woken = [&] { return w.woken; };
     if (deadline != nullptr) {
@@ -165,10 +169,10 @@ deadline_from(std::chrono::steady_clock::time_point now,
 inline void scheduler::stamp_timeouts() {
   if (pending_head_ == nullptr)
     return;
-  const auto now = std::chrono::steady_clock::now();
+  const auto t = timeout_now();
   while (process* p = pending_head_) {
     drop_timeout(*p);
-    add_deadline(*p, deadline_from(now, p->pending_timeout));
+    add_deadline(*p, deadline_from(t, p->pending_timeout));
   }
 }
 
@@ -181,6 +185,8 @@ inline void scheduler::insert_deadline(process& p, std::chrono::steady_clock::ti
 }
 inline void scheduler::arm(std::chrono::steady_clock::time_point at) {
   armed_ = at;
+  if (vclock_ != nullptr)
+    return; // virtual time: the loop looks at the heap when it is idle
   deadline_timer_.expires_at(at);
   deadline_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec)
@@ -191,7 +197,7 @@ inline void scheduler::arm(std::chrono::steady_clock::time_point at) {
 inline void scheduler::expire_deadlines() {
   using clock = std::chrono::steady_clock;
   armed_ = clock::time_point::max();
-  const auto now = clock::now();
+  const auto now = timeout_now();
   while (!deadlines_.empty() && deadlines_.front().at <= now) {
     std::pop_heap(deadlines_.begin(), deadlines_.end(), later);
     deadline_entry e = std::move(deadlines_.back());
@@ -212,6 +218,67 @@ inline void scheduler::expire_deadlines() {
     arm(deadlines_.front().at);
 }
 
+// Virtual time: drop the heap entries at its top that no longer end a wait
+// (their receive returned, or waits until later and is re-inserted), so
+// that the clock moves only to instants where something happens.
+inline void scheduler::prune_deadlines() {
+  using clock = std::chrono::steady_clock;
+  while (!deadlines_.empty()) {
+    const deadline_entry& top = deadlines_.front();
+    process& p = *top.p;
+    if (p.deadline != clock::time_point::max() && p.deadline <= top.at)
+      break; // live: p's wait ends there
+    std::pop_heap(deadlines_.begin(), deadlines_.end(), later);
+    deadline_entry e = std::move(deadlines_.back());
+    deadlines_.pop_back();
+    if (p.deadline_entry == e.at)
+      p.deadline_entry = clock::time_point::max();
+    if (p.deadline != clock::time_point::max() && p.deadline < p.deadline_entry)
+      insert_deadline(p, p.deadline);
+  }
+  while (!vtimers_.empty() && vtimers_.front().timer->cancelled()) {
+    std::pop_heap(vtimers_.begin(), vtimers_.end(), later_timer);
+    vtimers_.pop_back();
+  }
+}
+
+// Virtual time, nothing ready: run what the io_context has; if nothing
+// came of it and nothing holds the clock (a scoped_process at work, a
+// blocking call), move the clock to the earliest deadline or timer and
+// fire what is due then. Returns false when nothing is pending at all (the
+// loop then sleeps until a wake-up from elsewhere).
+inline bool scheduler::advance_virtual() {
+  if (vclock_->held()) {
+    // Another thread may still make work (a scoped_process, a pool job):
+    // look again in a millisecond, or sooner if it sends something.
+    io_.run_one_for(std::chrono::milliseconds(1));
+    return true;
+  }
+  // What a thread posted or sent before it let go of the clock is seen now.
+  if (io_.poll() != 0 || !remote_.empty())
+    return true;
+  prune_deadlines();
+  using clock = std::chrono::steady_clock;
+  clock::time_point next = clock::time_point::max();
+  if (!deadlines_.empty())
+    next = deadlines_.front().at;
+  if (!vtimers_.empty())
+    next = std::min(next, vtimers_.front().at);
+  if (next == clock::time_point::max())
+    return false;
+  vclock_->advance_to(next);
+  const auto t = vclock_->now();
+  expire_deadlines();
+  while (!vtimers_.empty() && vtimers_.front().at <= t) {
+    std::pop_heap(vtimers_.begin(), vtimers_.end(), later_timer);
+    std::unique_ptr<virtual_timer> due = std::move(vtimers_.back().timer);
+    vtimers_.pop_back();
+    if (!due->cancelled())
+      due->fire();
+  }
+  return true;
+}
+
 // Decides whether a mailbox entry matches a receive: the index of the
 // handler that takes it, or -1. Type-erased so the wait loop is not a template.
 struct matcher {
@@ -227,6 +294,25 @@ using clock = std::chrono::steady_clock;
 // and timeouts fired early.)
 inline clock::time_point deadline_after(clock::duration timeout) noexcept {
   return deadline_from(clock::now(), timeout);
+}
+
+// A scoped_process of a virtual-time runtime waits `timeout` (virtual):
+// a timer of the runtime's scheduler sends it a timeout signal for this
+// receive (a stale one, for a receive that ended, is ignored).
+inline void add_virtual_timeout(process& p, clock::duration timeout) {
+  struct timeout_timer final : scheduler::virtual_timer {
+    process_ref p;
+    std::uint64_t gen;
+    timeout_timer(process_ref x, std::uint64_t g) : p(std::move(x)), gen(g) {}
+    void fire() override { send_signal(p.get(), signal::timeout, nullptr, {}, gen); }
+  };
+  scheduler& s = p.rt->scheduler_at(0);
+  const auto at = deadline_from(p.waiter->vclock->now(), timeout);
+  boost::asio::post(s.io(),
+                    [&s, at, seq = s.next_timer_seq(),
+                     t = std::make_unique<timeout_timer>(process_ref(&p), p.recv_gen)]() mutable {
+                      s.add_virtual_timer(at, seq, std::move(t));
+                    });
 }
 
 // The selective receive: find, unlink and return the first envelope after
@@ -277,13 +363,17 @@ inline std::pair<envelope*, int> receive_raw(process& p, matcher m, clock::durat
     return {nullptr, -1};
   // A process on a scheduler leaves taking its deadline to the scheduler
   // (see scheduler::add_timeout); a scoped_process waits on a condition
-  // variable until a deadline of its own.
+  // variable until a deadline of its own, or, in virtual time, for a
+  // timeout signal from a timer of the runtime's scheduler.
   std::optional<clock::time_point> deadline;
-  if (timeout != clock::duration::max() && p.is_foreign())
+  const bool virtual_wait = p.is_foreign() && p.waiter->vclock != nullptr;
+  if (timeout != clock::duration::max() && p.is_foreign() && !virtual_wait)
     deadline = deadline_after(timeout);
 
   ++p.recv_gen;
   p.timed_out = false;
+  if (timeout != clock::duration::max() && virtual_wait) [[unlikely]]
+    add_virtual_timeout(p, timeout);
   struct deadline_guard {
     process* p;
     ~deadline_guard() {

@@ -12,6 +12,7 @@
 #include <otpp/behaviour/sys.hpp>
 #include <otpp/behaviour/unhandled_policy.hpp>
 #include <otpp/core/any_message.hpp>
+#include <otpp/core/clock.hpp>
 #include <otpp/core/exit_reason.hpp>
 #include <otpp/core/process.hpp>
 #include <otpp/core/receive.hpp>
@@ -51,7 +52,7 @@ template <class V> bool same_state(const V& a, const V& b) {
 template <class Def> class statem_loop final : public await_host {
   using V = typename Def::state_variant;
   using D = typename Def::data_type;
-  using clock = std::chrono::steady_clock;
+  using clock = otpp::runtime_clock;
   using snap = typename Def::state_type;
 
   struct timer {

@@ -9,6 +9,7 @@
 #include <otpp/behaviour/server_action.hpp>
 #include <otpp/behaviour/supervisor_error.hpp>
 #include <otpp/behaviour/supervisor_spec.hpp>
+#include <otpp/core/clock.hpp>
 #include <otpp/core/duration.hpp>
 #include <otpp/core/exit_reason.hpp>
 #include <otpp/core/link.hpp>
@@ -151,7 +152,7 @@ public:
       return call_result<pid>(pid());
     link(r.pid);
     c.pid_ = r.pid;
-    c.started = std::chrono::steady_clock::now();
+    c.started = otpp::runtime_clock::now();
     report_progress(c);
     dynamic_.emplace(r.pid.id(), std::move(c));
     return call_result<pid>(r.pid);
@@ -264,7 +265,7 @@ public:
   }
 
   supervisor_summary summary() {
-    prune_restarts(std::chrono::steady_clock::now());
+    prune_restarts(otpp::runtime_clock::now());
     return {spec_->strategy, spec_->intensity, spec_->period, restarts_.size(), spec_->name};
   }
 
@@ -290,7 +291,7 @@ private:
     link(r.pid); // a start function that did not link still gives a supervised child
     c.pid_ = r.pid;
     c.restarting = false;
-    c.started = std::chrono::steady_clock::now();
+    c.started = otpp::runtime_clock::now();
     report_progress(c);
     return r;
   }
@@ -419,7 +420,7 @@ private:
     link(r.pid);
     c.pid_ = r.pid;
     c.restarting = false;
-    c.started = std::chrono::steady_clock::now();
+    c.started = otpp::runtime_clock::now();
     c.count_restart(spec_->name);
     report_progress(c);
     dynamic_.emplace(r.pid.id(), std::move(c));
@@ -452,7 +453,7 @@ private:
 
   // Restart intensity: false if this restart is one too many.
   bool add_restart() {
-    auto now = std::chrono::steady_clock::now();
+    auto now = otpp::runtime_clock::now();
     restarts_.push_back(now);
     prune_restarts(now);
     return restarts_.size() <= static_cast<std::size_t>(std::max(spec_->intensity, 0));
@@ -465,7 +466,7 @@ private:
   void update_backoff(child& c) {
     if (spec_->backoff.initial <= std::chrono::steady_clock::duration::zero())
       return;
-    if (std::chrono::steady_clock::now() - c.started >= spec_->period)
+    if (otpp::runtime_clock::now() - c.started >= spec_->period)
       c.backoff_level = 0;
   }
   std::optional<std::chrono::steady_clock::duration> backoff_delay(child& c) {
@@ -538,7 +539,7 @@ private:
     // A flag and a plain time point, not an optional: g++ 12 -O3 warns that
     // the optional's value "may be used uninitialized".
     const bool timed = sp.which() == shutdown_policy::kind::timeout;
-    const auto deadline = std::chrono::steady_clock::now() +
+    const auto deadline = otpp::runtime_clock::now() +
                           (timed ? sp.timeout() : std::chrono::steady_clock::duration::zero());
     std::unordered_set<std::uint64_t> open;
     for (auto& x : v)
@@ -546,7 +547,7 @@ private:
     bool killed = false;
     while (!open.empty()) {
       duration left = timed && !killed
-                          ? duration(std::max(deadline - std::chrono::steady_clock::now(),
+                          ? duration(std::max(deadline - otpp::runtime_clock::now(),
                                               std::chrono::steady_clock::duration::zero()))
                           : infinity;
       bool got = this_process::receive(
