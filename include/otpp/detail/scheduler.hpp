@@ -433,7 +433,8 @@ private:
   inline void arm(std::chrono::steady_clock::time_point at);
   inline void expire_deadlines();
   inline void prune_deadlines();
-  inline bool advance_virtual();
+  // Not declared inline (the loop calls it): see stamp_timeouts.
+  bool advance_virtual();
 
   struct virtual_timer_entry {
     std::chrono::steady_clock::time_point at;
