@@ -299,7 +299,7 @@ inline clock::time_point deadline_after(clock::duration timeout) noexcept {
 // A scoped_process of a virtual-time runtime waits `timeout` (virtual):
 // a timer of the runtime's scheduler sends it a timeout signal for this
 // receive (a stale one, for a receive that ended, is ignored).
-inline void add_virtual_timeout(process& p, clock::duration timeout) {
+inline void add_virtual_timeout(process& p, clock::duration timeout, std::uint64_t gen) {
   struct timeout_timer final : scheduler::virtual_timer {
     process_ref p;
     std::uint64_t gen;
@@ -308,11 +308,10 @@ inline void add_virtual_timeout(process& p, clock::duration timeout) {
   };
   scheduler& s = p.rt->scheduler_at(0);
   const auto at = deadline_from(p.waiter->vclock->now(), timeout);
-  boost::asio::post(s.io(),
-                    [&s, at, seq = s.next_timer_seq(),
-                     t = std::make_unique<timeout_timer>(process_ref(&p), p.recv_gen)]() mutable {
-                      s.add_virtual_timer(at, seq, std::move(t));
-                    });
+  boost::asio::post(s.io(), [&s, at, seq = s.next_timer_seq(),
+                             t = std::make_unique<timeout_timer>(process_ref(&p), gen)]() mutable {
+    s.add_virtual_timer(at, seq, std::move(t));
+  });
 }
 
 // The selective receive: find, unlink and return the first envelope after
@@ -366,14 +365,15 @@ inline std::pair<envelope*, int> receive_raw(process& p, matcher m, clock::durat
   // variable until a deadline of its own, or, in virtual time, for a
   // timeout signal from a timer of the runtime's scheduler.
   std::optional<clock::time_point> deadline;
-  const bool virtual_wait = p.is_foreign() && p.waiter->vclock != nullptr;
-  if (timeout != clock::duration::max() && p.is_foreign() && !virtual_wait)
-    deadline = deadline_after(timeout);
+  if (timeout != clock::duration::max() && p.is_foreign()) {
+    if (p.waiter->vclock != nullptr) [[unlikely]]
+      add_virtual_timeout(p, timeout, p.recv_gen + 1); // this receive's generation
+    else
+      deadline = deadline_after(timeout);
+  }
 
   ++p.recv_gen;
   p.timed_out = false;
-  if (timeout != clock::duration::max() && virtual_wait) [[unlikely]]
-    add_virtual_timeout(p, timeout);
   struct deadline_guard {
     process* p;
     ~deadline_guard() {
