@@ -89,6 +89,15 @@ otpp::child_spec crasher(otpp::pid test, runtime_clock::time_point t0,
   });
 }
 
+// A one_for_one supervisor of one crasher that allows 3 restarts in 10 s.
+otpp::supervisor_ref supervise_crasher(otpp::runtime& rt, runtime_clock::time_point t0,
+                                       runtime_clock::duration every) {
+  return otpp::start(rt, otpp::supervisor_spec{.strategy = otpp::one_for_one,
+                                               .intensity = 3,
+                                               .period = 10s,
+                                               .children = {crasher(tp::self(), t0, every)}});
+}
+
 } // namespace
 
 TEST_CASE("in virtual time a call times out at exactly its timeout, and a longer one gets the "
@@ -138,10 +147,7 @@ TEST_CASE("in virtual time a supervisor's restart intensity counts restarts with
   SECTION("a crash every 4 s stays within 3 restarts in 10 s: the supervisor keeps going") {
     OTPP_TEST_RUNTIME({.schedulers = 1, .virtual_time = true});
     const auto t0 = rt.now();
-    auto sup = otpp::start(rt, otpp::supervisor_spec{.strategy = otpp::one_for_one,
-                                                     .intensity = 3,
-                                                     .period = 10s,
-                                                     .children = {crasher(tp::self(), t0, 4s)}});
+    auto sup = supervise_crasher(rt, t0, 4s);
     otpp::ref m = otpp::monitor(sup);
     for (int i = 0; i <= 20; ++i)
       CHECK(take<started>().at == i * 4s);
@@ -153,10 +159,7 @@ TEST_CASE("in virtual time a supervisor's restart intensity counts restarts with
           "then") {
     OTPP_TEST_RUNTIME({.schedulers = 1, .virtual_time = true});
     const auto t0 = rt.now();
-    auto sup = otpp::start(rt, otpp::supervisor_spec{.strategy = otpp::one_for_one,
-                                                     .intensity = 3,
-                                                     .period = 10s,
-                                                     .children = {crasher(tp::self(), t0, 2s)}});
+    auto sup = supervise_crasher(rt, t0, 2s);
     otpp::ref m = otpp::monitor(sup);
     for (int i = 0; i <= 3; ++i)
       CHECK(take<started>().at == i * 2s);
