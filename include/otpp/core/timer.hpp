@@ -11,7 +11,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <type_traits>
@@ -27,8 +26,8 @@ struct timer_state {
   bool dest_gone() const noexcept { return dest && dest->status.load() == process_status::exited; }
 };
 
-// send_after in virtual time: a timer of the scheduler's heap, added on its
-// thread. A cancelled one is skipped (the clock does not stop there).
+// send_after in virtual time: a timer of the scheduler's heap. A cancelled
+// one is skipped (the clock does not stop there).
 template <class F>
 void add_virtual_timer(scheduler& s, std::chrono::steady_clock::time_point at,
                        std::shared_ptr<timer_state> state, F on_fire) {
@@ -39,14 +38,7 @@ void add_virtual_timer(scheduler& s, std::chrono::steady_clock::time_point at,
     void fire() override { fn(); }
     bool cancelled() const noexcept override { return state->done.load(); }
   };
-  auto t = std::make_unique<timer>(std::move(state), std::move(on_fire));
-  const std::uint64_t seq = s.next_timer_seq(); // set now, whenever its thread adds it
-  if (scheduler::current_scheduler() == &s)
-    s.add_virtual_timer(at, seq, std::move(t));
-  else
-    boost::asio::post(s.io(), [&s, at, seq, t = std::move(t)]() mutable {
-      s.add_virtual_timer(at, seq, std::move(t));
-    });
+  s.set_virtual_timer(at, std::make_unique<timer>(std::move(state), std::move(on_fire)));
 }
 } // namespace detail
 

@@ -164,9 +164,8 @@ public:
     return std::chrono::steady_clock::now();
   }
   // A timer in virtual time: `fire` runs on this thread when the clock
-  // reaches `at`; timers due at one instant fire in the order of their
-  // `seq` (next_timer_seq() where they were set, on any thread). Owner
-  // thread; virtual time only.
+  // reaches `at`; timers due at one instant fire in the order they were
+  // set (set_virtual_timer, on any thread). Virtual time only.
   struct virtual_timer {
     virtual_timer() = default;
     virtual_timer(const virtual_timer&) = delete;
@@ -176,13 +175,19 @@ public:
     // Cancelled: the clock need not stop at it.
     virtual bool cancelled() const noexcept { return false; }
   };
-  std::uint64_t next_timer_seq() noexcept {
-    return vtimer_seq_.fetch_add(1, std::memory_order_relaxed);
-  }
-  void add_virtual_timer(std::chrono::steady_clock::time_point at, std::uint64_t seq,
+  // Any thread: its place among timers due at the same instant is taken
+  // now; it is added here at once on this thread, else through the
+  // io_context.
+  void set_virtual_timer(std::chrono::steady_clock::time_point at,
                          std::unique_ptr<virtual_timer> t) {
-    vtimers_.push_back({at, seq, std::move(t)});
-    std::push_heap(vtimers_.begin(), vtimers_.end(), later_timer);
+    const std::uint64_t seq = vtimer_seq_.fetch_add(1, std::memory_order_relaxed);
+    if (current_scheduler() == this) {
+      add_virtual_timer(at, seq, std::move(t));
+      return;
+    }
+    boost::asio::post(io_, [this, at, seq, t = std::move(t)]() mutable {
+      add_virtual_timer(at, seq, std::move(t));
+    });
   }
   // Process `p` (placed here) waits until `at` at the latest: when `at`
   // passes while it still waits in that receive, it gets a timeout signal.
@@ -436,6 +441,11 @@ private:
   // Not declared inline (the loop calls it): see stamp_timeouts.
   bool advance_virtual();
 
+  void add_virtual_timer(std::chrono::steady_clock::time_point at, std::uint64_t seq,
+                         std::unique_ptr<virtual_timer> t) {
+    vtimers_.push_back({at, seq, std::move(t)});
+    std::push_heap(vtimers_.begin(), vtimers_.end(), later_timer);
+  }
   struct virtual_timer_entry {
     std::chrono::steady_clock::time_point at;
     std::uint64_t seq;

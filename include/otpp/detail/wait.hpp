@@ -306,12 +306,8 @@ inline void add_virtual_timeout(process& p, clock::duration timeout, std::uint64
     timeout_timer(process_ref x, std::uint64_t g) : p(std::move(x)), gen(g) {}
     void fire() override { send_signal(p.get(), signal::timeout, nullptr, {}, gen); }
   };
-  scheduler& s = p.rt->scheduler_at(0);
-  const auto at = deadline_from(p.waiter->vclock->now(), timeout);
-  boost::asio::post(s.io(), [&s, at, seq = s.next_timer_seq(),
-                             t = std::make_unique<timeout_timer>(process_ref(&p), gen)]() mutable {
-    s.add_virtual_timer(at, seq, std::move(t));
-  });
+  p.rt->scheduler_at(0).set_virtual_timer(deadline_from(p.waiter->vclock->now(), timeout),
+                                          std::make_unique<timeout_timer>(process_ref(&p), gen));
 }
 
 // The selective receive: find, unlink and return the first envelope after
