@@ -59,4 +59,11 @@ inline bool guard_pages() {
   return s == nullptr || std::strtoul(s, nullptr, 10) != 0;
 }
 
+// runtime_options::hibernate_after: OTPP_HIBERNATE_AFTER_MS from the
+// environment, else `fallback` (0: never).
+inline std::chrono::milliseconds hibernate_after(long fallback = 0) {
+  const char* s = std::getenv("OTPP_HIBERNATE_AFTER_MS");
+  return std::chrono::milliseconds(s != nullptr ? std::strtol(s, nullptr, 10) : fallback);
+}
+
 } // namespace bench

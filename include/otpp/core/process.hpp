@@ -144,8 +144,12 @@ struct process_info {
   /// first run and for a scoped_process.
   std::size_t stack_size = 0;
   std::size_t stack_resident = 0;
-  /// Bytes it holds: its process record and its resident stack (messages
-  /// not included).
+  /// While it is parked (`runtime_options::hibernate_after`,
+  /// `this_process::hibernate`): the bytes of its stack kept in a compact
+  /// copy, its stack pages having gone back to the kernel; else 0.
+  std::size_t stack_parked = 0;
+  /// Bytes it holds: its process record, its resident stack and its parked
+  /// copy (messages not included).
   std::size_t memory = 0;
 };
 
@@ -179,7 +183,8 @@ inline process_info info(const pid& p) {
   out.reductions = proc.reductions.load(std::memory_order_relaxed);
   out.stack_size = proc.stack_bytes.load(std::memory_order_relaxed);
   out.stack_resident = detail::stack_resident(proc);
-  out.memory = sizeof(detail::process) + out.stack_resident;
+  out.stack_parked = proc.parked_bytes.load(std::memory_order_relaxed);
+  out.memory = sizeof(detail::process) + out.stack_resident + out.stack_parked;
   out.trap_exit = proc.trap_exit.load(std::memory_order_relaxed);
   if (st == detail::process_status::waiting) {
     const char* what = proc.wait_what.load(std::memory_order_relaxed);

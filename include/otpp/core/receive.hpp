@@ -296,9 +296,15 @@ inline void sleep_for(duration d) {
 }
 
 /// Wait, using as little memory as possible, until a message is in the
-/// mailbox (it stays there for the next receive). The process's stack pages
-/// below the current frame go back to the kernel while it sleeps. Returns
-/// at once if the mailbox is not empty.
+/// mailbox (it stays there for the next receive). Returns at once if the
+/// mailbox is not empty. While it sleeps, the process is parked: the part
+/// of its stack in use (usually under a KiB or two) is copied into a buffer
+/// of that size and all its stack pages go back to the kernel; the bytes
+/// return to the same addresses before it runs again, so pointers into its
+/// stack stay valid. Nothing else may read or write memory on its stack
+/// meanwhile (an I/O buffer, a pointer given to another thread): such a
+/// write is found when it wakes and stops the program with a message.
+/// (A scoped_process only waits.)
 ///
 /// @par Suspends
 /// The calling process only.
@@ -311,11 +317,11 @@ inline void hibernate() {
   detail::drain(p);
   if (p.box.head.next != nullptr)
     return;
-  if (!p.is_foreign())
-    detail::release_stack_below_here(p);
   waiting_on note("hibernate");
   while (p.box.head.next == nullptr) {
+    p.park_mode = static_cast<std::uint8_t>(detail::park_mode::now);
     detail::block(p);
+    p.park_mode = static_cast<std::uint8_t>(detail::park_mode::never);
     detail::drain(p);
   }
 }

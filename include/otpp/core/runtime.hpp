@@ -91,6 +91,22 @@ struct runtime_options {
   /// not waited for: while processes wait only for I/O and a timer is
   /// pending, the timer fires. Needs one scheduler (`schedulers` 0 or 1).
   bool virtual_time = false;
+  /// Park a process that has waited this long in a receive (zero: never):
+  /// the part of its stack in use (usually one or two KiB) is copied into a
+  /// buffer of that size and its stack pages go back to the kernel; the
+  /// bytes return to the same addresses when it runs again (pointers into
+  /// its stack stay valid). A waiting process then costs its control block
+  /// and that copy instead of a resident stack page or more; a wake-up from
+  /// parking costs a page fault and the copy back (a few microseconds). A
+  /// process is parked between once and about twice this after its wait
+  /// began. While it is parked nothing else may read or write memory on its
+  /// stack (an I/O buffer of a `to_mailbox` operation, a pointer to a local
+  /// handed to another thread); a write is found when it wakes and stops
+  /// the program with a message. Waits on Asio operations and blocking
+  /// calls are never parked. Like Erlang's `hibernate_after` start option
+  /// of gen_server, for every process; `this_process::hibernate()` parks
+  /// at once.
+  std::chrono::milliseconds hibernate_after{0};
 };
 
 /// One live process in a blocking report (`runtime::blockers()`): what

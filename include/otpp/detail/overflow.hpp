@@ -155,6 +155,17 @@ inline bool canary_intact(const process& p) noexcept {
   return v == stack_canary;
 }
 
+// True if `p`'s canary holds something else than itself or zero. (It
+// reads as zero while the stack below, which holds it, is parked: see
+// scheduler::park.)
+inline bool canary_clobbered(const process& p) noexcept {
+  if (p.self_stack.canary == nullptr)
+    return false;
+  std::uint64_t v;
+  std::memcpy(&v, p.self_stack.canary, sizeof v);
+  return v != stack_canary && v != 0;
+}
+
 // The handler each of SIGSEGV and SIGBUS had before ours.
 inline struct sigaction& previous_action(int sig) {
   static struct sigaction segv {
@@ -193,7 +204,7 @@ inline void on_segv(int sig, siginfo_t* info, void* uc) {
     if (const std::uintptr_t sp = interrupted_sp(uc); sp != 0 && sp < low + page)
       report_overflow(*p, "(its stack pointer is past the end of its stack: a local or a "
                           "by-value argument larger than the stack)");
-    if (!canary_intact(*p))
+    if (canary_clobbered(*p))
       report_overflow(*p, "(its stack canary was overwritten)");
   }
   struct sigaction& prev = previous_action(sig);

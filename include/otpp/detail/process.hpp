@@ -219,6 +219,13 @@ struct mailbox_queue {
 
 enum class process_status : std::uint8_t { ready, running, waiting, exited };
 
+// When a suspended process's stack may be parked (process::park_mode).
+// Only waits in which nothing but the process itself touches its stack:
+// a receive (the sweep parks it once it waited hibernate_after) and
+// hibernate (parked at once); never an Asio or blocking-pool wait, whose
+// operation may write into buffers on the stack.
+enum class park_mode : std::uint8_t { never, when_idle, now };
+
 // Where a process that is not a fiber (a thread using scoped_process) sleeps.
 struct foreign_waiter {
   std::mutex mutex;
@@ -290,6 +297,11 @@ struct process {
   bool exiting = false;               // an exit is being unwound: do not throw again
   bool finished = false;              // the fiber returned
   bool timed_out = false;
+  // Parking (see scheduler::park): why it may be parked while it waits (a
+  // park_mode, set by the wait around its suspension), and whether its
+  // stack is parked now. Owner thread.
+  std::uint8_t park_mode = 0;
+  bool parked = false;
   std::uint32_t budget = config::default_reductions;
   std::uint64_t id = 0;
   runtime* rt = nullptr;
@@ -358,6 +370,18 @@ struct process {
   eh_state eh;                     // its exception state while it is suspended
   void* asan_fake_stack = nullptr;
   sanitizer::fiber_info self_stack;
+  // While parked: the copy of the used part of its stack (from its saved
+  // context up), and its size, also read by introspection (any thread).
+  char* parked_copy = nullptr;
+  std::atomic<std::uint32_t> parked_bytes{0};
+  // In its scheduler's list of processes that may park once they have
+  // waited long enough (runtime_options::hibernate_after): the epoch of its
+  // last wait, the epoch it was last queued in the list, and the links.
+  std::uint64_t idle_epoch = 0;
+  std::uint64_t idle_queued = 0;
+  process* idle_prev = nullptr;
+  process* idle_next = nullptr;
+  bool idle_listed = false;
 
   process* next = nullptr; // ready queue link
   process* list_prev = nullptr;

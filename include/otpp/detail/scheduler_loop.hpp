@@ -35,6 +35,8 @@ inline void scheduler::loop() {
         coarse_now_ = now;
         coarse_stale_ = false;
         stamp_timeouts();
+        if (now >= next_sweep_ && park_period_ != 0) [[unlikely]]
+          sweep_idle(now);
         published_ready_.store(ready_count(), std::memory_order_relaxed);
         if (now - last_io_poll_ >= io_poll_period_ticks) {
           last_io_poll_ = now;
@@ -84,6 +86,12 @@ inline void scheduler::wait_for_work() {
   // scheduler often comes right back.
   if (spin_for_work())
     return;
+  // Idle processes that waited long enough are parked before it sleeps;
+  // while some may still park, it sleeps until the next sweep at most.
+  if (idle_head_ != nullptr) {
+    if (const std::int64_t t = clock_ticks(); t >= next_sweep_)
+      sweep_idle(t);
+  }
   // Memory of a backlog that is gone goes back to the system (past a
   // high-water mark), once this scheduler has slept idle a while.
   const bool tidy = blocks::release_due();
@@ -99,13 +107,21 @@ inline void scheduler::wait_for_work() {
     sleeping_.store(awake);
     return;
   }
+  const std::chrono::nanoseconds sweep_in(
+      idle_head_ == nullptr ? INT64_MAX : std::max<std::int64_t>(next_sweep_ - now, 0) + 1000);
   if (oldest == INT64_MAX && !tidy) {
-    io_.run_one(); // a wake-up, a timer or an I/O completion
+    if (idle_head_ == nullptr)
+      io_.run_one(); // a wake-up, a timer or an I/O completion
+    else
+      io_.run_one_for(sweep_in);
   } else if (oldest == INT64_MAX) {
-    if (io_.run_one_for(blocks::idle_release) == 0)
+    if (sweep_in < blocks::idle_release)
+      io_.run_one_for(sweep_in); // the tidying waits for a longer sleep
+    else if (io_.run_one_for(blocks::idle_release) == 0)
       blocks::release_surplus_now();
   } else {
-    io_.run_one_for(std::chrono::nanoseconds(oldest + steal_age_ticks - now + 1000));
+    io_.run_one_for(
+        std::min(sweep_in, std::chrono::nanoseconds(oldest + steal_age_ticks - now + 1000)));
   }
   sleeping_.store(awake);
   io_.poll();
@@ -150,6 +166,8 @@ inline void scheduler::resume(process* p) {
     p->stack_low.store(static_cast<const char*>(p->self_stack.stack_bottom),
                        std::memory_order_release);
   }
+  if (p->parked) [[unlikely]]
+    unpark(*p);
   void* fake_stack = nullptr;
   eh_state own = swap_eh_state(p->eh);
   sanitizer::start_switch(&fake_stack, p->self_stack);
@@ -157,12 +175,16 @@ inline void scheduler::resume(process* p) {
   sanitizer::finish_switch(fake_stack);
   p->eh = swap_eh_state(own);
   if (!canary_intact(*p)) [[unlikely]] // stacks without a guard page only
-    report_overflow(*p, "(its stack canary was overwritten)");
+    check_canary(*p);
   current_process = previous;
   running_.store(nullptr, std::memory_order_relaxed);
   if (p->finished) {
+    if (p->idle_listed)
+      idle_unlink(*p);
     sanitizer::tsan_destroy_fiber(p->self_stack.tsan_fiber);
     intrusive_ptr_release(p); // the reference the process held on itself while alive
+  } else if (p->park_mode != 0) {
+    after_wait(*p); // it waits in a receive, or hibernates
   }
 }
 

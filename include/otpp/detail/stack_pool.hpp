@@ -10,11 +10,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
+#include <memory>
 #include <new>
-#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -42,10 +44,10 @@ public:
   stack_pool(const stack_pool&) = delete;
   stack_pool& operator=(const stack_pool&) = delete;
   ~stack_pool() {
-    for (auto& [base, bytes, guarded] : slabs_) {
-      ::munmap(base, bytes);
-      if (guarded)
-        guard_budget::get().give_back(bytes / size_);
+    for (auto& s : slabs_) {
+      ::munmap(s.base, s.bytes);
+      if (s.guarded)
+        guard_budget::get().give_back(s.bytes / size_);
     }
   }
 
@@ -66,8 +68,11 @@ public:
     if (!guarded) {
       // Just below this stack, in the reserved top of the one below; the
       // lowest stack of a slab has no neighbour there: its own lowest bytes.
+      // If the stack below is parked, its pages were given back: the write
+      // would take a page again. The canary is written when it is unparked.
       char* at = slab_base ? low : low - sizeof stack_canary;
-      std::memcpy(at, &stack_canary, sizeof stack_canary);
+      if (slab_base || !slot_parked(low - size_))
+        std::memcpy(at, &stack_canary, sizeof stack_canary);
       canary = at;
     }
     boost::context::stack_context sc;
@@ -82,7 +87,54 @@ public:
     free_.push_back(entry); // capacity reserved in grow(): never throws
   }
 
+  // Parking (scheduler::park): the stack whose lowest byte is `low` is
+  // parked (its pages given back; a canary in its reserved top bytes reads
+  // as zero until it is unparked).
+  void set_parked(const char* low, bool on) noexcept {
+    const std::size_t k = slab_index(low);
+    if (k == slabs_.size())
+      return;
+    const auto i = static_cast<std::size_t>(low - slabs_[k].base) / size_;
+    const std::uint64_t bit = std::uint64_t{1} << (i % 64);
+    std::uint64_t& w = slabs_[k].parked[i / 64];
+    if (((w & bit) != 0) == on)
+      return;
+    w ^= bit;
+    if (on)
+      ++parked_count_;
+    else
+      --parked_count_;
+  }
+  bool slot_parked(const char* low) const noexcept {
+    if (parked_count_ == 0)
+      return false;
+    const std::size_t k = slab_index(low);
+    if (k == slabs_.size())
+      return false;
+    const auto i = static_cast<std::size_t>(low - slabs_[k].base) / size_;
+    return (slabs_[k].parked[i / 64] & (std::uint64_t{1} << (i % 64))) != 0;
+  }
+  // The bytes a stack takes in its slab (its stack_context's size plus the
+  // reserved top).
+  std::size_t slot_bytes() const noexcept { return size_; }
+
 private:
+  struct slab {
+    char* base;
+    std::size_t bytes;
+    bool guarded;
+    std::unique_ptr<std::uint64_t[]> parked; // a bit per stack
+  };
+  static bool below(const char* a, const slab& s) noexcept { return a < s.base; }
+  // The index of the slab holding `p` (slabs_ is sorted by address), or
+  // slabs_.size().
+  std::size_t slab_index(const char* p) const noexcept {
+    auto it = std::upper_bound(slabs_.begin(), slabs_.end(), p, below);
+    if (it == slabs_.begin() || p >= std::prev(it)->base + std::prev(it)->bytes)
+      return slabs_.size();
+    return static_cast<std::size_t>(std::prev(it) - slabs_.begin());
+  }
+
   static std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
 
   void grow() {
@@ -96,7 +148,10 @@ private:
     if (base == MAP_FAILED)
       throw std::bad_alloc();
     const bool guarded = guard_ && guard_budget::get().take(count);
-    slabs_.emplace_back(base, bytes, guarded);
+    slab added{static_cast<char*>(base), bytes, guarded,
+               std::make_unique<std::uint64_t[]>((count + 63) / 64)};
+    slabs_.insert(std::upper_bound(slabs_.begin(), slabs_.end(), added.base, below),
+                  std::move(added));
     total_ += count;
     free_.reserve(total_);
     char* p = static_cast<char*>(base);
@@ -119,7 +174,8 @@ private:
   bool guard_;
   std::size_t total_ = 0;
   std::vector<std::uintptr_t> free_;
-  std::vector<std::tuple<void*, std::size_t, bool>> slabs_;
+  std::vector<slab> slabs_;      // sorted by base address
+  std::size_t parked_count_ = 0; // parked stacks (see set_parked)
 };
 
 // The Boost.Context StackAllocator that draws from a pool.

@@ -17,9 +17,6 @@
 
 #include <boost/asio/steady_timer.hpp>
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -123,27 +120,6 @@ inline bool block(process& p, const std::chrono::steady_clock::time_point* deadl
   }
   p.sched->suspend(p);
   return true;
-}
-
-// Return the pages of `p`'s stack below this call's own frame (with two
-// pages of margin) to the kernel; they read as zeros when touched again.
-// Never inlined, and the bound is the address of a local of its own: every
-// live byte of its callers is above it at any optimisation level. (An
-// inlined `__builtin_frame_address(0)` is the caller's frame address, and an
-// optimised caller keeps live data below that: a Release build crashed.)
-[[gnu::noinline]] inline void release_stack_below_here(process& p) noexcept {
-  volatile char here = 0;
-  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
-  auto low = reinterpret_cast<std::uintptr_t>(p.self_stack.stack_bottom);
-  if (low == 0)
-    return;
-  low += page; // its guard page, or the page of its canary
-
-  auto high = (reinterpret_cast<std::uintptr_t>(&here) & ~(page - 1));
-  if (high < low + 3 * page)
-    return;
-  high -= 2 * page; // room for the frames of this call and the switch that follows
-  ::madvise(reinterpret_cast<void*>(low), high - low, MADV_DONTNEED);
 }
 
 // ---------------------------------------------------------------------------
@@ -390,7 +366,12 @@ inline std::pair<envelope*, int> receive_raw(process& p, matcher m, clock::durat
     return {nullptr, -1};
   };
   for (;;) {
-    if (!block(p, deadline ? &*deadline : nullptr))
+    // Only the process touches its stack while it waits here: it may be
+    // parked (runtime_options::hibernate_after).
+    p.park_mode = static_cast<std::uint8_t>(park_mode::when_idle);
+    const bool woken = block(p, deadline ? &*deadline : nullptr);
+    p.park_mode = static_cast<std::uint8_t>(park_mode::never);
+    if (!woken)
       return timed_out();
     drain(p);
     rescan_if_trimmed();

@@ -1,0 +1,226 @@
+// Parking: an idle process's stack copied into a compact buffer and its
+// pages given back, then copied back to the same addresses when it runs
+// again. Members of detail::scheduler defined out of its class.
+// Distributed under the Boost Software License, Version 1.0.
+#pragma once
+
+#include <otpp/detail/scheduler.hpp>
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+namespace otpp::detail {
+
+// Where a suspended fiber's saved context is: the lowest live byte of its
+// stack (Boost.Context's fcontext fiber is that one pointer; everything
+// below it on the stack is dead while the fiber is suspended).
+inline char* saved_stack_pointer(const boost::context::fiber& f) noexcept {
+  static_assert(sizeof(boost::context::fiber) == sizeof(void*),
+                "otpp parks a fiber's stack from its saved context pointer: Boost.Context's "
+                "fcontext fiber is expected to be exactly that pointer");
+  char* sp = nullptr;
+  std::memcpy(&sp, static_cast<const void*>(&f), sizeof sp);
+  return sp;
+}
+
+// Copies to and from a suspended stack, and the test that a parked one was
+// left alone. AddressSanitizer keeps its frames' redzones poisoned while
+// it is suspended: these must not be checked (nor turned into a call of
+// the intercepted memcpy).
+#if defined(OTPP_DETAIL_ASAN)
+[[gnu::no_sanitize_address, gnu::noinline]] inline void copy_stack_bytes(char* to, const char* from,
+                                                                         std::size_t n) noexcept {
+  volatile char* t = to;
+  for (std::size_t i = 0; i < n; ++i)
+    t[i] = from[i];
+}
+[[gnu::no_sanitize_address, gnu::noinline]] inline bool stack_bytes_zero(const char* p,
+                                                                         std::size_t n) noexcept {
+  const volatile char* q = p;
+  for (std::size_t i = 0; i < n; ++i)
+    if (q[i] != 0)
+      return false;
+  return true;
+}
+#else
+inline void copy_stack_bytes(char* to, const char* from, std::size_t n) noexcept {
+  std::memcpy(to, from, n);
+}
+inline bool stack_bytes_zero(const char* p, std::size_t n) noexcept {
+  return std::all_of(p, p + n, [](char c) { return c == 0; });
+}
+#endif
+
+[[noreturn]] inline void report_parked_write(const process& p) noexcept {
+  crash_text t;
+  t.add("otpp: the stack of process <0.");
+  t.add(p.id);
+  t.add(".0> was written while it was parked (hibernate_after, hibernate): "
+        "either the process whose stack lies just above it overflowed its stack, or "
+        "something wrote into memory on this process's stack while it waited (an I/O "
+        "operation into a buffer on its stack, another thread through a pointer). Keep "
+        "buffers that others write out of a process's stack. Aborting.\n");
+  t.flush();
+  std::abort();
+}
+
+inline void scheduler::set_hibernate_after(std::chrono::nanoseconds after) noexcept {
+  if (after <= std::chrono::nanoseconds::zero()) {
+    park_period_ = 0;
+    return;
+  }
+  // Sweeps every half of it; a process parks once it has waited through
+  // three sweep epochs, so between `after` and about twice `after`.
+  park_period_ = std::max<std::int64_t>(after.count() / 2, 100'000);
+  next_sweep_ = 0;
+}
+
+// After `p` suspended in a wait that allows parking (owner thread).
+inline void scheduler::after_wait(process& p) noexcept {
+  if (p.park_mode == static_cast<std::uint8_t>(park_mode::now)) {
+    // hibernate(): at once, unless a message already made it ready.
+    if (p.status.load(std::memory_order_relaxed) == process_status::waiting && park(p))
+      release_parked();
+    return;
+  }
+  if (park_period_ == 0)
+    return;
+  p.idle_epoch = park_epoch_;
+  if (!p.idle_listed)
+    idle_append(p);
+}
+
+inline void scheduler::idle_append(process& p) noexcept {
+  p.idle_listed = true;
+  p.idle_queued = park_epoch_;
+  p.idle_next = nullptr;
+  p.idle_prev = idle_tail_;
+  if (idle_tail_ != nullptr)
+    idle_tail_->idle_next = &p;
+  else
+    idle_head_ = &p;
+  idle_tail_ = &p;
+}
+
+inline void scheduler::idle_unlink(process& p) noexcept {
+  if (p.idle_prev != nullptr)
+    p.idle_prev->idle_next = p.idle_next;
+  else
+    idle_head_ = p.idle_next;
+  if (p.idle_next != nullptr)
+    p.idle_next->idle_prev = p.idle_prev;
+  else
+    idle_tail_ = p.idle_prev;
+  p.idle_prev = p.idle_next = nullptr;
+  p.idle_listed = false;
+}
+
+// A new sweep epoch: park every listed process that has waited in a
+// receive through three epochs. The list is in the order processes were
+// queued; each is looked at every second sweep at most, so a busy process
+// costs a look per two sweeps and an idle one two or three looks in all.
+inline void scheduler::sweep_idle(std::int64_t now) noexcept {
+  next_sweep_ = now + park_period_;
+  const std::uint64_t epoch = ++park_epoch_;
+  while (process* p = idle_head_) {
+    if (p->idle_queued + 2 > epoch)
+      break;
+    idle_unlink(*p);
+    if (p->parked)
+      continue;
+    if (p->park_mode != static_cast<std::uint8_t>(park_mode::when_idle) ||
+        p->status.load(std::memory_order_relaxed) != process_status::waiting)
+      continue; // running, ready, or in another wait: listed again at its next receive
+    if (epoch - p->idle_epoch >= 3)
+      park(*p);
+    else
+      idle_append(*p);
+  }
+  release_parked();
+}
+
+// Copy the live part of `p`'s stack (from its saved context to the top of
+// its stack) into a buffer of that size and queue its pages for release.
+// False (and nothing done) if there is no memory for the copy.
+inline bool scheduler::park(process& p) noexcept {
+  char* low = const_cast<char*>(static_cast<const char*>(p.self_stack.stack_bottom));
+  char* sp = saved_stack_pointer(p.ctx);
+  char* top = low + p.self_stack.stack_size;
+  if (low == nullptr || sp == nullptr || sp < low || sp >= top)
+    return false;
+  const auto n = static_cast<std::size_t>(top - sp);
+  auto* copy = static_cast<char*>(std::malloc(n));
+  if (copy == nullptr)
+    return false;
+  copy_stack_bytes(copy, sp, n);
+  p.parked_copy = copy;
+  p.parked_bytes.store(static_cast<std::uint32_t>(n), std::memory_order_relaxed);
+  p.parked = true;
+  stack_pool& pool = pool_for(p.stack_size);
+  pool.set_parked(low, true);
+  // The whole slot: its pages from earlier, deeper use go too.
+  park_ranges_.push_back({low, low + pool.slot_bytes()});
+  return true;
+}
+
+// Give back the pages of the stacks parked since the last call, adjacent
+// stacks (spawned one after the other) in one madvise.
+inline void scheduler::release_parked() noexcept {
+  if (park_ranges_.empty())
+    return;
+  std::sort(park_ranges_.begin(), park_ranges_.end());
+  auto run = park_ranges_.front();
+  for (std::size_t i = 1; i <= park_ranges_.size(); ++i) {
+    if (i < park_ranges_.size() && park_ranges_[i].first == run.second) {
+      run.second = park_ranges_[i].second;
+      continue;
+    }
+    ::madvise(run.first, static_cast<std::size_t>(run.second - run.first), MADV_DONTNEED);
+    if (i < park_ranges_.size())
+      run = park_ranges_[i];
+  }
+  park_ranges_.clear();
+}
+
+// Before `p` runs again: its bytes back to the same addresses (pointers
+// into its stack stay valid), after checking that nothing wrote there
+// meanwhile; then the canaries the release wiped.
+inline void scheduler::unpark(process& p) noexcept {
+  char* low = const_cast<char*>(static_cast<const char*>(p.self_stack.stack_bottom));
+  stack_pool& pool = pool_for(p.stack_size);
+  char* slot_end = low + pool.slot_bytes();
+  char* sp = saved_stack_pointer(p.ctx);
+  const std::size_t n = p.parked_bytes.load(std::memory_order_relaxed);
+  if (!stack_bytes_zero(sp, static_cast<std::size_t>(slot_end - sp)))
+    report_parked_write(p);
+  copy_stack_bytes(sp, p.parked_copy, n);
+  std::free(p.parked_copy);
+  p.parked_copy = nullptr;
+  p.parked_bytes.store(0, std::memory_order_relaxed);
+  p.parked = false;
+  pool.set_parked(low, false);
+  // The canary of the stack above, if it has one, is in this slot's
+  // reserved top bytes; the lowest stack of a slab has its own in its
+  // lowest bytes.
+  std::memcpy(slot_end - sizeof stack_canary, &stack_canary, sizeof stack_canary);
+  if (p.self_stack.canary == low)
+    std::memcpy(low, &stack_canary, sizeof stack_canary);
+}
+
+// A process's canary reads zero: intact if the stack below it, which
+// holds it, is parked; else it was overwritten.
+inline void scheduler::check_canary(process& p) noexcept {
+  const char* canary = static_cast<const char*>(p.self_stack.canary);
+  const char* low = static_cast<const char*>(p.self_stack.stack_bottom);
+  if (canary != low && !canary_clobbered(p)) {
+    stack_pool& pool = pool_for(p.stack_size);
+    if (pool.slot_parked(low - pool.slot_bytes()))
+      return;
+  }
+  report_overflow(p, "(its stack canary was overwritten)");
+}
+
+} // namespace otpp::detail
