@@ -9,6 +9,7 @@
 
 #include <otpp/core/asio.hpp>
 #include <otpp/core/blocking.hpp>
+#include <otpp/core/metrics.hpp>
 #include <otpp/core/monitor.hpp>
 #include <otpp/core/process.hpp>
 
@@ -124,6 +125,44 @@ TEST_CASE("without hibernate_after a waiting process is never parked", "[core][p
   CHECK(otpp::testing::expect_message<checked>(patience).intact);
 }
 
+TEST_CASE("spawn_options::hibernate_after sets one process's threshold, or keeps it from parking",
+          "[core][park]") {
+  OTPP_TEST_RUNTIME({.schedulers = 1, .hibernate_after = 2ms});
+  const otpp::pid me = sp.self();
+  const otpp::pid by_runtime = rt.spawn([me] { hold_and_wait(me, 6, 1, 1); });
+  const otpp::pid never_parks =
+      rt.spawn([me] { hold_and_wait(me, 7, 1, 1); }, {.hibernate_after = 0ms});
+  const auto t0 = std::chrono::steady_clock::now();
+  const otpp::pid later =
+      rt.spawn([me] { hold_and_wait(me, 8, 1, 1); }, {.hibernate_after = 400ms});
+  REQUIRE(wait_parked(by_runtime));
+  REQUIRE(wait_parked(later));
+  // Not before its own threshold (its wait began after t0).
+  CHECK(std::chrono::steady_clock::now() - t0 >= 400ms);
+  CHECK(otpp::info(never_parks).stack_parked == 0);
+  CHECK(otpp::info(never_parks).stack_resident > 0);
+  for (const auto& p : {by_runtime, never_parks, later})
+    otpp::send(p, wake{});
+  for (int i = 0; i < 3; ++i)
+    CHECK(otpp::testing::expect_message<checked>(patience).intact);
+}
+
+TEST_CASE("spawn_options::hibernate_after parks a process of a runtime that parks nothing else",
+          "[core][park]") {
+  OTPP_TEST_RUNTIME({.schedulers = 2});
+  const otpp::pid me = sp.self();
+  const otpp::pid parks = rt.spawn([me] { hold_and_wait(me, 9, 3, 2); }, {.hibernate_after = 3ms});
+  const otpp::pid stays = rt.spawn([me] { hold_and_wait(me, 10, 3, 1); });
+  for (int r = 0; r < 2; ++r) {
+    REQUIRE(wait_parked(parks));
+    otpp::send(parks, wake{});
+    CHECK(otpp::testing::expect_message<checked>(patience).intact);
+  }
+  CHECK(otpp::info(stays).stack_parked == 0);
+  otpp::send(stays, wake{});
+  CHECK(otpp::testing::expect_message<checked>(patience).intact);
+}
+
 TEST_CASE("hibernate parks the process at once, and a message wakes it with its stack intact",
           "[core][park]") {
   OTPP_TEST_RUNTIME({.schedulers = 1});
@@ -144,6 +183,10 @@ TEST_CASE("hibernate parks the process at once, and a message wakes it with its 
     REQUIRE(wait_parked(p));
     CHECK(otpp::info(p).waiting_on == "hibernate");
     CHECK(otpp::info(p).stack_resident == 0);
+    const otpp::runtime_statistics st = rt.statistics();
+    CHECK(st.parked == 1);
+    CHECK(st.parked_bytes == otpp::info(p).stack_parked);
+    CHECK_THAT(rt.metrics().render(), Catch::Contains("otpp_processes_parked 1\n"));
     otpp::send(p, wake{});
     CHECK(otpp::testing::expect_message<checked>(patience).intact);
   }
@@ -186,6 +229,28 @@ TEST_CASE("an exit signal to a parked process unwinds it on its own stack: its d
       otpp::after(patience, []() -> std::optional<otpp::exit_reason> { return std::nullopt; }));
   REQUIRE(reason.has_value());
   CHECK(*reason == otpp::exit_reason::killed());
+}
+
+TEST_CASE("a runtime that shuts down with parked processes unwinds each of them", "[core][park]") {
+  static std::atomic<int> unwound{0};
+  unwound = 0;
+  struct on_exit {
+    ~on_exit() { unwound.fetch_add(1); }
+  };
+  {
+    otpp::runtime rt({.schedulers = 2, .hibernate_after = 1ms});
+    std::vector<otpp::pid> ps;
+    for (int i = 0; i < 50; ++i)
+      ps.push_back(rt.spawn([] {
+        on_exit guard;
+        tp::receive<never>();
+      }));
+    for (const auto& p : ps)
+      REQUIRE(wait_parked(p));
+    rt.shutdown();
+    CHECK(rt.run() == 0);
+  }
+  CHECK(unwound.load() == 50);
 }
 
 TEST_CASE("a process waiting on a blocking call or an Asio operation is never parked: what they "

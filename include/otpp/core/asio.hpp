@@ -106,7 +106,10 @@ template <class Done> void wait_until_done(process& p, Done done, bool until_don
   p.wait_timed.store(false, std::memory_order_relaxed);
   std::exception_ptr exit;
   while (!done()) {
+    // The operation may write into the stack: never parked here.
+    p.park_flags = static_cast<std::uint8_t>(p.park_flags | park_not_now);
     block(p);
+    p.park_flags = static_cast<std::uint8_t>(p.park_flags & ~park_not_now);
     try {
       drain(p); // an exit signal ends the process here; the handler then finds it gone
     } catch (const process_exit&) {

@@ -319,9 +319,9 @@ inline void hibernate() {
     return;
   waiting_on note("hibernate");
   while (p.box.head.next == nullptr) {
-    p.park_mode = static_cast<std::uint8_t>(detail::park_mode::now);
+    p.park_flags = static_cast<std::uint8_t>(p.park_flags | detail::park_at_once);
     detail::block(p);
-    p.park_mode = static_cast<std::uint8_t>(detail::park_mode::never);
+    p.park_flags = static_cast<std::uint8_t>(p.park_flags & ~detail::park_at_once);
     detail::drain(p);
   }
 }

@@ -104,8 +104,8 @@ struct runtime_options {
   /// handed to another thread); a write is found when it wakes and stops
   /// the program with a message. Waits on Asio operations and blocking
   /// calls are never parked. Like Erlang's `hibernate_after` start option
-  /// of gen_server, for every process; `this_process::hibernate()` parks
-  /// at once.
+  /// of gen_server, for every process (`spawn_options::hibernate_after`
+  /// sets it for one); `this_process::hibernate()` parks at once.
   std::chrono::milliseconds hibernate_after{0};
 };
 
@@ -171,6 +171,12 @@ struct spawn_options {
   /// (`report_kind::mailbox_full`).
   std::size_t mailbox_limit = 0;
   overflow_policy on_overflow = overflow_policy::drop_new;
+  /// Park this process once it has waited this long in a receive (see
+  /// `runtime_options::hibernate_after`); zero: never park it (it keeps
+  /// buffers that others write on its stack); empty: the runtime's. Erlang:
+  /// gen_server's `hibernate_after` start option (behaviours take it in
+  /// `start_options::spawn`).
+  std::optional<std::chrono::milliseconds> hibernate_after{};
 };
 
 /// Thrown inside a process to end it: by `this_process::exit`, or by a

@@ -65,6 +65,10 @@ struct process_histogram {
 /// (`scoped_process`) are not counted.
 struct runtime_statistics {
   std::size_t processes = 0; ///< alive now
+  /// Processes parked now (`runtime_options::hibernate_after`,
+  /// `this_process::hibernate`), and the bytes of their parked stack copies.
+  std::size_t parked = 0;
+  std::size_t parked_bytes = 0;
   std::uint64_t spawned = 0;
   /// Exits by class, as `exit_class` names them: normal, shutdown (with a
   /// detail too), killed, error (every other reason).

@@ -140,6 +140,10 @@ template <class F> spawned_monitor runtime::spawn_and_monitor(F&& f, spawn_optio
   p->body = std::make_unique<detail::body_impl<std::decay_t<F>>>(std::forward<F>(f));
   p->entry = &detail::process_main;
   p->stack_size = opts.stack_size;
+  p->park_after = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      opts.hibernate_after.value_or(options_.hibernate_after))
+                      .count();
+  p->park_flags = p->park_after != 0 ? detail::park_when_idle : 0;
   p->trap_exit.store(opts.trap_exit, std::memory_order_relaxed);
   p->mailbox_limit = opts.mailbox_limit;
   p->overflow = static_cast<std::uint8_t>(opts.on_overflow);

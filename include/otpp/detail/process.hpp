@@ -219,12 +219,18 @@ struct mailbox_queue {
 
 enum class process_status : std::uint8_t { ready, running, waiting, exited };
 
-// When a suspended process's stack may be parked (process::park_mode).
+// When a suspended process's stack may be parked (process::park_flags).
 // Only waits in which nothing but the process itself touches its stack:
 // a receive (the sweep parks it once it waited hibernate_after) and
 // hibernate (parked at once); never an Asio or blocking-pool wait, whose
-// operation may write into buffers on the stack.
-enum class park_mode : std::uint8_t { never, when_idle, now };
+// operation may write into buffers on the stack. A process suspended with
+// status `waiting` waits in a receive unless `park_not_now` says otherwise
+// (yield() suspends it `ready`).
+enum park_flag : std::uint8_t {
+  park_when_idle = 1, // it has a park_after: a receive it waits in may park (set at spawn)
+  park_at_once = 2,   // it hibernates (set around that wait)
+  park_not_now = 4,   // it waits on an operation that may write into its stack
+};
 
 // Where a process that is not a fiber (a thread using scoped_process) sleeps.
 struct foreign_waiter {
@@ -297,10 +303,11 @@ struct process {
   bool exiting = false;               // an exit is being unwound: do not throw again
   bool finished = false;              // the fiber returned
   bool timed_out = false;
-  // Parking (see scheduler::park): why it may be parked while it waits (a
-  // park_mode, set by the wait around its suspension), and whether its
-  // stack is parked now. Owner thread.
-  std::uint8_t park_mode = 0;
+  // Parking (see scheduler::park): when it may be parked (park_flag bits;
+  // zero for a process that never parks, which then costs one test of this
+  // byte after each switch), and whether its stack is parked now. Owner
+  // thread.
+  std::uint8_t park_flags = 0;
   bool parked = false;
   std::uint32_t budget = config::default_reductions;
   std::uint64_t id = 0;
@@ -374,13 +381,17 @@ struct process {
   // context up), and its size, also read by introspection (any thread).
   char* parked_copy = nullptr;
   std::atomic<std::uint32_t> parked_bytes{0};
-  // In its scheduler's list of processes that may park once they have
-  // waited long enough (runtime_options::hibernate_after): the epoch of its
-  // last wait, the epoch it was last queued in the list, and the links.
+  // Parked once it has waited this long in a receive, in ns (0: never;
+  // spawn_options / runtime_options::hibernate_after). While it may park it
+  // is in one of its scheduler's idle lists (the one for this threshold,
+  // `idle_list`): the sweep epoch of its last wait, the epoch it was last
+  // queued in the list, and the links.
+  std::int64_t park_after = 0;
   std::uint64_t idle_epoch = 0;
   std::uint64_t idle_queued = 0;
   process* idle_prev = nullptr;
   process* idle_next = nullptr;
+  std::uint32_t idle_list = 0;
   bool idle_listed = false;
 
   process* next = nullptr; // ready queue link

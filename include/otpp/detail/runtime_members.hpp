@@ -58,7 +58,6 @@ inline runtime::runtime(runtime_options options) : options_(options) {
         peers.push_back(other.get());
     s->set_peers(std::move(peers));
     s->set_virtual_clock(vclock_.get());
-    s->set_hibernate_after(options_.hibernate_after);
   }
   for (auto& s : schedulers_)
     s->start();

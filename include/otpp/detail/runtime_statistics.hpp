@@ -101,6 +101,10 @@ inline runtime_statistics runtime::statistics(const statistics_options& opts) {
       ++ss.processes;
       live += detail::process_counts::of(*p);
       mailboxes.add(p, p->box.size.load(std::memory_order_relaxed));
+      if (const std::uint32_t b = p->parked_bytes.load(std::memory_order_relaxed); b != 0) {
+        ++out.parked;
+        out.parked_bytes += b;
+      }
       if (opts.stacks)
         with_stacks.emplace_back(p); // read below, out of the list's lock
     });
@@ -160,6 +164,11 @@ inline void write_runtime_metrics(runtime& rt, metric_writer& w) {
     w.sample(name, {}, v);
   };
   one("otpp_processes", "Processes alive now.", "gauge", static_cast<double>(st.processes));
+  one("otpp_processes_parked",
+      "Processes parked now (their stack copied aside, its pages given back).", "gauge",
+      static_cast<double>(st.parked));
+  one("otpp_parked_stack_bytes", "Bytes of the parked processes' stack copies.", "gauge",
+      static_cast<double>(st.parked_bytes));
   one("otpp_spawns_total", "Processes spawned.", "counter", static_cast<double>(st.spawned));
   w.family("otpp_exits_total",
            "Processes ended, by class of exit reason (normal, shutdown, killed, error).",

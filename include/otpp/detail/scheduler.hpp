@@ -157,10 +157,6 @@ public:
   // `c` instead of Asio's steady timer, and when nothing can run the loop
   // moves `c` to the earliest of them (see advance_virtual).
   void set_virtual_clock(virtual_clock* c) noexcept { vclock_ = c; }
-  // runtime_options::hibernate_after (zero: never): a process that waited
-  // that long in a receive is parked (see scheduler_park.hpp). Set once,
-  // before the scheduler starts.
-  inline void set_hibernate_after(std::chrono::nanoseconds after) noexcept;
   virtual_clock* virtual_time() const noexcept { return vclock_; }
   // The time of timeouts here: the virtual clock's, or steady_clock's.
   std::chrono::steady_clock::time_point timeout_now() const noexcept {
@@ -344,7 +340,8 @@ private:
   // Parking (scheduler_park.hpp): an idle process's stack is copied into a
   // buffer of the size it uses and its pages go back to the kernel; the
   // bytes return to the same addresses before it runs again.
-  inline void after_wait(process& p) noexcept;
+  inline void after_wait(process& p);
+  inline void idle_join(process& p);
   inline void idle_append(process& p) noexcept;
   inline void idle_unlink(process& p) noexcept;
   inline void sweep_idle(std::int64_t now) noexcept;
@@ -556,11 +553,17 @@ private:
   virtual_clock* vclock_ = nullptr;          // virtual time, or null
   std::vector<virtual_timer_entry> vtimers_; // min-heap by (at, seq); virtual time only
   std::atomic<std::uint64_t> vtimer_seq_{0};
-  // Parking: processes that may park once they waited long enough (oldest
-  // queued first), the sweep epoch, its period in ns (0: no sweeps), the
-  // next sweep, and the slots parked since their pages were last released.
-  process* idle_head_ = nullptr;
-  process* idle_tail_ = nullptr;
+  // Parking: processes that may park once they waited long enough, a list
+  // per threshold (oldest queued first), how many are listed, the sweep
+  // epoch, its period in ns (0: no sweeps yet), the next sweep, and the
+  // slots parked since their pages were last released.
+  struct idle_list {
+    std::int64_t after; // ns
+    process* head = nullptr;
+    process* tail = nullptr;
+  };
+  std::vector<idle_list> idle_lists_;
+  std::size_t idle_count_ = 0;
   std::uint64_t park_epoch_ = 1;
   std::int64_t park_period_ = 0;
   std::int64_t next_sweep_ = INT64_MAX;

@@ -35,7 +35,7 @@ inline void scheduler::loop() {
         coarse_now_ = now;
         coarse_stale_ = false;
         stamp_timeouts();
-        if (now >= next_sweep_ && park_period_ != 0) [[unlikely]]
+        if (now >= next_sweep_) [[unlikely]]
           sweep_idle(now);
         published_ready_.store(ready_count(), std::memory_order_relaxed);
         if (now - last_io_poll_ >= io_poll_period_ticks) {
@@ -88,7 +88,7 @@ inline void scheduler::wait_for_work() {
     return;
   // Idle processes that waited long enough are parked before it sleeps;
   // while some may still park, it sleeps until the next sweep at most.
-  if (idle_head_ != nullptr) {
+  if (idle_count_ != 0) {
     if (const std::int64_t t = clock_ticks(); t >= next_sweep_)
       sweep_idle(t);
   }
@@ -108,9 +108,9 @@ inline void scheduler::wait_for_work() {
     return;
   }
   const std::chrono::nanoseconds sweep_in(
-      idle_head_ == nullptr ? INT64_MAX : std::max<std::int64_t>(next_sweep_ - now, 0) + 1000);
+      idle_count_ == 0 ? INT64_MAX : std::max<std::int64_t>(next_sweep_ - now, 0) + 1000);
   if (oldest == INT64_MAX && !tidy) {
-    if (idle_head_ == nullptr)
+    if (idle_count_ == 0)
       io_.run_one(); // a wake-up, a timer or an I/O completion
     else
       io_.run_one_for(sweep_in);
@@ -183,7 +183,7 @@ inline void scheduler::resume(process* p) {
       idle_unlink(*p);
     sanitizer::tsan_destroy_fiber(p->self_stack.tsan_fiber);
     intrusive_ptr_release(p); // the reference the process held on itself while alive
-  } else if (p->park_mode != 0) {
+  } else if (p->park_flags != 0) {
     after_wait(*p); // it waits in a receive, or hibernates
   }
 }

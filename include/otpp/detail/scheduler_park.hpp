@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 
 namespace otpp::detail {
 
@@ -67,77 +68,102 @@ inline bool stack_bytes_zero(const char* p, std::size_t n) noexcept {
   std::abort();
 }
 
-inline void scheduler::set_hibernate_after(std::chrono::nanoseconds after) noexcept {
-  if (after <= std::chrono::nanoseconds::zero()) {
-    park_period_ = 0;
-    return;
-  }
-  // Sweeps every half of it; a process parks once it has waited through
-  // three sweep epochs, so between `after` and about twice `after`.
-  park_period_ = std::max<std::int64_t>(after.count() / 2, 100'000);
-  next_sweep_ = 0;
-}
-
 // After `p` suspended in a wait that allows parking (owner thread).
-inline void scheduler::after_wait(process& p) noexcept {
-  if (p.park_mode == static_cast<std::uint8_t>(park_mode::now)) {
-    // hibernate(): at once, unless a message already made it ready.
-    if (p.status.load(std::memory_order_relaxed) == process_status::waiting && park(p))
+inline void scheduler::after_wait(process& p) {
+  // Suspended `ready` (yield), or woken already: nothing to park.
+  if (p.status.load(std::memory_order_relaxed) != process_status::waiting ||
+      (p.park_flags & park_not_now) != 0)
+    return;
+  if ((p.park_flags & park_at_once) != 0) { // hibernate()
+    if (park(p))
       release_parked();
     return;
   }
-  if (park_period_ == 0)
+  if ((p.park_flags & park_when_idle) == 0)
     return;
   p.idle_epoch = park_epoch_;
   if (!p.idle_listed)
-    idle_append(p);
+    idle_join(p);
+}
+
+// Queue `p` in the idle list of its threshold (made on first use: a few
+// distinct thresholds at most in practice). Sweeps come every half of the
+// smallest threshold (at least every 100 us apart); a shorter period only
+// makes the epoch count of a wait undercount it, so nothing parks early.
+inline void scheduler::idle_join(process& p) {
+  if (p.idle_list >= idle_lists_.size() || idle_lists_[p.idle_list].after != p.park_after) {
+    auto it = std::find_if(idle_lists_.begin(), idle_lists_.end(),
+                           [&](const idle_list& l) { return l.after == p.park_after; });
+    if (it == idle_lists_.end()) {
+      idle_lists_.push_back({p.park_after});
+      it = std::prev(idle_lists_.end());
+      const std::int64_t period = std::max<std::int64_t>(p.park_after / 2, 100'000);
+      if (park_period_ == 0 || period < park_period_)
+        park_period_ = period;
+      if (next_sweep_ == INT64_MAX)
+        next_sweep_ = 0; // the first sweep opens epoch 2
+    }
+    p.idle_list = static_cast<std::uint32_t>(it - idle_lists_.begin());
+  }
+  idle_append(p);
 }
 
 inline void scheduler::idle_append(process& p) noexcept {
+  idle_list& l = idle_lists_[p.idle_list];
   p.idle_listed = true;
   p.idle_queued = park_epoch_;
   p.idle_next = nullptr;
-  p.idle_prev = idle_tail_;
-  if (idle_tail_ != nullptr)
-    idle_tail_->idle_next = &p;
+  p.idle_prev = l.tail;
+  if (l.tail != nullptr)
+    l.tail->idle_next = &p;
   else
-    idle_head_ = &p;
-  idle_tail_ = &p;
+    l.head = &p;
+  l.tail = &p;
+  ++idle_count_;
 }
 
 inline void scheduler::idle_unlink(process& p) noexcept {
+  idle_list& l = idle_lists_[p.idle_list];
   if (p.idle_prev != nullptr)
     p.idle_prev->idle_next = p.idle_next;
   else
-    idle_head_ = p.idle_next;
+    l.head = p.idle_next;
   if (p.idle_next != nullptr)
     p.idle_next->idle_prev = p.idle_prev;
   else
-    idle_tail_ = p.idle_prev;
+    l.tail = p.idle_prev;
   p.idle_prev = p.idle_next = nullptr;
   p.idle_listed = false;
+  --idle_count_;
 }
 
-// A new sweep epoch: park every listed process that has waited in a
-// receive through three epochs. The list is in the order processes were
-// queued; each is looked at every second sweep at most, so a busy process
-// costs a look per two sweeps and an idle one two or three looks in all.
+// A new sweep epoch: park every listed process that has waited in one
+// receive for its threshold. Epochs are at least park_period_ long, so a
+// wait stamped with epoch e has lasted at least (epoch - e - 1) periods.
+// Each list is in the order its processes were queued, and an entry is
+// looked at once per `gap` epochs (two, or a quarter of its threshold's
+// epochs if more): a busy process costs a look every few sweeps and an
+// idle one a few in all, with no work per message.
 inline void scheduler::sweep_idle(std::int64_t now) noexcept {
   next_sweep_ = now + park_period_;
   const std::uint64_t epoch = ++park_epoch_;
-  while (process* p = idle_head_) {
-    if (p->idle_queued + 2 > epoch)
-      break;
-    idle_unlink(*p);
-    if (p->parked)
-      continue;
-    if (p->park_mode != static_cast<std::uint8_t>(park_mode::when_idle) ||
-        p->status.load(std::memory_order_relaxed) != process_status::waiting)
-      continue; // running, ready, or in another wait: listed again at its next receive
-    if (epoch - p->idle_epoch >= 3)
-      park(*p);
-    else
-      idle_append(*p);
+  for (idle_list& l : idle_lists_) {
+    const auto epochs = static_cast<std::uint64_t>(l.after / park_period_);
+    const std::uint64_t gap = std::max<std::uint64_t>(2, epochs / 4);
+    while (process* p = l.head) {
+      if (p->idle_queued + gap > epoch)
+        break;
+      idle_unlink(*p);
+      if (p->parked)
+        continue;
+      if ((p->park_flags & park_not_now) != 0 ||
+          p->status.load(std::memory_order_relaxed) != process_status::waiting)
+        continue; // running, ready, or in another wait: listed again at its next receive
+      if (static_cast<std::int64_t>(epoch - p->idle_epoch - 1) * park_period_ >= l.after)
+        park(*p);
+      else
+        idle_append(*p);
+    }
   }
   release_parked();
 }

@@ -367,11 +367,8 @@ inline std::pair<envelope*, int> receive_raw(process& p, matcher m, clock::durat
   };
   for (;;) {
     // Only the process touches its stack while it waits here: it may be
-    // parked (runtime_options::hibernate_after).
-    p.park_mode = static_cast<std::uint8_t>(park_mode::when_idle);
-    const bool woken = block(p, deadline ? &*deadline : nullptr);
-    p.park_mode = static_cast<std::uint8_t>(park_mode::never);
-    if (!woken)
+    // parked (runtime_options::hibernate_after; see process::park_flags).
+    if (!block(p, deadline ? &*deadline : nullptr))
       return timed_out();
     drain(p);
     rescan_if_trimmed();

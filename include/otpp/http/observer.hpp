@@ -172,14 +172,15 @@ public:
   /// One process: its info and, for a behaviour, its status and state.
   std::string process_json(const pid& p) {
     const process_info i = info(p);
-    std::string out =
-        fmt::format("{{\"pid\":\"{}\",\"name\":{},\"label\":{},\"status\":\"{}\",\"mailbox\":{},"
-                    "\"reductions\":{},\"memory\":{},\"stack_size\":{},\"stack_resident\":{},"
-                    "\"scheduler\":{},\"trap_exit\":{},\"waiting_on\":{},\"dropped\":{}",
-                    p, detail::json_string(i.registered_name), detail::json_string(i.label),
-                    i.status, i.mailbox_length, i.reductions, i.memory, i.stack_size,
-                    i.stack_resident, i.scheduler ? static_cast<int>(*i.scheduler) : -1,
-                    i.trap_exit, detail::json_string(i.waiting_on), i.dropped);
+    std::string out = fmt::format(
+        "{{\"pid\":\"{}\",\"name\":{},\"label\":{},\"status\":\"{}\",\"mailbox\":{},"
+        "\"reductions\":{},\"memory\":{},\"stack_size\":{},\"stack_resident\":{},"
+        "\"stack_parked\":{},\"scheduler\":{},\"trap_exit\":{},\"waiting_on\":{},"
+        "\"dropped\":{}",
+        p, detail::json_string(i.registered_name), detail::json_string(i.label), i.status,
+        i.mailbox_length, i.reductions, i.memory, i.stack_size, i.stack_resident, i.stack_parked,
+        i.scheduler ? static_cast<int>(*i.scheduler) : -1, i.trap_exit,
+        detail::json_string(i.waiting_on), i.dropped);
     out += ",\"links\":";
     detail::json_pids(out, i.links);
     out += ",\"monitors\":";

@@ -163,7 +163,7 @@ async function loadDetail() {
   const d = await r.json();
   const rows = [["pid", d.pid], ["name", d.name], ["label", d.label],
     ["status", d.status + (d.waiting_on ? " (" + d.waiting_on + ")" : "")], ["mailbox", d.mailbox],
-    ["reductions", d.reductions], ["memory", d.memory + " bytes (stack " + d.stack_resident + " of " + d.stack_size + ")"],
+    ["reductions", d.reductions], ["memory", d.memory + " bytes (stack " + (d.stack_parked ? "parked in " + d.stack_parked : d.stack_resident) + " of " + d.stack_size + ")"],
     ["scheduler", d.scheduler], ["trap_exit", d.trap_exit], ["links", d.links.join(" ")],
     ["monitors", d.monitors.join(" ")], ["monitored by", d.monitored_by.join(" ")]];
   if (d.behaviour) rows.push(["behaviour", d.behaviour.behaviour + " " + d.behaviour.name],
