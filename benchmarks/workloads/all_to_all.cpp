@@ -22,7 +22,8 @@ struct done {};
 
 int main(int argc, char** argv) {
   const long n = bench::arg(argc, argv, 1, 1000);
-  otpp::runtime rt({.schedulers = bench::schedulers()});
+  otpp::runtime rt(
+      {.schedulers = bench::schedulers(), .hibernate_after = bench::hibernate_after()});
   otpp::scoped_process main_process(rt);
   const otpp::pid self = main_process.self();
   auto all = std::make_shared<std::vector<otpp::pid>>();

@@ -17,7 +17,8 @@ struct done {
 int main(int argc, char** argv) {
   const long producers = bench::arg(argc, argv, 1, 1000);
   const long messages = bench::arg(argc, argv, 2, 1000);
-  otpp::runtime rt({.schedulers = bench::schedulers()});
+  otpp::runtime rt(
+      {.schedulers = bench::schedulers(), .hibernate_after = bench::hibernate_after()});
   otpp::scoped_process main_process(rt);
   otpp::pid self = main_process.self();
   const long total = producers * messages;

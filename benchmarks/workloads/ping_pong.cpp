@@ -20,7 +20,9 @@ struct done {};
 int main(int argc, char** argv) {
   const long trips = bench::arg(argc, argv, 1, 1000000);
   const bool same = bench::arg(argc, argv, 2, 1) != 0;
-  otpp::runtime rt({.schedulers = bench::schedulers(2), .guard_pages = bench::guard_pages()});
+  otpp::runtime rt({.schedulers = bench::schedulers(2),
+                    .guard_pages = bench::guard_pages(),
+                    .hibernate_after = bench::hibernate_after()});
   otpp::scoped_process main_process(rt);
   bench::trace_from_env tracing(rt); // OTPP_TRACE: see bench_trace.hpp
   otpp::pid self = main_process.self();

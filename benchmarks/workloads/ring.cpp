@@ -20,7 +20,8 @@ struct done {};
 int main(int argc, char** argv) {
   const long n = bench::arg(argc, argv, 1, 1000);
   const long hops = bench::arg(argc, argv, 2, 10000000);
-  otpp::runtime rt({.schedulers = bench::schedulers()});
+  otpp::runtime rt(
+      {.schedulers = bench::schedulers(), .hibernate_after = bench::hibernate_after()});
   otpp::scoped_process main_process(rt);
   bench::trace_from_env tracing(rt); // OTPP_TRACE: see bench_trace.hpp
   otpp::pid self = main_process.self();

@@ -124,7 +124,8 @@ int main(int argc, char** argv) {
   const long calls = bench::arg(argc, argv, 1, 1000000);
   const long clients = bench::arg(argc, argv, 2, 100);
   const long backlog_calls = bench::arg(argc, argv, 3, 100000);
-  otpp::runtime rt({.schedulers = bench::schedulers()});
+  otpp::runtime rt(
+      {.schedulers = bench::schedulers(), .hibernate_after = bench::hibernate_after()});
   otpp::scoped_process main_process(rt);
   bench::trace_from_env tracing(rt); // OTPP_TRACE: see bench_trace.hpp
 

@@ -32,7 +32,9 @@ void skynet(otpp::pid parent, std::int64_t num, std::int64_t size) {
 
 int main(int argc, char** argv) {
   const std::int64_t leaves = bench::arg(argc, argv, 1, 1000000);
-  otpp::runtime rt({.schedulers = bench::schedulers(), .guard_pages = bench::guard_pages()});
+  otpp::runtime rt({.schedulers = bench::schedulers(),
+                    .guard_pages = bench::guard_pages(),
+                    .hibernate_after = bench::hibernate_after()});
   otpp::scoped_process main_process(rt);
   otpp::pid self = main_process.self();
   auto t0 = bench::clock::now();

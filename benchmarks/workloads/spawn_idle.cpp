@@ -1,9 +1,11 @@
 // spawn-idle: spawn N processes that each wait in receive; report the spawn
 // rate (until all are waiting) and the resident bytes per waiting process.
 // With parking (OTPP_HIBERNATE_AFTER_MS > 0) it also waits until every
-// process is parked and reports the resident bytes then, and the time it
-// takes to wake each parked process once (a message each; each answers).
+// process is parked and reports the resident bytes then; with `wake` (the
+// default when parking) the time it takes to wake every process once (a
+// message each).
 // Usage: bench_spawn_idle [processes=1000000] [stack_size=0 (runtime default)]
+//                         [wake=0|1]
 #include <otpp/otpp.hpp>
 
 #include "bench_common.hpp"
@@ -26,8 +28,9 @@ int main(int argc, char** argv) {
   static std::atomic<long> waiting{0};
   static std::atomic<long> woken{0};
   long rss0 = bench::resident_bytes();
+  const bool wake_all = bench::arg(argc, argv, 3, park_after.count() > 0 ? 1 : 0) != 0;
   std::vector<otpp::pid> pids;
-  if (park_after.count() > 0)
+  if (wake_all)
     pids.reserve(static_cast<std::size_t>(n));
   auto t0 = bench::clock::now();
   for (long i = 0; i < n; ++i) {
@@ -37,7 +40,7 @@ int main(int argc, char** argv) {
       woken.fetch_add(1, std::memory_order_relaxed);
       otpp::this_process::receive<wake>();
     });
-    if (park_after.count() > 0)
+    if (wake_all)
       pids.push_back(std::move(p));
   }
   while (waiting.load() < n)
@@ -57,17 +60,22 @@ int main(int argc, char** argv) {
         std::this_thread::sleep_for(park_after);
     double settle = bench::seconds_since(t1);
     long rss2 = bench::resident_bytes();
+    fmt::print("spawn-idle parked (hibernate_after {} ms): all parked {:.3f} s later, {:.0f} "
+               "resident bytes each\n",
+               park_after.count(), settle,
+               static_cast<double>(rss2 - rss0) / static_cast<double>(n));
+  }
+  if (wake_all) {
     auto t2 = bench::clock::now();
     for (auto& p : pids)
       otpp::send(p, wake{});
     while (woken.load() < n)
       std::this_thread::yield();
     double w = bench::seconds_since(t2);
-    fmt::print("spawn-idle parked (hibernate_after {} ms): all parked {:.3f} s later, {:.0f} "
-               "resident bytes each; woke every one in {:.3f} s ({:.2f} us each, {:.2f}M/s)\n",
-               park_after.count(), settle,
-               static_cast<double>(rss2 - rss0) / static_cast<double>(n), w,
-               w * 1e6 / static_cast<double>(n), static_cast<double>(n) / w / 1e6);
+    fmt::print("spawn-idle wake-up: every {} process woken once in {:.3f} s ({:.2f} us each, "
+               "{:.2f}M/s)\n",
+               park_after.count() > 0 ? "parked" : "waiting", w, w * 1e6 / static_cast<double>(n),
+               static_cast<double>(n) / w / 1e6);
   }
   rt.shutdown();
   return rt.run();

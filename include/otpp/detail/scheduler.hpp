@@ -567,7 +567,13 @@ private:
   std::uint64_t park_epoch_ = 1;
   std::int64_t park_period_ = 0;
   std::int64_t next_sweep_ = INT64_MAX;
-  std::vector<std::pair<char*, char*>> park_ranges_;
+  struct parked_slot {
+    char* low;
+    char* high;
+    process* p;
+    std::uint32_t bytes; // its copy
+  };
+  std::vector<parked_slot> park_ranges_;
 };
 
 } // namespace otpp::detail

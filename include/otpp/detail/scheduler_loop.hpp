@@ -159,9 +159,14 @@ inline void scheduler::resume(process* p) {
   resumes_.store(resumes_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   if (!p->ctx) {
     p->self_stack.tsan_fiber = sanitizer::tsan_create_fiber();
+    auto main = [p](boost::context::fiber&& s) { return p->entry(p, std::move(s)); };
+    // What Boost.Context keeps at the stack's top (a detail type of its
+    // fcontext fiber): its size places the stack's top (stack_pool::allocate).
+    using record =
+        boost::context::detail::fiber_record<boost::context::fiber, pooled_stack, decltype(main)>;
     p->ctx = boost::context::fiber(
-        std::allocator_arg, pooled_stack{&pool_for(p->stack_size), &p->self_stack},
-        [p](boost::context::fiber&& s) { return p->entry(p, std::move(s)); });
+        std::allocator_arg,
+        pooled_stack{&pool_for(p->stack_size), &p->self_stack, 0, sizeof(record)}, std::move(main));
     p->stack_bytes.store(p->self_stack.stack_size, std::memory_order_relaxed);
     p->stack_low.store(static_cast<const char*>(p->self_stack.stack_bottom),
                        std::memory_order_release);

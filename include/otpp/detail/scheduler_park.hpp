@@ -183,12 +183,12 @@ inline bool scheduler::park(process& p) noexcept {
     return false;
   copy_stack_bytes(copy, sp, n);
   p.parked_copy = copy;
-  p.parked_bytes.store(static_cast<std::uint32_t>(n), std::memory_order_relaxed);
   p.parked = true;
   stack_pool& pool = pool_for(p.stack_size);
   pool.set_parked(low, true);
-  // The whole slot: its pages from earlier, deeper use go too.
-  park_ranges_.push_back({low, low + pool.slot_bytes()});
+  // The whole slot: its pages from earlier, deeper use go too. Its size is
+  // published (parked_bytes) once they are gone.
+  park_ranges_.push_back({low, low + pool.slot_bytes(), &p, static_cast<std::uint32_t>(n)});
   return true;
 }
 
@@ -197,17 +197,23 @@ inline bool scheduler::park(process& p) noexcept {
 inline void scheduler::release_parked() noexcept {
   if (park_ranges_.empty())
     return;
-  std::sort(park_ranges_.begin(), park_ranges_.end());
-  auto run = park_ranges_.front();
+  std::sort(park_ranges_.begin(), park_ranges_.end(),
+            [](const parked_slot& a, const parked_slot& b) { return a.low < b.low; });
+  char* low = park_ranges_.front().low;
+  char* high = park_ranges_.front().high;
   for (std::size_t i = 1; i <= park_ranges_.size(); ++i) {
-    if (i < park_ranges_.size() && park_ranges_[i].first == run.second) {
-      run.second = park_ranges_[i].second;
+    if (i < park_ranges_.size() && park_ranges_[i].low == high) {
+      high = park_ranges_[i].high;
       continue;
     }
-    ::madvise(run.first, static_cast<std::size_t>(run.second - run.first), MADV_DONTNEED);
-    if (i < park_ranges_.size())
-      run = park_ranges_[i];
+    ::madvise(low, static_cast<std::size_t>(high - low), MADV_DONTNEED);
+    if (i < park_ranges_.size()) {
+      low = park_ranges_[i].low;
+      high = park_ranges_[i].high;
+    }
   }
+  for (const parked_slot& s : park_ranges_)
+    s.p->parked_bytes.store(s.bytes, std::memory_order_relaxed);
   park_ranges_.clear();
 }
 
@@ -219,7 +225,7 @@ inline void scheduler::unpark(process& p) noexcept {
   stack_pool& pool = pool_for(p.stack_size);
   char* slot_end = low + pool.slot_bytes();
   char* sp = saved_stack_pointer(p.ctx);
-  const std::size_t n = p.parked_bytes.load(std::memory_order_relaxed);
+  const auto n = static_cast<std::size_t>(low + p.self_stack.stack_size - sp); // as parked
   if (!stack_bytes_zero(sp, static_cast<std::size_t>(slot_end - sp)))
     report_parked_write(p);
   copy_stack_bytes(sp, p.parked_copy, n);

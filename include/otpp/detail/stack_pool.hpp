@@ -55,8 +55,12 @@ public:
 
   // A stack; `entry` is what deallocate needs back, `guarded` whether its
   // lowest page is a guard page; if not, `canary` is where its canary is.
-  boost::context::stack_context allocate(std::uintptr_t& entry, bool& guarded,
-                                         const void*& canary) {
+  // `record`: the size of the Boost.Context fiber record the stack will
+  // hold at its top (0: unknown). Boost puts the record at (top - record)
+  // rounded down to 256 bytes; a top just `record` bytes above such a
+  // boundary leaves no dead gap above it, which a parked copy would carry.
+  boost::context::stack_context allocate(std::uintptr_t& entry, bool& guarded, const void*& canary,
+                                         std::size_t record = 0) {
     if (free_.empty())
       grow();
     entry = free_.back();
@@ -76,14 +80,18 @@ public:
       canary = at;
     }
     boost::context::stack_context sc;
-    sc.sp = low + size_ - top_reserve; // the top bytes hold the next stack's canary
-    sc.size = size_ - top_reserve;
+    char* top = low + size_ - top_reserve; // the top bytes hold the next stack's canary
+    if (record != 0 && record < 256)
+      top = reinterpret_cast<char*>(
+          ((reinterpret_cast<std::uintptr_t>(top) - record) & ~std::uintptr_t{0xff}) + record);
+    sc.sp = top;
+    sc.size = static_cast<std::size_t>(top - low);
     return sc;
   }
 
   void deallocate(boost::context::stack_context& sc, std::uintptr_t entry) noexcept {
     char* low = static_cast<char*>(sc.sp) - sc.size;
-    sanitizer::unpoison(low, sc.size + top_reserve);
+    sanitizer::unpoison(low, size_);
     free_.push_back(entry); // capacity reserved in grow(): never throws
   }
 
@@ -186,8 +194,9 @@ struct pooled_stack {
   // Set by allocate, which Boost.Context calls before it moves this
   // allocator into the fiber's record: deallocate needs no process.
   std::uintptr_t entry = 0;
+  std::size_t record = 0; // the fiber record's size (see stack_pool::allocate)
   boost::context::stack_context allocate() {
-    boost::context::stack_context sc = pool->allocate(entry, info->guarded, info->canary);
+    boost::context::stack_context sc = pool->allocate(entry, info->guarded, info->canary, record);
     info->stack_bottom = static_cast<char*>(sc.sp) - sc.size;
     info->stack_size = sc.size;
     return sc;
