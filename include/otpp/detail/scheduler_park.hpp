@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <iterator>
@@ -51,7 +52,16 @@ inline void copy_stack_bytes(char* to, const char* from, std::size_t n) noexcept
   std::memcpy(to, from, n);
 }
 inline bool stack_bytes_zero(const char* p, std::size_t n) noexcept {
-  return std::all_of(p, p + n, [](char c) { return c == 0; });
+  std::uint64_t any = 0;
+  std::size_t i = 0;
+  for (; i + sizeof any <= n; i += sizeof any) {
+    std::uint64_t w;
+    std::memcpy(&w, p + i, sizeof w);
+    any |= w;
+  }
+  for (; i < n; ++i)
+    any |= static_cast<unsigned char>(p[i]);
+  return any == 0;
 }
 #endif
 
@@ -217,6 +227,24 @@ inline void scheduler::release_parked() noexcept {
   park_ranges_.clear();
 }
 
+// True if no page of [from, to) is mapped: nothing read or wrote there
+// since the pages were given back (one system call; reading them instead
+// would take a page fault more, for the zero page, before the copy's own).
+inline bool pages_untouched(const char* from, const char* to) noexcept {
+  const std::uintptr_t page = page_size();
+  const std::uintptr_t low = reinterpret_cast<std::uintptr_t>(from) & ~(page - 1);
+  const std::uintptr_t high = reinterpret_cast<std::uintptr_t>(to);
+  unsigned char in[16];
+  if (high - low > sizeof in * page)
+    return false;
+  if (::mincore(reinterpret_cast<void*>(low), high - low, in) != 0)
+    return false;
+  for (std::uintptr_t i = 0; i < (high - low + page - 1) / page; ++i)
+    if ((in[i] & 1u) != 0)
+      return false;
+  return true;
+}
+
 // Before `p` runs again: its bytes back to the same addresses (pointers
 // into its stack stay valid), after checking that nothing wrote there
 // meanwhile; then the canaries the release wiped.
@@ -226,7 +254,8 @@ inline void scheduler::unpark(process& p) noexcept {
   char* slot_end = low + pool.slot_bytes();
   char* sp = saved_stack_pointer(p.ctx);
   const auto n = static_cast<std::size_t>(low + p.self_stack.stack_size - sp); // as parked
-  if (!stack_bytes_zero(sp, static_cast<std::size_t>(slot_end - sp)))
+  if (!pages_untouched(sp, slot_end) &&
+      !stack_bytes_zero(sp, static_cast<std::size_t>(slot_end - sp)))
     report_parked_write(p);
   copy_stack_bytes(sp, p.parked_copy, n);
   std::free(p.parked_copy);
