@@ -309,6 +309,7 @@ struct process {
   // thread.
   std::uint8_t park_flags = 0;
   bool parked = false;
+  bool idle_listed = false; // in an idle list of its scheduler (see park_after)
   std::uint32_t budget = config::default_reductions;
   std::uint64_t id = 0;
   runtime* rt = nullptr;
@@ -381,18 +382,17 @@ struct process {
   // context up), and its size, also read by introspection (any thread).
   char* parked_copy = nullptr;
   std::atomic<std::uint32_t> parked_bytes{0};
+  std::uint32_t idle_list = 0; // see park_after
   // Parked once it has waited this long in a receive, in ns (0: never;
   // spawn_options / runtime_options::hibernate_after). While it may park it
   // is in one of its scheduler's idle lists (the one for this threshold,
   // `idle_list`): the sweep epoch of its last wait, the epoch it was last
-  // queued in the list, and the links.
+  // queued in the list (both compared modulo 2^32), and the links.
   std::int64_t park_after = 0;
-  std::uint64_t idle_epoch = 0;
-  std::uint64_t idle_queued = 0;
+  std::uint32_t idle_epoch = 0;
+  std::uint32_t idle_queued = 0;
   process* idle_prev = nullptr;
   process* idle_next = nullptr;
-  std::uint32_t idle_list = 0;
-  bool idle_listed = false;
 
   process* next = nullptr; // ready queue link
   process* list_prev = nullptr;

@@ -564,7 +564,7 @@ private:
   };
   std::vector<idle_list> idle_lists_;
   std::size_t idle_count_ = 0;
-  std::uint64_t park_epoch_ = 1;
+  std::uint32_t park_epoch_ = 1; // wraps: epochs are compared by their difference
   std::int64_t park_period_ = 0;
   std::int64_t next_sweep_ = INT64_MAX;
   struct parked_slot {

@@ -156,12 +156,12 @@ inline void scheduler::idle_unlink(process& p) noexcept {
 // idle one a few in all, with no work per message.
 inline void scheduler::sweep_idle(std::int64_t now) noexcept {
   next_sweep_ = now + park_period_;
-  const std::uint64_t epoch = ++park_epoch_;
+  const std::uint32_t epoch = ++park_epoch_;
   for (idle_list& l : idle_lists_) {
-    const auto epochs = static_cast<std::uint64_t>(l.after / park_period_);
-    const std::uint64_t gap = std::max<std::uint64_t>(2, epochs / 4);
+    const std::int64_t epochs = l.after / park_period_;
+    const auto gap = static_cast<std::uint32_t>(std::clamp<std::int64_t>(epochs / 4, 2, 1 << 20));
     while (process* p = l.head) {
-      if (p->idle_queued + gap > epoch)
+      if (static_cast<std::uint32_t>(epoch - p->idle_queued) < gap)
         break;
       idle_unlink(*p);
       if (p->parked)
@@ -169,7 +169,9 @@ inline void scheduler::sweep_idle(std::int64_t now) noexcept {
       if ((p->park_flags & park_not_now) != 0 ||
           p->status.load(std::memory_order_relaxed) != process_status::waiting)
         continue; // running, ready, or in another wait: listed again at its next receive
-      if (static_cast<std::int64_t>(epoch - p->idle_epoch - 1) * park_period_ >= l.after)
+      if (static_cast<std::int64_t>(static_cast<std::uint32_t>(epoch - p->idle_epoch - 1)) *
+              park_period_ >=
+          l.after)
         park(*p);
       else
         idle_append(*p);
