@@ -79,7 +79,7 @@ inline bool stack_bytes_zero(const char* p, std::size_t n) noexcept {
 }
 
 // After `p` suspended in a wait that allows parking (owner thread).
-inline void scheduler::after_wait(process& p) {
+[[gnu::noinline]] inline void scheduler::after_wait(process& p) {
   // Suspended `ready` (yield), or woken already: nothing to park.
   if (p.status.load(std::memory_order_relaxed) != process_status::waiting ||
       (p.park_flags & park_not_now) != 0)
@@ -100,7 +100,7 @@ inline void scheduler::after_wait(process& p) {
 // distinct thresholds at most in practice). Sweeps come every half of the
 // smallest threshold (at least every 100 us apart); a shorter period only
 // makes the epoch count of a wait undercount it, so nothing parks early.
-inline void scheduler::idle_join(process& p) {
+[[gnu::noinline]] inline void scheduler::idle_join(process& p) {
   if (p.idle_list >= idle_lists_.size() || idle_lists_[p.idle_list].after != p.park_after) {
     auto it = std::find_if(idle_lists_.begin(), idle_lists_.end(),
                            [&](const idle_list& l) { return l.after == p.park_after; });
@@ -154,7 +154,7 @@ inline void scheduler::idle_unlink(process& p) noexcept {
 // looked at once per `gap` epochs (two, or a quarter of its threshold's
 // epochs if more): a busy process costs a look every few sweeps and an
 // idle one a few in all, with no work per message.
-inline void scheduler::sweep_idle(std::int64_t now) noexcept {
+[[gnu::noinline]] inline void scheduler::sweep_idle(std::int64_t now) noexcept {
   next_sweep_ = now + park_period_;
   const std::uint32_t epoch = ++park_epoch_;
   for (idle_list& l : idle_lists_) {
@@ -183,7 +183,7 @@ inline void scheduler::sweep_idle(std::int64_t now) noexcept {
 // Copy the live part of `p`'s stack (from its saved context to the top of
 // its stack) into a buffer of that size and queue its pages for release.
 // False (and nothing done) if there is no memory for the copy.
-inline bool scheduler::park(process& p) noexcept {
+[[gnu::noinline]] inline bool scheduler::park(process& p) noexcept {
   char* low = const_cast<char*>(static_cast<const char*>(p.self_stack.stack_bottom));
   char* sp = saved_stack_pointer(p.ctx);
   char* top = low + p.self_stack.stack_size;
@@ -206,7 +206,7 @@ inline bool scheduler::park(process& p) noexcept {
 
 // Give back the pages of the stacks parked since the last call, adjacent
 // stacks (spawned one after the other) in one madvise.
-inline void scheduler::release_parked() noexcept {
+[[gnu::noinline]] inline void scheduler::release_parked() noexcept {
   if (park_ranges_.empty())
     return;
   std::sort(park_ranges_.begin(), park_ranges_.end(),
@@ -250,7 +250,7 @@ inline bool pages_untouched(const char* from, const char* to) noexcept {
 // Before `p` runs again: its bytes back to the same addresses (pointers
 // into its stack stay valid), after checking that nothing wrote there
 // meanwhile; then the canaries the release wiped.
-inline void scheduler::unpark(process& p) noexcept {
+[[gnu::noinline]] inline void scheduler::unpark(process& p) noexcept {
   char* low = const_cast<char*>(static_cast<const char*>(p.self_stack.stack_bottom));
   stack_pool& pool = pool_for(p.stack_size);
   char* slot_end = low + pool.slot_bytes();
@@ -275,7 +275,7 @@ inline void scheduler::unpark(process& p) noexcept {
 
 // A process's canary reads zero: intact if the stack below it, which
 // holds it, is parked; else it was overwritten.
-inline void scheduler::check_canary(process& p) noexcept {
+[[gnu::noinline]] inline void scheduler::check_canary(process& p) noexcept {
   const char* canary = static_cast<const char*>(p.self_stack.canary);
   const char* low = static_cast<const char*>(p.self_stack.stack_bottom);
   if (canary != low && !canary_clobbered(p)) {
