@@ -4,6 +4,7 @@
 // Distributed under the Boost Software License, Version 1.0.
 #include <otpp/core/runtime.hpp>
 
+#include "death_test.hpp"
 #include "otpp_test.hpp"
 
 #include <otpp/core/process.hpp>
@@ -11,11 +12,7 @@
 
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <csignal>
-#include <cstring>
 #include <string>
 
 namespace OTPP_TEST_FILE {
@@ -26,44 +23,9 @@ namespace OTPP_TEST_FILE {
 
 namespace {
 
-struct death {
-  std::string err; // what the child wrote on stderr
-  int signal = 0;  // the signal that ended it (0: it exited)
-  int status = 0;  // its exit status, if it exited
-};
-
-// Run `f` in a child process and wait for it (the test thread must not
-// run a runtime when it forks: nothing but it may be running).
-template <class F> death in_child(F f) {
-  int fds[2];
-  REQUIRE(::pipe(fds) == 0);
-  const ::pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    ::alarm(60); // a child that hangs ends by SIGALRM, and the test fails
-    ::dup2(fds[1], 2);
-    ::close(fds[0]);
-    f();
-    std::_Exit(0);
-  }
-  ::close(fds[1]);
-  death d;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fds[0], buf, sizeof buf);
-    if (n <= 0)
-      break;
-    d.err.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fds[0]);
-  int st = 0;
-  ::waitpid(child, &st, 0);
-  if (WIFSIGNALED(st))
-    d.signal = WTERMSIG(st);
-  else
-    d.status = WEXITSTATUS(st);
-  return d;
-}
+using otpp_test::big_frame;
+using otpp_test::death;
+using otpp_test::in_child;
 
 // Recurse `n` frames deep, each with a few hundred bytes of live locals.
 [[gnu::noinline]] int recurse(int n) {
@@ -72,14 +34,6 @@ template <class F> death in_child(F f) {
   if (n == 0)
     return pad[0];
   return recurse(n - 1) + pad[0];
-}
-
-// Fill `bytes` of stack at once (a large by-value local).
-[[gnu::noinline]] int big_frame(std::size_t bytes) {
-  char* p = static_cast<char*>(__builtin_alloca(bytes));
-  std::memset(p, 7, bytes);
-  asm volatile("" : : "r"(p) : "memory"); // an optimiser may not drop the writes
-  return p[bytes / 2];
 }
 
 void overflow_in_process(otpp::runtime_options opts, bool big) {

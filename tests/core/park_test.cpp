@@ -5,6 +5,7 @@
 // Distributed under the Boost Software License, Version 1.0.
 #include <otpp/core/runtime.hpp>
 
+#include "death_test.hpp"
 #include "otpp_test.hpp"
 
 #include <otpp/core/asio.hpp>
@@ -17,14 +18,10 @@
 
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
-#include <cstring>
 #include <optional>
 #include <random>
 #include <string>
@@ -356,47 +353,13 @@ TEST_CASE("stress: processes park and wake while messages race with the sweeps, 
 // themselves, and TSan does not follow a fork of this kind).
 #if !defined(OTPP_DETAIL_ASAN) && !defined(OTPP_DETAIL_TSAN)
 
-namespace {
-
-// Run `f` in a child process; what it wrote on stderr and the signal that
-// ended it (0: it exited).
-template <class F> std::pair<std::string, int> in_child(F f) {
-  int fds[2];
-  REQUIRE(::pipe(fds) == 0);
-  const ::pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    ::alarm(60);
-    ::signal(SIGABRT, SIG_DFL); // not Catch's handler: the parent reports
-    ::dup2(fds[1], 2);
-    ::close(fds[0]);
-    f();
-    std::_Exit(0);
-  }
-  ::close(fds[1]);
-  std::string err;
-  char buf[4096];
-  for (ssize_t k; (k = ::read(fds[0], buf, sizeof buf)) > 0;)
-    err.append(buf, static_cast<std::size_t>(k));
-  ::close(fds[0]);
-  int st = 0;
-  ::waitpid(child, &st, 0);
-  return {err, WIFSIGNALED(st) ? WTERMSIG(st) : 0};
-}
-
-[[gnu::noinline]] int big_frame(std::size_t bytes) {
-  char* p = static_cast<char*>(__builtin_alloca(bytes));
-  std::memset(p, 7, bytes);
-  asm volatile("" : : "r"(p) : "memory");
-  return p[bytes / 2];
-}
-
-} // namespace
+using otpp_test::big_frame;
+using otpp_test::in_child;
 
 TEST_CASE("an overflow into the parked stack below (no guard pages) is still found by the "
           "canary",
           "[core][park][overflow]") {
-  auto [err, sig] = in_child([] {
+  const otpp_test::death d = in_child([] {
     otpp::runtime rt({.schedulers = 1, .guard_pages = false, .hibernate_after = 1ms});
     rt.spawn(
         [] {
@@ -413,15 +376,15 @@ TEST_CASE("an overflow into the parked stack below (no guard pages) is still fou
         {.stack_size = 64 * 1024});
     rt.run();
   });
-  CHECK(sig == SIGABRT);
-  CHECK_THAT(err, Catch::Contains("otpp: stack overflow in process <0."));
-  CHECK_THAT(err, Catch::Contains("canary"));
+  CHECK(d.signal == SIGABRT);
+  CHECK_THAT(d.err, Catch::Contains("otpp: stack overflow in process <0."));
+  CHECK_THAT(d.err, Catch::Contains("canary"));
 }
 
 TEST_CASE("a write into a parked process's stack is found when it wakes and stops the program "
           "with a message",
           "[core][park][overflow]") {
-  auto [err, sig] = in_child([] {
+  const otpp_test::death d = in_child([] {
     otpp::runtime rt({.schedulers = 1, .hibernate_after = 1ms});
     otpp::scoped_process sp(rt);
     struct where {
@@ -440,8 +403,8 @@ TEST_CASE("a write into a parked process's stack is found when it wakes and stop
     otpp::send(p, wake{});
     std::this_thread::sleep_for(10s); // the wake-up aborts first
   });
-  CHECK(sig == SIGABRT);
-  CHECK_THAT(err, Catch::Contains("was written while it was parked"));
+  CHECK(d.signal == SIGABRT);
+  CHECK_THAT(d.err, Catch::Contains("was written while it was parked"));
 }
 
 #endif
