@@ -298,7 +298,7 @@ inline void sleep_for(duration d) {
 /// Wait, using as little memory as possible, until a message is in the
 /// mailbox (it stays there for the next receive). Returns at once if the
 /// mailbox is not empty. While it sleeps, the process is parked: the part
-/// of its stack in use (usually under a KiB or two) is copied into a buffer
+/// of its stack in use (usually under 1 KiB) is copied into a buffer
 /// of that size and all its stack pages go back to the kernel; the bytes
 /// return to the same addresses before it runs again, so pointers into its
 /// stack stay valid. Nothing else may read or write memory on its stack

@@ -92,7 +92,7 @@ struct runtime_options {
   /// pending, the timer fires. Needs one scheduler (`schedulers` 0 or 1).
   bool virtual_time = false;
   /// Park a process that has waited this long in a receive (zero: never):
-  /// the part of its stack in use (usually one or two KiB) is copied into a
+  /// the part of its stack in use (usually under 1 KiB) is copied into a
   /// buffer of that size and its stack pages go back to the kernel; the
   /// bytes return to the same addresses when it runs again (pointers into
   /// its stack stay valid). A waiting process then costs its control block

@@ -340,10 +340,9 @@ private:
   // Parking (scheduler_park.hpp): an idle process's stack is copied into a
   // buffer of the size it uses and its pages go back to the kernel; the
   // bytes return to the same addresses before it runs again.
-  // The rare paths, defined never inlined (declared without `inline`:
-  // GCC refuses noinline after an inline declaration). Inlined, they made
-  // the switch path's callers grow past what the compiler inlines
-  // elsewhere (ring: +6 instructions per hop in `handle`).
+  // The rare paths are defined never inlined, to keep them out of the
+  // switch path's code (declared without `inline`: GCC refuses noinline
+  // after an inline declaration).
   void after_wait(process& p);
   void idle_join(process& p);
   inline void idle_append(process& p) noexcept;

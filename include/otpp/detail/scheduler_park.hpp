@@ -200,7 +200,7 @@ inline void scheduler::idle_unlink(process& p) noexcept {
   pool.set_parked(low, true);
   // The whole slot: its pages from earlier, deeper use go too. Its size is
   // published (parked_bytes) once they are gone.
-  park_ranges_.push_back({low, low + pool.slot_bytes(), &p, static_cast<std::uint32_t>(n)});
+  park_ranges_.push_back({low, low + pool.stack_size(), &p, static_cast<std::uint32_t>(n)});
   return true;
 }
 
@@ -253,7 +253,7 @@ inline bool pages_untouched(const char* from, const char* to) noexcept {
 [[gnu::noinline]] inline void scheduler::unpark(process& p) noexcept {
   char* low = const_cast<char*>(static_cast<const char*>(p.self_stack.stack_bottom));
   stack_pool& pool = pool_for(p.stack_size);
-  char* slot_end = low + pool.slot_bytes();
+  char* slot_end = low + pool.stack_size();
   char* sp = saved_stack_pointer(p.ctx);
   const auto n = static_cast<std::size_t>(low + p.self_stack.stack_size - sp); // as parked
   if (!pages_untouched(sp, slot_end) &&
@@ -280,7 +280,7 @@ inline bool pages_untouched(const char* from, const char* to) noexcept {
   const char* low = static_cast<const char*>(p.self_stack.stack_bottom);
   if (canary != low && !canary_clobbered(p)) {
     stack_pool& pool = pool_for(p.stack_size);
-    if (pool.slot_parked(low - pool.slot_bytes()))
+    if (pool.slot_parked(low - pool.stack_size()))
       return;
   }
   report_overflow(p, "(its stack canary was overwritten)");

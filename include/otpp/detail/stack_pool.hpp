@@ -99,15 +99,11 @@ public:
   // parked (its pages given back; a canary in its reserved top bytes reads
   // as zero until it is unparked).
   void set_parked(const char* low, bool on) noexcept {
-    const std::size_t k = slab_index(low);
-    if (k == slabs_.size())
+    std::uint64_t bit = 0;
+    std::uint64_t* w = parked_word(low, bit);
+    if (w == nullptr || ((*w & bit) != 0) == on)
       return;
-    const auto i = static_cast<std::size_t>(low - slabs_[k].base) / size_;
-    const std::uint64_t bit = std::uint64_t{1} << (i % 64);
-    std::uint64_t& w = slabs_[k].parked[i / 64];
-    if (((w & bit) != 0) == on)
-      return;
-    w ^= bit;
+    *w ^= bit;
     if (on)
       ++parked_count_;
     else
@@ -116,15 +112,10 @@ public:
   bool slot_parked(const char* low) const noexcept {
     if (parked_count_ == 0)
       return false;
-    const std::size_t k = slab_index(low);
-    if (k == slabs_.size())
-      return false;
-    const auto i = static_cast<std::size_t>(low - slabs_[k].base) / size_;
-    return (slabs_[k].parked[i / 64] & (std::uint64_t{1} << (i % 64))) != 0;
+    std::uint64_t bit = 0;
+    const std::uint64_t* w = parked_word(low, bit);
+    return w != nullptr && (*w & bit) != 0;
   }
-  // The bytes a stack takes in its slab (its stack_context's size plus the
-  // reserved top).
-  std::size_t slot_bytes() const noexcept { return size_; }
 
 private:
   struct slab {
@@ -134,13 +125,16 @@ private:
     std::unique_ptr<std::uint64_t[]> parked; // a bit per stack
   };
   static bool below(const char* a, const slab& s) noexcept { return a < s.base; }
-  // The index of the slab holding `p` (slabs_ is sorted by address), or
-  // slabs_.size().
-  std::size_t slab_index(const char* p) const noexcept {
-    auto it = std::upper_bound(slabs_.begin(), slabs_.end(), p, below);
-    if (it == slabs_.begin() || p >= std::prev(it)->base + std::prev(it)->bytes)
-      return slabs_.size();
-    return static_cast<std::size_t>(std::prev(it) - slabs_.begin());
+  // The word of the parked bits that holds the stack at `low`, and its bit
+  // in `bit`; null if `low` is in no slab (slabs_ is sorted by address).
+  std::uint64_t* parked_word(const char* low, std::uint64_t& bit) const noexcept {
+    auto it = std::upper_bound(slabs_.begin(), slabs_.end(), low, below);
+    if (it == slabs_.begin() || low >= std::prev(it)->base + std::prev(it)->bytes)
+      return nullptr;
+    const slab& s = *std::prev(it);
+    const auto i = static_cast<std::size_t>(low - s.base) / size_;
+    bit = std::uint64_t{1} << (i % 64);
+    return &s.parked[i / 64];
   }
 
   static std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
