@@ -152,11 +152,11 @@ TEST_CASE("batches all of whose blocks are free go back to the system", "[core][
   auto& depot = blocks::depot::instance();
   std::thread([] { free_all(allocate_many(size, 200'000), size); }).join();
   const std::size_t slabs_full = depot.slabs(c);
-  CHECK(slabs_full >= 200'000 / blocks::batch); // (free blocks from before are reused)
+  CHECK(slabs_full >= 200'000 / blocks::slab_blocks(c)); // (free blocks from before are reused)
   CHECK(depot.free_blocks(c) >= 200'000 - blocks::batch);
   const std::size_t released = depot.release_surplus(0);
   CHECK(released >= 190'000 * size);
-  CHECK(depot.slabs(c) + 190'000 / blocks::batch <= slabs_full);
+  CHECK(depot.slabs(c) + 190'000 / blocks::slab_blocks(c) <= slabs_full);
   // Allocation goes on (new batches are carved), and blocks stay intact.
   auto again = allocate_many(size, 10'000);
   CHECK(std::set<void*>(again.begin(), again.end()).size() == again.size());

@@ -38,8 +38,15 @@ inline void wake(process* p) noexcept {
   if (p->waiter) {
     if (p->waiter->vclock != nullptr) [[unlikely]]
       p->waiter->vclock->hold(); // virtual time stands still until it waits again
-    std::lock_guard lock(p->waiter->mutex);
-    p->waiter->woken = true;
+    {
+      std::lock_guard lock(p->waiter->mutex);
+      p->waiter->woken = true;
+    }
+    // Notified after the unlock: notified under it, the woken thread went
+    // back to sleep on the mutex the notifier still held (a second context
+    // switch per wake-up, measured with a thread that receives from 1,000
+    // processes). The waiter lives as long as the control block, which the
+    // caller holds.
     p->waiter->cv.notify_one();
     return;
   }
