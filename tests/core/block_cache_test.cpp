@@ -12,6 +12,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <vector>
@@ -180,6 +182,86 @@ TEST_CASE("the messages of a killed process's backlog go back to the system when
   while (depot.free_bytes() > blocks::high_water && std::chrono::steady_clock::now() < give_up)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   CHECK(depot.free_bytes() <= blocks::high_water);
+}
+
+} // namespace OTPP_TEST_FILE
+
+namespace OTPP_TEST_FILE {
+
+TEST_CASE("blocks travel between threads intact while the depot gives slabs back",
+          "[core][blocks][stress]") {
+  // Four threads allocate blocks of three sizes, stamp them, and hand them
+  // to each other through a shared queue; whoever takes a set checks every
+  // stamp and frees it. A fifth thread meanwhile releases every slab whose
+  // blocks are all back: a block still in use that lost its page would read
+  // zero, one handed out twice would carry another stamp.
+  constexpr int threads = 4;
+  constexpr int rounds = 300;
+  constexpr std::size_t sizes[] = {32, 48, 240};
+  struct parcel {
+    std::size_t size;
+    std::vector<void*> blocks;
+    std::uint64_t stamp;
+  };
+  std::mutex m;
+  std::vector<parcel> queue;
+  std::atomic<int> producing{threads};
+  std::atomic<std::uint64_t> checked{0};
+  std::atomic<bool> bad{false};
+  auto stamp_of = [](std::uint64_t s, std::size_t i) { return s * 1'000'003u + i; };
+  auto check_and_free = [&](parcel& p) {
+    for (std::size_t i = 0; i < p.blocks.size(); ++i) {
+      std::uint64_t v = 0;
+      std::memcpy(&v, p.blocks[i], sizeof v);
+      std::uint64_t w = 0;
+      std::memcpy(&w, static_cast<char*>(p.blocks[i]) + p.size - sizeof w, sizeof w);
+      if (v != stamp_of(p.stamp, i) || w != ~v)
+        bad = true;
+      blocks::deallocate(p.blocks[i], p.size);
+    }
+    checked.fetch_add(p.blocks.size());
+  };
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t)
+    workers.emplace_back([&, t] {
+      for (int r = 0; r < rounds; ++r) {
+        parcel p{sizes[static_cast<std::size_t>(r + t) % 3],
+                 {},
+                 std::uint64_t(t) * rounds + std::uint64_t(r)};
+        const std::size_t n = 50 + static_cast<std::size_t>((r * 37 + t * 11) % 700);
+        for (std::size_t i = 0; i < n; ++i) {
+          void* b = blocks::allocate(p.size);
+          const std::uint64_t v = stamp_of(p.stamp, i);
+          const std::uint64_t w = ~v;
+          std::memcpy(b, &v, sizeof v);
+          std::memcpy(static_cast<char*>(b) + p.size - sizeof w, &w, sizeof w);
+          p.blocks.push_back(b);
+        }
+        std::optional<parcel> theirs;
+        {
+          std::lock_guard lock(m);
+          queue.push_back(std::move(p));
+          if (queue.size() > 3) {
+            theirs = std::move(queue.front());
+            queue.erase(queue.begin());
+          }
+        }
+        if (theirs)
+          check_and_free(*theirs);
+      }
+      --producing;
+    });
+  std::thread releaser([&] {
+    while (producing.load() != 0)
+      blocks::depot::instance().release_surplus(0);
+  });
+  for (auto& w : workers)
+    w.join();
+  releaser.join();
+  for (parcel& p : queue)
+    check_and_free(p);
+  CHECK_FALSE(bad.load());
+  CHECK(checked.load() > std::uint64_t(threads) * rounds * 50);
 }
 
 } // namespace OTPP_TEST_FILE
