@@ -43,9 +43,9 @@ namespace otpp::detail::blocks {
 // address order again. A depot that kept free blocks as a LIFO of chains
 // scattered a thread's next allocations over all the memory a burst had
 // used: all to all, run four times in one program on one scheduler, fell
-// from 22M to 3.3M messages/s by the fourth run; with slabs it holds
-// 16-18M. (It costs a cold first run up to 9 %: the depot's work per block
-// given back, about 20 instructions under its lock.)
+// from 22M to 3.3M messages/s by the fourth run; with slabs its later runs
+// hold 10-17M. (It costs a cold first run up to 9 %: the depot's work per
+// block given back, about 20 instructions under its lock.)
 //
 // Free blocks are reused first (page faults are expensive on our machines,
 // DESIGN.md: a mailbox that grows again reuses warm blocks); the depot keeps
@@ -72,9 +72,10 @@ inline constexpr std::size_t high_water = std::size_t(4) << 20;   // bytes of fr
 inline constexpr std::size_t region_bytes = std::size_t(4) << 20; // address space mapped at once
 inline constexpr std::size_t page_bytes = 4096;                   // a slab is a multiple of it
 // How long a scheduler sleeps with nothing to do before it gives the
-// surplus back. A pass over a million free blocks takes tens of
-// milliseconds; a scheduler that only waits for another's messages (all
-// to all: 6 % of the run went to these passes) is never idle that long.
+// surplus back (a pass reads every slab's descriptor under the depot's
+// lock): a scheduler that only waits for another's messages is never idle
+// that long (all to all: 6 % of the run went to such passes when a
+// scheduler about to sleep made one).
 inline constexpr std::chrono::milliseconds idle_release{10};
 
 #if defined(OTPP_DETAIL_ASAN)
@@ -126,14 +127,8 @@ struct region_header {
 static_assert(region_pages <= 65536);
 inline constexpr std::size_t header_pages = (sizeof(region_header) + page_bytes - 1) / page_bytes;
 
-// The free blocks no thread holds. They go back to the slab they were cut
-// from: a thread that takes blocks takes those of one slab, so what it
-// allocates next lies on one or two pages, and a slab all of whose blocks
-// came back is handed out again in address order. A LIFO of free blocks
-// (how the depot kept them before) scatters a thread's next allocations
-// over all the memory a burst used: all to all, run four times in one
-// program, fell from 22M to 3.3M messages/s by the fourth run; with
-// blocks in address order it held 14-16M.
+// The free blocks no thread holds, each with the slab it was cut from (see
+// the top of this file).
 class depot {
 public:
   // Takes the free blocks of one slab of class `c` (the null-terminated
@@ -206,7 +201,6 @@ public:
         std::vector<slab*>& mine = slabs_[c];
         if (count_[c] * size <= keep / classes)
           continue;
-
         freed.reserve(mine.size()); // (may throw: nothing changed yet)
         auto whole = [&](slab* s) {
           return s->free_count == slab_blocks(c) && count_[c] * size > keep / classes &&
