@@ -61,7 +61,7 @@ enum class signal : std::uint8_t {
 };
 
 // The name of a type as the compiler spells it (for logs and errors).
-template <class T> constexpr std::string_view type_name() noexcept {
+template <class T> constexpr std::string_view parse_type_name() noexcept {
 #if defined(__clang__) || defined(__GNUC__)
   std::string_view f = __PRETTY_FUNCTION__;
   auto start = f.find("T = ");
@@ -73,6 +73,13 @@ template <class T> constexpr std::string_view type_name() noexcept {
 #else
   return "?";
 #endif
+}
+// Parsed once, at compile time: a call of the constexpr function where no
+// constant is required ran the search at run time (every otpp::call names
+// its reply type: 10 % of a 100-client call's profile went to memchr).
+template <class T> inline constexpr std::string_view type_name_v = parse_type_name<T>();
+template <class T> constexpr std::string_view type_name() noexcept {
+  return type_name_v<T>;
 }
 
 struct envelope;
