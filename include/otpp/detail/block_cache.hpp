@@ -278,11 +278,14 @@ private:
     return *reinterpret_cast<region_header*>(reinterpret_cast<std::uintptr_t>(p) &
                                              ~(std::uintptr_t{region_bytes} - 1));
   }
+  // The page of its region that `p` lies on.
+  static std::uint16_t page_of(const void* p) noexcept {
+    return static_cast<std::uint16_t>(
+        (reinterpret_cast<std::uintptr_t>(p) & (std::uintptr_t{region_bytes} - 1)) / page_bytes);
+  }
   static slab& slab_of(const void* p) noexcept {
     region_header& h = header_of(p);
-    const std::size_t page =
-        (reinterpret_cast<std::uintptr_t>(p) & (std::uintptr_t{region_bytes} - 1)) / page_bytes;
-    return h.slabs[h.first_page[page]];
+    return h.slabs[h.first_page[page_of(p)]];
   }
   static char* base_of(slab* s) noexcept {
     region_header& h = header_of(s);
@@ -336,9 +339,7 @@ private:
     region_next_ += bytes;
     region_left_ -= bytes;
     region_header& h = header_of(first);
-    const auto page = static_cast<std::uint16_t>(
-        (reinterpret_cast<std::uintptr_t>(first) & (std::uintptr_t{region_bytes} - 1)) /
-        page_bytes);
+    const std::uint16_t page = page_of(first);
     for (std::size_t i = 0; i < bytes / page_bytes; ++i)
       h.first_page[page + i] = page;
     slab* s = &h.slabs[page];
