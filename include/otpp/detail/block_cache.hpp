@@ -108,7 +108,6 @@ constexpr std::size_t slab_bytes(std::size_t c) noexcept {
 static_assert(slab_bytes(0) % page_bytes == 0 && slab_bytes(classes - 1) % page_bytes == 0);
 // The most blocks a thread's current chain holds (and a chain set aside).
 inline constexpr std::uint32_t chain_limit = 2 * batch;
-
 static_assert(slab_blocks(0) <= chain_limit && slab_blocks(classes - 1) <= chain_limit);
 
 // A slab's free blocks in the depot, kept with the slab (its descriptor is
@@ -196,29 +195,29 @@ public:
     for (std::size_t c = 0; c < classes; ++c) {
       const std::size_t size = size_of(c);
       const std::size_t bytes = slab_bytes(c);
+      const std::size_t kept = keep / classes;
+      if (bytes % page_size() != 0) // the system's pages do not fit in its slabs
+        continue;
       freed.clear();
       {
         std::lock_guard lock(mutex_);
         std::vector<slab*>& mine = slabs_[c];
-        if (count_[c] * size <= keep / classes)
+        if (count_[c] * size <= kept)
           continue;
         freed.reserve(mine.size()); // (may throw: nothing changed yet)
-        auto whole = [&](slab* s) {
-          return s->free_count == slab_blocks(c) && count_[c] * size > keep / classes &&
-                 reinterpret_cast<std::uintptr_t>(base_of(s)) % page_size() == 0 &&
-                 bytes % page_size() == 0;
-        };
-        mine.erase(std::remove_if(mine.begin(), mine.end(),
-                                  [&](slab* s) {
-                                    if (!whole(s))
-                                      return false;
-                                    count_[c] -= s->free_count;
-                                    s->free = nullptr;
-                                    s->free_count = 0;
-                                    freed.push_back(s);
-                                    return true;
-                                  }),
-                   mine.end());
+        mine.erase(
+            std::remove_if(mine.begin(), mine.end(),
+                           [&](slab* s) {
+                             if (s->free_count != slab_blocks(c) || count_[c] * size <= kept ||
+                                 reinterpret_cast<std::uintptr_t>(base_of(s)) % page_size() != 0)
+                               return false;
+                             count_[c] -= s->free_count;
+                             s->free = nullptr;
+                             s->free_count = 0;
+                             freed.push_back(s);
+                             return true;
+                           }),
+            mine.end());
         if (freed.empty())
           continue;
         free_bytes_.fetch_sub(freed.size() * bytes, std::memory_order_relaxed);
