@@ -72,6 +72,19 @@ inline constexpr std::chrono::microseconds steal_age{500};
 /// Times an idle scheduler checks for work before it sleeps in its io_context.
 inline constexpr unsigned idle_spins = 4096;
 
+/// Message memory (envelopes of up to 256 bytes) asks the system for
+/// transparent huge pages: a region of 4 MiB is made resident in two faults
+/// instead of a thousand, which made message bursts 35 % (all to all) to
+/// 2.7x (fan-in) faster on our VMs. The price is resident memory in steps
+/// of 2 MiB: a program that sends any message holds 2 MiB of it. Define
+/// OTPP_MESSAGE_HUGE_PAGES as 0 before including otpp to keep 4 KiB pages.
+/// It has an effect only where the system gives huge pages on request
+/// (/sys/kernel/mm/transparent_hugepage/enabled "madvise" or "always").
+#ifndef OTPP_MESSAGE_HUGE_PAGES
+#define OTPP_MESSAGE_HUGE_PAGES 1
+#endif
+inline constexpr bool message_huge_pages = OTPP_MESSAGE_HUGE_PAGES != 0;
+
 /// A metrics scrape reads each live process's resident stack (one mincore
 /// system call, about 2 us each) while at most this many live; above it the
 /// stack families are left out (`runtime::statistics({.stacks = true})`

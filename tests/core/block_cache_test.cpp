@@ -7,11 +7,14 @@
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -39,6 +42,14 @@ std::vector<void*> allocate_many(std::size_t size, std::size_t n) {
 void free_all(const std::vector<void*>& v, std::size_t size) {
   for (void* p : v)
     blocks::deallocate(p, size);
+}
+
+// The resident set of the program, in bytes (/proc/self/statm).
+std::size_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::size_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
 }
 
 struct alignas(64) wide {
@@ -156,8 +167,13 @@ TEST_CASE("batches all of whose blocks are free go back to the system", "[core][
   const std::size_t slabs_full = depot.slabs(c);
   CHECK(slabs_full >= 200'000 / blocks::slab_blocks(c)); // (free blocks from before are reused)
   CHECK(depot.free_blocks(c) >= 200'000 - blocks::batch);
+  const std::size_t resident = resident_bytes();
   const std::size_t released = depot.release_surplus(0);
   CHECK(released >= 190'000 * size);
+  // The pages leave the resident set, also where a region was given huge
+  // pages (a released slab splits its huge page).
+  const std::size_t after = resident_bytes();
+  CHECK(after + released / 2 <= resident);
   CHECK(depot.slabs(c) + 190'000 / blocks::slab_blocks(c) <= slabs_full);
   // Allocation goes on (new batches are carved), and blocks stay intact.
   auto again = allocate_many(size, 10'000);
