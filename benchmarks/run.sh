@@ -110,7 +110,10 @@ echo "==> all runs took $(($(date +%s) - start)) s"
 
 versions=build/peers/versions.txt
 {
-  echo "machine	$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr)"
+  # The floor for any exchange between two cores (bench_core_latency: two
+  # threads, no otpp), which bounds ping-pong across schedulers.
+  core=$(build/release/benchmarks/bench_core_latency | grep -oE '[0-9]+ ns per round trip' || echo "not measured")
+  echo "machine	$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr); two threads on two cores: $core"
   echo "otpp	$(sed -n 's/^project(otpp VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt) with $(g++ --version | head -1), Boost $(dpkg-query -W -f='${Version}' libboost1.81-dev 2>/dev/null)"
   command -v erl >/dev/null && echo "erlang	Erlang/OTP $(erl -noshell -eval 'io:format("~s", [erlang:system_info(otp_release)]), halt().') (erts $(erl -noshell -eval 'io:format("~s", [erlang:system_info(version)]), halt().')), +S 2:2"
   command -v go >/dev/null && echo "go	$(go version | cut -d' ' -f3-), GOMAXPROCS=$(nproc)"
