@@ -7,6 +7,7 @@
 //      the receive mark a call does not scan them, so the rate stays flat.
 // Each checks the replies and the counter's final value.
 // Usage: bench_server_call [calls=1000000] [clients=100] [backlog_calls=100000]
+// (backlog_calls 0 leaves the third figure out)
 #include <otpp/otpp.hpp>
 
 #include "bench_common.hpp"
@@ -132,6 +133,8 @@ int main(int argc, char** argv) {
   bool ok = single(rt, calls);
   ok &= concurrent(rt, calls, clients);
 
+  if (backlog_calls == 0) // the third figure left out
+    return ok ? 0 : 1;
   std::vector<double> rates;
   for (long backlog : {0L, 1000L, 100000L})
     rates.push_back(with_backlog(rt, backlog, backlog_calls));
