@@ -206,6 +206,7 @@ TEST_CASE("a shutdown ends within its bound when a process never yields, naming 
 TEST_CASE("a shutdown longer than its bound that keeps making progress is not abandoned",
           "[shutdown]") {
   std::atomic<int> unwound{0};
+  std::atomic<int> started{0};
   int result = -1;
   {
     otpp::runtime rt({.schedulers = 1, .shutdown_timeout = 100ms});
@@ -217,12 +218,18 @@ TEST_CASE("a shutdown longer than its bound that keeps making progress is not ab
       }
     };
     for (int i = 0; i < 6; ++i)
-      rt.spawn([&unwound] {
+      rt.spawn([&unwound, &started] {
         slow_unwind s{&unwound};
+        started.fetch_add(1);
         otpp_test::wait_forever();
       });
-    while (rt.process_count() != 6)
+    // Every process has run up to its wait (a process that never started
+    // would end without unwinding anything: on a loaded machine 10 ms of
+    // sleep was not always enough for all six to start).
+    const auto give_up = std::chrono::steady_clock::now() + otpp_test::patience;
+    while (started.load() != 6 && std::chrono::steady_clock::now() < give_up)
       std::this_thread::sleep_for(1ms);
+    REQUIRE(started.load() == 6);
     std::this_thread::sleep_for(10ms); // all of them waiting
     rt.shutdown();
     result = rt.run(); // 240 ms in all, never 100 ms without an end
