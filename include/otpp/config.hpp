@@ -75,10 +75,12 @@ inline constexpr unsigned idle_spins = 4096;
 /// Message memory (envelopes of up to 256 bytes) asks the system for
 /// transparent huge pages: a region of 4 MiB is made resident in two faults
 /// instead of a thousand, which made message bursts 35 % (all to all) to
-/// 2.7x (fan-in) faster on our VMs. The price is resident memory in steps
-/// of 2 MiB: a program that sends any message holds 2 MiB of it. Define
-/// OTPP_MESSAGE_HUGE_PAGES as 0 before including otpp to keep 4 KiB pages.
-/// It has an effect only where the system gives huge pages on request
+/// 2x (fan-in) faster on a VM with costly page faults. The price is
+/// resident memory in steps of 2 MiB: a program that sends any message
+/// holds 2 MiB of it. Define OTPP_MESSAGE_HUGE_PAGES as 0 to keep 4 KiB
+/// pages, the same in every translation unit (on the compiler's command
+/// line: -DOTPP_MESSAGE_HUGE_PAGES=0). It has an effect only where the
+/// system gives huge pages on request
 /// (/sys/kernel/mm/transparent_hugepage/enabled "madvise" or "always").
 #ifndef OTPP_MESSAGE_HUGE_PAGES
 #define OTPP_MESSAGE_HUGE_PAGES 1

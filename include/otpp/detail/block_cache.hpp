@@ -275,8 +275,8 @@ private:
   }
   // A new region asks for transparent huge pages (config::
   // message_huge_pages; where the system gives them on request), so it is
-  // made resident in two faults instead of a thousand. On our VMs a 4 KiB
-  // page costs 9 us to fault in and a 2 MiB one 0.2 us per 4 KiB
+  // made resident in two faults instead of a thousand. On the VM measured
+  // a 4 KiB page cost 9 us to fault in and a 2 MiB one 0.2 us per 4 KiB
   // (benchmarks/README.md), and a burst of messages faulted in its
   // envelopes' pages inside the run (16-22 % of all to all's first run).
   // A slab released later (MADV_DONTNEED) splits its huge page and leaves
